@@ -1,0 +1,63 @@
+"""The `ponder` command line.
+
+Each subcommand lives in `ponder/commands/<name>.py` and exposes `HELP` (one line),
+`add_arguments(parser)` and `run(args) -> int`. Command modules import heavy libraries (torch,
+transformers) inside `run`, so `ponder --help` and `ponder tasks list` start fast.
+
+Bad input raises `PonderError`; it is printed as one line (`ponder: error: ...`) and the exit
+status is 2. Argument errors look the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ponder.errors import PonderError
+
+# Explicit table: the order is the order in --help.
+COMMANDS = {
+    "tasks": "ponder.commands.tasks",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports errors on one line, without the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="ponder", description=__import__("ponder").__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ponder {__import__('ponder').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except PonderError as e:
+        print(f"ponder: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ponder: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `ponder tasks sample ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

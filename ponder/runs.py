@@ -1,0 +1,203 @@
+"""The run directory: one per command, every file in it written atomically.
+
+Layout (DESIGN.md "Run directory"):
+
+    runs/<command>-<YYYYmmdd-HHMMSS>/
+        config.yaml        resolved configuration
+        *.parquet          rollouts, per-sample results, problems
+        metrics.jsonl      one JSON object per step / stage
+        checkpoints/       Hugging Face format
+        report.html
+
+Atomic means temp file in the same directory, fsync, then `os.replace`: a crash leaves either
+the old file or the new one, never a truncated one. JSONL appends write a whole line with one
+`write` call on an O_APPEND descriptor, and readers skip a torn final line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ponder.errors import PonderError
+from ponder.types import Problem
+
+DEFAULT_ROOT = Path("runs")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if dataclasses.is_dataclass(o):
+        return dataclasses.asdict(o)
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):  # numpy / torch scalars
+        return o.item()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
+    text = "".join(json.dumps(r, sort_keys=True, default=_json_default) + "\n" for r in rows)
+    return atomic_write_text(path, text)
+
+
+def append_jsonl(path: str | os.PathLike, row: dict) -> None:
+    """Append one line with a single write() so concurrent readers never see half a line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(row, sort_keys=True, default=_json_default) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Rows of a JSONL file; a torn final line (a crash mid-append) is skipped."""
+    rows = []
+    path = Path(path)
+    if not path.exists():
+        return rows
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise
+    return rows
+
+
+def write_parquet(path: str | os.PathLike, rows: Sequence[dict] | Any) -> Path:
+    """Write a list of dicts (or a pyarrow Table / pandas DataFrame) to Parquet atomically.
+
+    Dict-valued columns (e.g. `meta`) are stored as JSON strings so heterogeneous rows fit one
+    schema; `read_parquet` leaves them as strings and `problems_from_rows` decodes them.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(rows, pa.Table):
+        table = rows
+    elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+    else:
+        rows = [{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in r.items()} for r in rows]
+        table = pa.Table.from_pylist(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_parquet(path: str | os.PathLike) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def write_problems(path: str | os.PathLike, problems: Sequence[Problem]) -> Path:
+    """Problems as Parquet (.parquet) or JSONL (anything else)."""
+    rows = [p.to_dict() for p in problems]
+    if str(path).endswith(".parquet"):
+        return write_parquet(path, rows)
+    return write_jsonl(path, rows)
+
+
+def read_problems(path: str | os.PathLike) -> list[Problem]:
+    path = Path(path)
+    if not path.exists():
+        raise PonderError(f"no such file: {path}")
+    rows = read_parquet(path) if path.suffix == ".parquet" else read_jsonl(path)
+    try:
+        return [Problem.from_dict(r) for r in rows]
+    except (KeyError, ValueError, TypeError) as e:
+        raise PonderError(f"{path}: not a problems file ({e})") from None
+
+
+class RunDir:
+    """A run directory. `RunDir.create("eval", out)` makes runs/eval-<time>/ unless `out` is given."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, command: str, out: str | os.PathLike | None = None, root: str | os.PathLike = DEFAULT_ROOT) -> "RunDir":
+        if out is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            out = Path(root) / f"{command}-{stamp}"
+            i = 1
+            while out.exists():
+                out = Path(root) / f"{command}-{stamp}-{i}"
+                i += 1
+        path = Path(out)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def write_config(self, config: Any, name: str = "config.yaml") -> Path:
+        data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+        data = json.loads(json.dumps(data, default=_json_default))  # tuples/paths -> plain YAML
+        return atomic_write_text(self.path / name, yaml.safe_dump(data, sort_keys=False))
+
+    def write_table(self, name: str, rows: Sequence[dict] | Any) -> Path:
+        return write_parquet(self.path / name, rows)
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return write_json(self.path / name, obj)
+
+    def log(self, row: dict, name: str = "metrics.jsonl") -> None:
+        append_jsonl(self.path / name, row)
+
+    def metrics(self, name: str = "metrics.jsonl") -> list[dict]:
+        return read_jsonl(self.path / name)
