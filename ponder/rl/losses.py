@@ -1,0 +1,150 @@
+"""GRPO-family losses: pure tensor functions, each tested against hand-derived values.
+
+    adv = group_advantages(rewards, "group")            # rewards [P, G] -> adv [P*G]
+    loss, stats = policy_loss(logp, old_logp, adv, mask, variant="dapo", eps_low=0.2, eps_high=0.28)
+
+Sources and departures:
+- Group advantages: GRPO (Shao et al. 2024, DeepSeekMath) A_i = (r_i - mean(r)) / std(r). We use the
+  *unbiased* group std plus 1e-6, as TRL's GRPOTrainer and verl's `compute_grpo_outcome_advantage` do.
+  "batch" scales by the std of all rewards in the batch after group-mean centring (the
+  "batch"-level scaling of TRL's `scale_rewards="batch"`: mean per group, std over the batch,
+  unbiased); "none" is Dr. GRPO (Liu et al. 2025), which drops the std division because it
+  up-weights groups whose rewards barely differ.
+- Clipped surrogate: PPO (Schulman et al. 2017) per token,
+  -min(r*A, clip(r, 1-eps_low, 1+eps_high)*A), r = exp(logp - old_logp); clip-higher
+  (eps_high > eps_low) is DAPO's (Yu et al. 2025).
+- Aggregation (the one thing the variants really differ in), from `AGGREGATIONS`:
+  "grpo" mean over each sequence's tokens, then over sequences (DeepSeekMath);
+  "dapo" sum over all tokens / number of unmasked tokens (token-level, DAPO);
+  "dr_grpo" sum over all tokens / (N x max_len), a constant, so long answers are not
+  down-weighted per token (Dr. GRPO).
+- KL: the k3 estimator exp(ref - logp) - (ref - logp) - 1 (Schulman 2020, "Approximating KL
+  divergence"), unbiased and non-negative, as GRPO uses; off by default (beta=0), as in DAPO and
+  Dr. GRPO.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+STD_EPS = 1e-6
+
+
+def _centre(rewards: torch.Tensor) -> torch.Tensor:
+    return rewards - rewards.mean(dim=1, keepdim=True)
+
+
+def _scale_group(rewards: torch.Tensor) -> torch.Tensor:
+    # unbiased std (divide by G-1), as TRL and verl; a group of one has std 0 -> NaN guarded
+    std = rewards.std(dim=1, keepdim=True, unbiased=True) if rewards.shape[1] > 1 else torch.zeros_like(rewards[:, :1])
+    return _centre(rewards) / (torch.nan_to_num(std) + STD_EPS)
+
+
+def _scale_batch(rewards: torch.Tensor) -> torch.Tensor:
+    # centre per group, scale by the unbiased std of ALL rewards of the batch (TRL scale_rewards="batch")
+    std = rewards.flatten().std(unbiased=True) if rewards.numel() > 1 else torch.zeros(())
+    return _centre(rewards) / (torch.nan_to_num(std) + STD_EPS)
+
+
+def _scale_none(rewards: torch.Tensor) -> torch.Tensor:
+    return _centre(rewards)
+
+
+ADVANTAGE_SCALES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "group": _scale_group,
+    "batch": _scale_batch,
+    "none": _scale_none,
+}
+
+
+def group_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
+    """Advantages for rewards [num_prompts, G]; returns [num_prompts * G] (row-major, prompt by prompt)."""
+    if scale not in ADVANTAGE_SCALES:
+        raise ValueError(f"unknown advantage scale {scale!r}; choose from {', '.join(ADVANTAGE_SCALES)}")
+    rewards = torch.as_tensor(rewards, dtype=torch.float32)
+    if rewards.ndim != 2:
+        raise ValueError(f"rewards must be [num_prompts, G], got shape {tuple(rewards.shape)}")
+    return ADVANTAGE_SCALES[scale](rewards).flatten()
+
+
+# -- aggregation: per-token loss [N, T] + mask [N, T] -> scalar --------------------------------
+def _agg_grpo(tok: torch.Tensor, mask: torch.Tensor, max_len: int | None) -> torch.Tensor:
+    per_seq = (tok * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+    return per_seq.mean()
+
+
+def _agg_dapo(tok: torch.Tensor, mask: torch.Tensor, max_len: int | None) -> torch.Tensor:
+    return (tok * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _agg_dr_grpo(tok: torch.Tensor, mask: torch.Tensor, max_len: int | None) -> torch.Tensor:
+    length = max_len if max_len is not None else mask.shape[-1]
+    return (tok * mask).sum() / (mask.shape[0] * length)
+
+
+AGGREGATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int | None], torch.Tensor]] = {
+    "grpo": _agg_grpo,
+    "dapo": _agg_dapo,
+    "dr_grpo": _agg_dr_grpo,
+}
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """Per-token k3 estimate of KL(pi || ref): exp(ref - logp) - (ref - logp) - 1  (>= 0)."""
+    d = ref_logp - logp
+    return torch.exp(d) - d - 1
+
+
+def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Per-position entropy of the softmax over the last dim: [..., V] -> [...]."""
+    logz = torch.logsumexp(logits, dim=-1)
+    p = torch.softmax(logits, dim=-1)
+    return logz - (p * logits).sum(-1)
+
+
+def policy_loss(
+    logp: torch.Tensor,  # [N, T] log pi_theta(token)
+    old_logp: torch.Tensor,  # [N, T] log pi_old(token), detached
+    advantages: torch.Tensor,  # [N]
+    mask: torch.Tensor,  # [N, T] 1 for completion tokens that count
+    *,
+    variant: str = "grpo",
+    eps_low: float = 0.2,
+    eps_high: float = 0.2,
+    max_len: int | None = None,
+    ref_logp: torch.Tensor | None = None,  # [N, T] reference policy, for the KL term
+    beta: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped surrogate loss aggregated by `variant`; returns (loss, stats).
+
+    stats: clip_low_frac / clip_high_frac (fraction of unmasked tokens where the clipped branch
+    is active on the low / high side), clip_frac (their sum), ratio_mean, kl (k3, when ref given).
+    """
+    if variant not in AGGREGATIONS:
+        raise ValueError(f"unknown loss variant {variant!r}; choose from {', '.join(AGGREGATIONS)}")
+    mask = mask.to(logp.dtype)
+    adv = advantages.to(logp.dtype).unsqueeze(-1)  # [N, 1]
+    ratio = torch.exp(logp - old_logp.detach())  # [N, T]
+    clipped = ratio.clamp(1 - eps_low, 1 + eps_high)
+    tok = -torch.min(ratio * adv, clipped * adv)  # [N, T]
+    stats: dict[str, float] = {}
+    if ref_logp is not None and beta != 0.0:
+        kl = kl_k3(logp, ref_logp.detach())
+        tok = tok + beta * kl
+        stats["kl"] = float(masked_mean(kl.detach(), mask))
+    loss = AGGREGATIONS[variant](tok, mask, max_len)
+    with torch.no_grad():
+        # the min picks the clipped branch where it is smaller: r < 1-eps with A < 0, r > 1+eps with A > 0
+        low = ((ratio < 1 - eps_low) & (adv < 0)).to(mask.dtype)
+        high = ((ratio > 1 + eps_high) & (adv > 0)).to(mask.dtype)
+        stats["clip_low_frac"] = float(masked_mean(low, mask))
+        stats["clip_high_frac"] = float(masked_mean(high, mask))
+        stats["clip_frac"] = stats["clip_low_frac"] + stats["clip_high_frac"]
+        stats["ratio_mean"] = float(masked_mean(ratio, mask))
+    return loss, stats
