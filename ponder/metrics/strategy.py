@@ -1,0 +1,38 @@
+"""Strategy: does the model lay out a plan, is it legal, and does the trace follow it?
+
+Pure functions over per-sample rows of plannable tasks. A row carries `has_plan` (a <plan> block
+is present), `plan_parsed` / `plan_valid` / `plan_goal` (from the task's `check_plan`, a
+`PlanCheck`; None when there is no plan), `plan_adherence` (the task's `plan_adherence`, the
+fraction of plan steps the trace carries out in order; None without a plan) and `correct`.
+
+- plan_rate: fraction of samples with a plan that parses (PlanCheck.parsed).
+- plan_validity: fraction of *parsed* plans whose every step is legal (PlanCheck.valid);
+  plan_validity_all divides by all samples instead.
+- plan_goal_rate: fraction of parsed plans that reach the goal.
+- plan_adherence: mean adherence over samples with a parsed plan.
+- accuracy_with_plan / accuracy_without_plan: accuracy split by whether a parsed plan is present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def _mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def plan_metrics(rows: Sequence[dict]) -> dict[str, float]:
+    parsed = [r for r in rows if r.get("plan_parsed")]
+    unplanned = [r for r in rows if not r.get("plan_parsed")]
+    return {
+        "n": len(rows),
+        "plan_rate": _mean(float(bool(r.get("plan_parsed"))) for r in rows),
+        "plan_validity": _mean(float(bool(r.get("plan_valid"))) for r in parsed),
+        "plan_validity_all": _mean(float(bool(r.get("plan_valid"))) for r in rows),
+        "plan_goal_rate": _mean(float(bool(r.get("plan_goal"))) for r in parsed),
+        "plan_adherence": _mean(float(r["plan_adherence"]) for r in parsed if r.get("plan_adherence") is not None),
+        "accuracy_with_plan": _mean(float(bool(r["correct"])) for r in parsed),
+        "accuracy_without_plan": _mean(float(bool(r["correct"])) for r in unplanned),
+    }
