@@ -9,10 +9,19 @@ Built-in tasks register when their module is imported below; `tests/test_tasks.p
 list, so a family that silently stops registering fails a test.
 """
 
-from ponder.tasks.base import LEVELS, PlanCheck, Task, get_task, item_rng, list_tasks, problem_id, register
+from ponder.tasks.base import LEVELS, PlanCheck, Task, get_task, item_rng, list_tasks, parse_int, problem_id, register
 
 # Built-in families, imported for their @register side effect (checked by tests).
-BUILTIN_MODULES = (
-)
+from ponder.tasks import add, arith, code, countdown, grid, sumprod  # noqa: E402,F401  (registers them)
 
-__all__ = ["LEVELS", "PlanCheck", "Task", "get_task", "item_rng", "list_tasks", "problem_id", "register"]
+BUILTIN_MODULES = (
+    "ponder.tasks.arith",
+    "ponder.tasks.add",
+    "ponder.tasks.countdown",
+    "ponder.tasks.grid",
+    "ponder.tasks.sumprod",
+    "ponder.tasks.code",
+)
+BUILTIN_TASKS = ("arith", "add", "countdown", "grid", "sumprod", "code")
+
+__all__ = ["BUILTIN_MODULES", "BUILTIN_TASKS", "LEVELS", "PlanCheck", "Task", "get_task", "item_rng", "list_tasks", "parse_int", "problem_id", "register"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import random
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,8 @@ class Task:
     math: bool = True  # parse \\boxed{} answers too
     plannable: bool = False
     decomposable: bool = False
+    # difficulty level -> the family's config dataclass for that level (reasoning-gym style)
+    configs: dict = {}
 
     # -- generation ---------------------------------------------------------------------
     def generate(self, seed: int, index: int, difficulty: int) -> Problem:
@@ -69,6 +72,11 @@ class Task:
         if n < 0:
             raise PonderError(f"n must be >= 0, got {n}")
         return [self.generate(seed, start + i, difficulty) for i in range(n)]
+
+    def config(self, difficulty: int):
+        """The config of one difficulty level (PonderError for a level the task lacks)."""
+        self.check_difficulty(difficulty)
+        return self.configs[difficulty]
 
     def check_difficulty(self, difficulty: int) -> None:
         if difficulty not in self.levels:
@@ -99,6 +107,20 @@ class Task:
             "plannable": self.plannable,
             "decomposable": self.decomposable,
         }
+
+
+_INT_RE = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+def parse_int(text: str | None) -> int | None:
+    """An integer answer, or None: whitespace anywhere, a leading '+' and a zero fraction
+    (`41.0`) are accepted; anything else (`41.5`, `4e1`, `forty-one`, `41 apples`) is not."""
+    if text is None:
+        return None
+    s = "".join(text.split())
+    if not _INT_RE.fullmatch(s) or len(s) > 40:  # 40 digits: no int() of a huge string
+        return None
+    return int(s.split(".")[0])
 
 
 # -- registry --------------------------------------------------------------------------------
