@@ -1,0 +1,209 @@
+"""The `openai` backend: any OpenAI-compatible server (vLLM, SGLang, llama.cpp, hosted APIs).
+
+    policy = load_policy("my-model", backend="openai", base_url="http://127.0.0.1:8000/v1")
+    policy.generate(["2+3="], n=4, sampling=Sampling(temperature=1.0, max_new_tokens=64))
+
+- Where the server is: `base_url`, else $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else
+  http://127.0.0.1:8000/v1 (a local `vllm serve`). The key: `api_key`, else $OPENAI_API_KEY
+  (sent as `Authorization: Bearer ...`; none sent if neither is set). Never in code or configs.
+- `endpoint="completions"` sends the rendered prompt as text (`/completions`);
+  `endpoint="chat"` sends it as one user message (`/chat/completions`) and the server applies the
+  model's chat template.
+- Each of the n samples of a prompt is its own request (n=1, seed + i when a seed is given), so
+  per-sample token counts come straight from the server's `usage` field, and servers without `n`
+  (llama.cpp) work. Up to `concurrency` requests are in flight at once (a thread pool);
+  429 / 5xx / timeouts / dropped connections are retried with exponential backoff and jitter
+  (ponder.policy.http).
+- Token ids come back only from servers that return them: `token_ids=True` asks vLLM for them
+  (its `return_token_ids` extension; other servers may reject the field). Think / answer token
+  counts use the ids and a local tokenizer when both are there (`tokenizer=` a directory, or
+  `model` itself when it is a local directory), else the logprob token strings, else a pro-rata
+  estimate by characters of the server's `completion_tokens`.
+- Stop strings are not part of the returned text (the OpenAI convention; vLLM's too).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ponder.errors import PonderError
+from ponder.policy.accounting import (
+    char_spans,
+    estimate_segment_counts,
+    segment_token_counts,
+    token_pieces,
+)
+from ponder.policy.http import RetryingClient
+from ponder.types import Completion, Problem, Sampling
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+ENDPOINTS = {"completions": "/completions", "chat": "/chat/completions"}
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    url = base_url or os.environ.get("PONDER_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    if not url.startswith(("http://", "https://")):
+        raise PonderError(f"openai backend: base URL must start with http:// or https://, got {url!r}")
+    return url.rstrip("/")
+
+
+# --- request payloads and answer parsing, one pair per endpoint (picked from ENDPOINT_IO) ---
+
+
+def _sampling_fields(model: str, sampling: Sampling, seed: int | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "model": model,
+        "n": 1,
+        "max_tokens": sampling.max_new_tokens,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+    }
+    if sampling.stop:
+        payload["stop"] = list(sampling.stop)
+    if seed is not None:
+        payload["seed"] = seed
+    return payload
+
+
+def completions_payload(model: str, prompt: str, sampling: Sampling, seed: int | None) -> dict[str, Any]:
+    payload = {**_sampling_fields(model, sampling, seed), "prompt": prompt}
+    if sampling.logprobs:
+        payload["logprobs"] = 0  # the sampled token's logprob, no alternatives
+    return payload
+
+
+def chat_payload(model: str, prompt: str, sampling: Sampling, seed: int | None) -> dict[str, Any]:
+    payload = {**_sampling_fields(model, sampling, seed), "messages": [{"role": "user", "content": prompt}]}
+    if sampling.logprobs:
+        payload["logprobs"] = True
+        payload["top_logprobs"] = 0
+    return payload
+
+
+def parse_completions_choice(choice: dict[str, Any]) -> tuple[str, list[float] | None, list[str] | None]:
+    """(text, sampled-token logprobs or None, token strings or None) of a /completions choice."""
+    lp = choice.get("logprobs") or {}
+    return choice.get("text") or "", lp.get("token_logprobs"), lp.get("tokens")
+
+
+def parse_chat_choice(choice: dict[str, Any]) -> tuple[str, list[float] | None, list[str] | None]:
+    """(text, sampled-token logprobs or None, token strings or None) of a /chat/completions choice."""
+    content = (choice.get("logprobs") or {}).get("content")
+    logprobs = [c["logprob"] for c in content] if content else None
+    tokens = [c["token"] for c in content] if content else None
+    return (choice.get("message") or {}).get("content") or "", logprobs, tokens
+
+
+ENDPOINT_IO = {
+    "completions": (completions_payload, parse_completions_choice),
+    "chat": (chat_payload, parse_chat_choice),
+}
+
+
+class OpenAIPolicy:
+    """A policy served over HTTP by an OpenAI-compatible server. See the module docstring."""
+
+    backend = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        endpoint: str = "completions",
+        concurrency: int = 8,
+        timeout_s: float = 60.0,
+        max_retries: int = 5,
+        backoff_s: float = 0.5,
+        token_ids: bool = False,
+        tokenizer: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        if endpoint not in ENDPOINT_IO:
+            raise PonderError(f"openai backend: unknown endpoint {endpoint!r}; choose from {', '.join(ENDPOINT_IO)}")
+        if concurrency < 1:
+            raise PonderError(f"openai backend: concurrency must be >= 1, got {concurrency}")
+        self.model, self.endpoint, self.concurrency = model, endpoint, concurrency
+        self.base_url = resolve_base_url(base_url)
+        self.url = self.base_url + ENDPOINTS[endpoint]
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        self.client = RetryingClient(
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            headers={"Authorization": f"Bearer {key}"} if key else {},
+        )
+        self.extra_body = dict(extra_body or {})
+        if token_ids:
+            self.extra_body["return_token_ids"] = True
+        self.tokenizer = _load_tokenizer(tokenizer or (model if os.path.isdir(model) else None))
+        self.num_params = None  # unknown behind a server
+
+    def render(self, problem: Problem, suffix: str = "") -> str:
+        """The prompt text to send. The chat endpoint leaves templating to the server; the completions
+        endpoint applies the local tokenizer's chat template when one was given and has a template."""
+        if self.endpoint == "chat" or self.tokenizer is None:
+            return problem.prompt + suffix
+        from ponder.policy import render_prompt
+
+        return render_prompt(self.tokenizer, problem, suffix)
+
+    def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
+        if n < 1:
+            raise PonderError(f"n must be >= 1, got {n}")
+        jobs = [(p, i) for p in range(len(prompts)) for i in range(n)]
+        make_payload, _ = ENDPOINT_IO[self.endpoint]
+
+        def one(job: tuple[int, int]) -> Completion:
+            p, i = job
+            seed = None if sampling.seed is None else sampling.seed + i
+            payload = {**make_payload(self.model, prompts[p], sampling, seed), **self.extra_body}
+            t0 = time.perf_counter()
+            answer = self.client.post(self.url, payload)
+            return self._completion(answer, time.perf_counter() - t0, sampling)
+
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(jobs)))) as pool:
+            flat = list(pool.map(one, jobs))
+        return [flat[p * n : (p + 1) * n] for p in range(len(prompts))]
+
+    def _completion(self, answer: dict[str, Any], elapsed: float, sampling: Sampling) -> Completion:
+        choices = answer.get("choices") or []
+        if not choices:
+            raise PonderError(f"{self.url} answered without choices: {str(answer)[:200]}")
+        choice = choices[0]
+        text, logprobs, pieces = ENDPOINT_IO[self.endpoint][1](choice)
+        ids = choice.get("token_ids") or []
+        usage = answer.get("usage") or {}
+        num = usage.get("completion_tokens")
+        if num is None:
+            num = len(ids) or (len(logprobs) if logprobs else 0)
+        if ids and self.tokenizer is not None:
+            think, ans = segment_token_counts(text, char_spans(token_pieces(self.tokenizer, ids, text)))
+        elif pieces:
+            think, ans = segment_token_counts(text, char_spans(pieces))
+        else:
+            think, ans = estimate_segment_counts(text, num)
+        return Completion(
+            text=text,
+            token_ids=list(ids),
+            logprobs=[float(x) for x in logprobs] if (sampling.logprobs and logprobs) else None,
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            num_tokens=int(num),
+            think_tokens=think,
+            answer_tokens=ans,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            time_s=elapsed,
+        )
+
+
+def _load_tokenizer(path: str | None):
+    if path is None:
+        return None
+    if not os.path.isdir(path):
+        raise PonderError(f"openai backend: tokenizer directory not found: {path}")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)

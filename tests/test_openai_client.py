@@ -1,0 +1,267 @@
+"""The openai backend's HTTP behaviour against a real HTTP server on 127.0.0.1.
+
+The server (http.server in a thread) plays a scripted sequence of answers: 429, 500, slow
+answers, dropped connections, then OpenAI-shaped JSON. Every test sends a bounded number of
+requests to loopback only. The real engine behind a real `vllm serve` is tested in
+tests/test_engines.py (marker `vllm`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ponder.errors import PonderError
+from ponder.policy.http import RetryingClient, backoff_delay
+from ponder.policy.openai import OpenAIPolicy
+from ponder.types import Sampling
+
+OK_TEXT = "<think>1+2=3</think><answer>3</answer>"
+
+
+class ScriptedServer:
+    """Answers POSTs from a script: each step is ("ok",), ("status", code[, retry_after]),
+    ("sleep", seconds) (then ok), or ("drop",) (close without answering). After the script: ok."""
+
+    def __init__(self, script=(), ok_delay_s: float = 0.0):
+        self.script = list(script)
+        self.ok_delay_s = ok_delay_s
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append({"path": self.path, **body})
+                    server.headers.append(dict(self.headers))
+                    step = server.script.pop(0) if server.script else ("ok",)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    server.answer(self, step, body)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, h: BaseHTTPRequestHandler, step: tuple, body: dict):
+        kind = step[0]
+        if kind == "drop":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if kind == "status":
+            payload = json.dumps({"error": {"message": f"scripted {step[1]}", "code": step[1]}}).encode()
+            h.send_response(step[1])
+            if len(step) > 2:
+                h.send_header("Retry-After", str(step[2]))
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            return
+        time.sleep(step[1] if kind == "sleep" else self.ok_delay_s)
+        chat = h.path.endswith("/chat/completions")
+        choice: dict = {"index": 0, "finish_reason": "stop"}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": OK_TEXT}
+        else:
+            choice["text"] = OK_TEXT
+        if body.get("logprobs") is not None and body["logprobs"] is not False:  # 0 asks too
+            toks = list(OK_TEXT)  # pretend one token per character, like the tiny model
+            lps = [-0.1 * (i + 1) for i in range(len(toks))]
+            if chat:
+                choice["logprobs"] = {"content": [{"token": t, "logprob": lp} for t, lp in zip(toks, lps)]}
+            else:
+                choice["logprobs"] = {"tokens": toks, "token_logprobs": lps}
+        usage = {"prompt_tokens": len(body.get("prompt", "x")), "completion_tokens": 7, "total_tokens": 0}
+        payload = json.dumps({"id": "x", "choices": [choice], "usage": usage}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        h.wfile.write(payload)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Sleeps(list):
+    """Records the backoff delays instead of waiting them out (the requests themselves are real)."""
+
+    def __call__(self, s: float):
+        self.append(s)
+
+
+def test_backoff_delay_is_capped_exponential_with_equal_jitter():
+    rng = random.Random(0)
+    # attempt k: cap = min(max, base * 2**k); delay in [cap/2, cap]
+    for attempt, cap in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 5.0), (10, 5.0)]:
+        for _ in range(50):
+            d = backoff_delay(attempt, base_s=1.0, max_s=5.0, rng=rng)
+            assert cap / 2 <= d <= cap
+
+
+def test_429_then_ok_is_retried_once():
+    sleeps = Sleeps()
+    with ScriptedServer([("status", 429)]) as srv:
+        client = RetryingClient(timeout_s=5, max_retries=3, backoff_s=0.2, sleep=sleeps)
+        answer = client.post(srv.url + "/completions", {"prompt": "hi"})
+    assert answer["choices"][0]["text"] == OK_TEXT
+    assert len(srv.requests) == 2 and client.attempts == 2
+    assert len(sleeps) == 1 and 0.1 <= sleeps[0] <= 0.2  # first backoff: [base/2, base]
+
+
+def test_retry_after_header_is_honoured():
+    sleeps = Sleeps()
+    with ScriptedServer([("status", 503, "0.05"), ("status", 429, "0.07")]) as srv:
+        RetryingClient(timeout_s=5, max_retries=3, backoff_s=10, sleep=sleeps).post(srv.url + "/completions", {})
+    assert sleeps == [0.05, 0.07]
+    assert len(srv.requests) == 3
+
+
+def test_persistent_500_gives_one_line_error_after_bounded_tries():
+    sleeps = Sleeps()
+    with ScriptedServer([("status", 500)] * 10) as srv:
+        client = RetryingClient(timeout_s=5, max_retries=3, backoff_s=0.1, sleep=sleeps)
+        with pytest.raises(PonderError, match=r"kept failing after 4 tries \(last: HTTP 500: scripted 500\)") as e:
+            client.post(srv.url + "/completions", {})
+    assert len(srv.requests) == 4  # first try + max_retries
+    assert "\n" not in str(e.value)
+    # delays grow: [0.05,0.1], [0.1,0.2], [0.2,0.4]
+    assert [lo <= s <= 2 * lo for s, lo in zip(sleeps, [0.05, 0.1, 0.2])] == [True] * 3
+
+
+def test_client_errors_are_not_retried():
+    with ScriptedServer([("status", 400)]) as srv:
+        client = RetryingClient(timeout_s=5, max_retries=3, sleep=Sleeps())
+        with pytest.raises(PonderError, match="HTTP 400: scripted 400"):
+            client.post(srv.url + "/completions", {})
+    assert len(srv.requests) == 1
+
+
+def test_slow_answer_times_out_and_is_retried():
+    with ScriptedServer([("sleep", 1.0)]) as srv:
+        client = RetryingClient(timeout_s=0.3, max_retries=2, backoff_s=0.01)
+        t0 = time.perf_counter()
+        answer = client.post(srv.url + "/completions", {})
+        elapsed = time.perf_counter() - t0
+    assert answer["choices"][0]["text"] == OK_TEXT
+    assert len(srv.requests) == 2
+    assert 0.3 <= elapsed < 1.0  # gave up on the slow one at the timeout, did not wait it out
+
+
+def test_always_slow_server_fails_with_timeout_message():
+    with ScriptedServer([("sleep", 0.6)] * 3) as srv:
+        client = RetryingClient(timeout_s=0.2, max_retries=1, backoff_s=0.01)
+        with pytest.raises(PonderError, match="kept failing after 2 tries.*timed out"):
+            client.post(srv.url + "/completions", {})
+    assert len(srv.requests) == 2
+
+
+def test_dropped_connection_is_retried():
+    with ScriptedServer([("drop",), ("drop",)]) as srv:
+        client = RetryingClient(timeout_s=5, max_retries=2, backoff_s=0.01)
+        answer = client.post(srv.url + "/completions", {})
+    assert answer["choices"][0]["text"] == OK_TEXT
+    assert len(srv.requests) == 3
+
+
+def test_refused_connection_is_one_clear_line_without_retries():
+    with socket.socket() as s:  # a port nobody listens on: bind, read it, close
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = Sleeps()
+    policy = OpenAIPolicy("m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=3)
+    policy.client.sleep = sleeps
+    with pytest.raises(PonderError, match=r"cannot connect to http://127\.0\.0\.1:\d+/v1/completions: connection refused"):
+        policy.generate(["2+3="], n=1, sampling=Sampling(max_new_tokens=4))
+    assert sleeps == [] and policy.client.attempts == 1
+
+
+def test_generate_sends_one_request_per_sample_and_maps_the_answer():
+    with ScriptedServer() as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api_key="sk-test")
+        out = policy.generate(
+            ["1+2=", "4+4="], n=3, sampling=Sampling(temperature=0.7, top_p=0.9, max_new_tokens=16, stop=("\n",), seed=5)
+        )
+    assert [len(row) for row in out] == [3, 3]
+    assert len(srv.requests) == 6
+    r = srv.requests[0]
+    assert r["path"] == "/v1/completions" and r["model"] == "tiny" and r["n"] == 1
+    assert (r["max_tokens"], r["temperature"], r["top_p"], r["stop"]) == (16, 0.7, 0.9, ["\n"])
+    assert "logprobs" not in r
+    assert sorted((q["prompt"], q["seed"]) for q in srv.requests) == [(p, s) for p in ("1+2=", "4+4=") for s in (5, 6, 7)]
+    assert all(h["Authorization"] == "Bearer sk-test" for h in srv.headers)
+    c = out[1][2]
+    assert c.text == OK_TEXT and c.finish_reason == "stop" and c.logprobs is None
+    assert (c.num_tokens, c.prompt_tokens) == (7, 4)  # from the server's usage field
+    # no token detail: split pro rata by characters. "<think>1+2=3</think>" is 20 of the 38
+    # characters, "<answer>3</answer>" 18: round(7 * 20/38) = round(3.68) = 4, round(7 * 18/38) = 3
+    assert (c.think_tokens, c.answer_tokens) == (4, 3)
+    assert c.time_s > 0
+
+
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_logprobs_and_token_split_from_logprob_tokens(endpoint):
+    with ScriptedServer() as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, endpoint=endpoint)
+        [[c]] = policy.generate(["1+2="], n=1, sampling=Sampling(max_new_tokens=64, logprobs=True))
+    r = srv.requests[0]
+    if endpoint == "chat":
+        assert r["path"] == "/v1/chat/completions" and r["messages"] == [{"role": "user", "content": "1+2="}]
+        assert r["logprobs"] is True and r["top_logprobs"] == 0
+    else:
+        assert r["path"] == "/v1/completions" and r["prompt"] == "1+2=" and r["logprobs"] == 0
+    assert c.text == OK_TEXT
+    assert c.logprobs == pytest.approx([-0.1 * (i + 1) for i in range(len(OK_TEXT))])
+    # one token per character: "<think>1+2=3</think>" is 20 characters, "<answer>3</answer>" 18
+    assert (c.think_tokens, c.answer_tokens) == (20, 18)
+
+
+def test_concurrency_limit_bounds_requests_in_flight():
+    with ScriptedServer(ok_delay_s=0.3) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=2)
+        out = policy.generate(["a", "b", "c"], n=2, sampling=Sampling(max_new_tokens=4))
+    assert sum(len(row) for row in out) == 6
+    assert srv.max_in_flight == 2
+
+
+def test_base_url_and_key_from_environment(monkeypatch):
+    with ScriptedServer() as srv:
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        monkeypatch.setenv("PONDER_OPENAI_BASE_URL", srv.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        policy = OpenAIPolicy("tiny")
+        policy.generate(["x"], n=1, sampling=Sampling(max_new_tokens=2))
+    assert policy.base_url == srv.url
+    assert srv.headers[0]["Authorization"] == "Bearer sk-env"
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(PonderError, match="unknown endpoint 'responses'"):
+        OpenAIPolicy("m", base_url="http://127.0.0.1:1/v1", endpoint="responses")
+    with pytest.raises(PonderError, match="must start with http"):
+        OpenAIPolicy("m", base_url="127.0.0.1:8000")
