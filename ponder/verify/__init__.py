@@ -1,0 +1,1 @@
+"""Verifiers: math equivalence, the worker pool and the sandbox (docs/verify.md)."""
