@@ -80,10 +80,13 @@ class ScriptedServer:
         time.sleep(step[1] if kind == "sleep" else self.ok_delay_s)
         chat = h.path.endswith("/chat/completions")
         choice: dict = {"index": 0, "finish_reason": "stop"}
+        text = OK_TEXT
+        if "</answer>" in body.get("stop", []):  # as vLLM does: cut the stop string, name it
+            text, choice["stop_reason"] = OK_TEXT[: -len("</answer>")], "</answer>"
         if chat:
-            choice["message"] = {"role": "assistant", "content": OK_TEXT}
+            choice["message"] = {"role": "assistant", "content": text}
         else:
-            choice["text"] = OK_TEXT
+            choice["text"] = text
         if body.get("logprobs") is not None and body["logprobs"] is not False:  # 0 asks too
             toks = list(OK_TEXT)  # pretend one token per character, like the tiny model
             lps = [-0.1 * (i + 1) for i in range(len(toks))]
@@ -231,7 +234,7 @@ def test_logprobs_and_token_split_from_logprob_tokens(endpoint):
         [[c]] = policy.generate(["1+2="], n=1, sampling=Sampling(max_new_tokens=64, logprobs=True))
     r = srv.requests[0]
     if endpoint == "chat":
-        assert r["path"] == "/v1/chat/completions" and r["messages"] == [{"role": "user", "content": "1+2="}]
+        assert r["path"] == "/v1/chat/completions" and r["messages"][1:] == [{"role": "user", "content": "1+2="}]
         assert r["logprobs"] is True and r["top_logprobs"] == 0
     else:
         assert r["path"] == "/v1/completions" and r["prompt"] == "1+2=" and r["logprobs"] == 0
@@ -265,3 +268,23 @@ def test_bad_options_are_one_line_errors():
         OpenAIPolicy("m", base_url="http://127.0.0.1:1/v1", endpoint="responses")
     with pytest.raises(PonderError, match="must start with http"):
         OpenAIPolicy("m", base_url="127.0.0.1:8000")
+
+
+def test_matched_stop_string_is_put_back_in_the_text():
+    with ScriptedServer() as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url)
+        [[c]] = policy.generate(["1+2="], n=1, sampling=Sampling(max_new_tokens=64, stop=("</answer>",)))
+    assert srv.requests[0]["stop"] == ["</answer>"]
+    assert c.text == OK_TEXT  # the server cut "</answer>" and named it in stop_reason
+
+
+def test_render_plain_prompt_and_chat_refuses_suffix():
+    from ponder.types import Problem
+
+    prob = Problem(id="1", task="arith", prompt="2+3=", answer="5", difficulty=1)
+    plain = OpenAIPolicy("tiny", base_url="http://127.0.0.1:1/v1")
+    assert plain.render(prob) == "2+3=\n" and plain.render(prob, "<think>") == "2+3=\n<think>"
+    chat = OpenAIPolicy("tiny", base_url="http://127.0.0.1:1/v1", endpoint="chat")
+    assert chat.render(prob) == "2+3="
+    with pytest.raises(PonderError, match="cannot start the answer with a suffix"):
+        chat.render(prob, "<think>")

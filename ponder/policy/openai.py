@@ -16,10 +16,14 @@
   (ponder.policy.http).
 - Token ids come back only from servers that return them: `token_ids=True` asks vLLM for them
   (its `return_token_ids` extension; other servers may reject the field). Think / answer token
-  counts use the ids and a local tokenizer when both are there (`tokenizer=` a directory, or
-  `model` itself when it is a local directory), else the logprob token strings, else a pro-rata
-  estimate by characters of the server's `completion_tokens`.
-- Stop strings are not part of the returned text (the OpenAI convention; vLLM's too).
+  counts use a local tokenizer when there is one (`tokenizer=` a directory, or `model` itself
+  when it is a local directory), else the logprob token strings, else a pro-rata estimate by
+  characters of the server's `completion_tokens`.
+- ponder's contract keeps a matched stop string in the text (the verifier needs `</answer>`);
+  OpenAI-style servers cut it, so it is put back from the choice's `stop_reason` (vLLM) or
+  `matched_stop` (SGLang). Servers that report neither return the text without it.
+- Logprobs are what the server reports: vLLM reports the raw model distribution (before
+  temperature), as the hf backend does; other servers may report the sampled distribution.
 """
 
 from __future__ import annotations
@@ -30,12 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ponder.errors import PonderError
-from ponder.policy.accounting import (
-    char_spans,
-    estimate_segment_counts,
-    segment_token_counts,
-    token_pieces,
-)
+from ponder.format import segments
+from ponder.policy import CHAT_SYSTEM, render_prompt, segment_token_counts
 from ponder.policy.http import RetryingClient
 from ponder.types import Completion, Problem, Sampling
 
@@ -76,7 +76,8 @@ def completions_payload(model: str, prompt: str, sampling: Sampling, seed: int |
 
 
 def chat_payload(model: str, prompt: str, sampling: Sampling, seed: int | None) -> dict[str, Any]:
-    payload = {**_sampling_fields(model, sampling, seed), "messages": [{"role": "user", "content": prompt}]}
+    messages = [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": prompt}]
+    payload = {**_sampling_fields(model, sampling, seed), "messages": messages}
     if sampling.logprobs:
         payload["logprobs"] = True
         payload["top_logprobs"] = 0
@@ -95,6 +96,38 @@ def parse_chat_choice(choice: dict[str, Any]) -> tuple[str, list[float] | None, 
     logprobs = [c["logprob"] for c in content] if content else None
     tokens = [c["token"] for c in content] if content else None
     return (choice.get("message") or {}).get("content") or "", logprobs, tokens
+
+
+def piece_token_counts(text: str, pieces: list[str]) -> tuple[int, int]:
+    """(think_tokens, answer_tokens) from the server's token strings: tokens overlapping each span."""
+    spans, pos = [], 0
+    for piece in pieces:
+        spans.append((pos, pos + len(piece)))
+        pos += len(piece)
+    seg = segments(text)
+
+    def count(block: tuple[int, int] | None) -> int:
+        return sum(1 for a, b in spans if a < block[1] and b > block[0]) if block else 0
+
+    return count(seg["think"]), count(seg["answer"])
+
+
+def estimate_token_counts(text: str, num_tokens: int) -> tuple[int, int]:
+    """(think_tokens, answer_tokens) pro rata by characters, for servers that give no token detail."""
+    if not text or not num_tokens:
+        return 0, 0
+    seg = segments(text)
+    width = {k: (v[1] - v[0] if v else 0) for k, v in seg.items()}
+    return round(num_tokens * width["think"] / len(text)), round(num_tokens * width["answer"] / len(text))
+
+
+def restore_stop(text: str, choice: dict[str, Any], stops: tuple[str, ...]) -> str:
+    """Put back the stop string the server cut (ponder's contract keeps it in the text)."""
+    matched = choice.get("stop_reason", choice.get("matched_stop"))
+    if choice.get("finish_reason") == "stop" and isinstance(matched, str) and matched in stops:
+        if not text.endswith(matched):
+            return text + matched
+    return text
 
 
 ENDPOINT_IO = {
@@ -139,16 +172,22 @@ class OpenAIPolicy:
         self.extra_body = dict(extra_body or {})
         if token_ids:
             self.extra_body["return_token_ids"] = True
-        self.tokenizer = _load_tokenizer(tokenizer or (model if os.path.isdir(model) else None))
+        tok_dir = tokenizer or (model if os.path.isdir(model) else None)
+        self.tokenizer = _load_tokenizer(tok_dir) if tok_dir else None
         self.num_params = None  # unknown behind a server
 
-    def render(self, problem: Problem, suffix: str = "") -> str:
-        """The prompt text to send. The chat endpoint leaves templating to the server; the completions
-        endpoint applies the local tokenizer's chat template when one was given and has a template."""
-        if self.endpoint == "chat" or self.tokenizer is None:
-            return problem.prompt + suffix
-        from ponder.policy import render_prompt
+    def render(self, problem: Problem | str, suffix: str = "") -> str:
+        """The prompt text to send.
 
+        completions: as the hf backend renders it (the local tokenizer's chat template when there
+        is one, else the plain prompt). chat: the bare problem; the server applies the template
+        (with ponder's system instruction as the system turn), so there is no way to put `suffix`
+        after the start of the assistant turn.
+        """
+        if self.endpoint == "chat":
+            if suffix:
+                raise PonderError("openai backend: endpoint 'chat' cannot start the answer with a suffix; use 'completions'")
+            return problem.prompt if isinstance(problem, Problem) else str(problem)
         return render_prompt(self.tokenizer, problem, suffix)
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
@@ -175,17 +214,18 @@ class OpenAIPolicy:
             raise PonderError(f"{self.url} answered without choices: {str(answer)[:200]}")
         choice = choices[0]
         text, logprobs, pieces = ENDPOINT_IO[self.endpoint][1](choice)
+        text = restore_stop(text, choice, sampling.stop)
         ids = choice.get("token_ids") or []
         usage = answer.get("usage") or {}
         num = usage.get("completion_tokens")
         if num is None:
             num = len(ids) or (len(logprobs) if logprobs else 0)
-        if ids and self.tokenizer is not None:
-            think, ans = segment_token_counts(text, char_spans(token_pieces(self.tokenizer, ids, text)))
+        if self.tokenizer is not None:  # same counting as the hf / vllm backends
+            think, ans = segment_token_counts(text, lambda s: len(self.tokenizer.encode(s, add_special_tokens=False)))
         elif pieces:
-            think, ans = segment_token_counts(text, char_spans(pieces))
+            think, ans = piece_token_counts(text, pieces)
         else:
-            think, ans = estimate_segment_counts(text, num)
+            think, ans = estimate_token_counts(text, num)
         return Completion(
             text=text,
             token_ids=list(ids),
@@ -199,9 +239,7 @@ class OpenAIPolicy:
         )
 
 
-def _load_tokenizer(path: str | None):
-    if path is None:
-        return None
+def _load_tokenizer(path: str):
     if not os.path.isdir(path):
         raise PonderError(f"openai backend: tokenizer directory not found: {path}")
     from transformers import AutoTokenizer
