@@ -1,0 +1,160 @@
+"""Curation: the adaptive stopping rule (hand-derived cases + simulated error rate), the
+curriculum, the verl/TRL exports read back and scored by ponder's own adapters, and the
+`ponder curate` / `ponder export` commands end to end on the warm tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from ponder.curate.curriculum import Curriculum
+from ponder.curate.estimate import (DROP, KEEP, StopRule, beta_cdf, fit_prior, keep_counts, p_keep_credible,
+                                    p_keep_predictive, simulate)
+from ponder.errors import PonderError
+
+
+# -- the estimator -------------------------------------------------------------------------------
+def test_beta_cdf_matches_closed_forms():
+    for x in (0.05, 0.3, 0.5, 0.9):
+        assert beta_cdf(x, 1, 5) == pytest.approx(1 - (1 - x) ** 5, abs=1e-12)  # Beta(1,b): 1-(1-x)^b
+        assert beta_cdf(x, 5, 1) == pytest.approx(x ** 5, abs=1e-12)  # Beta(a,1): x^a
+        assert beta_cdf(x, 2, 2) == pytest.approx(3 * x**2 - 2 * x**3, abs=1e-12)
+
+
+def test_keep_counts_for_sixteen_samples():
+    # c/16 in [0.1, 0.9]  <=>  1.6 <= c <= 14.4  <=>  c in 2..14
+    assert keep_counts(16, 0.1, 0.9) == tuple(range(2, 15))
+    assert keep_counts(10, 0.1, 0.9) == tuple(range(1, 10))  # 1/10 == LOW counts as inside
+
+
+def test_predictive_after_four_failures_flat_prior():
+    # Beta(1,1) prior, 0/4 -> posterior Beta(1,5); 12 samples left, X ~ BetaBinomial(12, 1, 5).
+    # P(X=0) = B(1,17)/B(1,5) = 5/17;  P(X=1) = 12 * B(2,16)/B(1,5) = 12*5/(16*17) = 15/68.
+    # Dropped at 16 iff X <= 1, so P(keep) = 1 - 5/17 - 15/68 = 33/68.
+    assert p_keep_predictive(0, 4, 1, 1, 0.1, 0.9, 16) == pytest.approx(33 / 68, abs=1e-12)
+    assert p_keep_predictive(4, 4, 1, 1, 0.1, 0.9, 16) == pytest.approx(33 / 68, abs=1e-12)  # mirror image
+    rule = StopRule(confidence=0.9)
+    assert rule.decide(0, 4) is None and rule.decide(4, 4) is None  # a flat prior cannot stop at 0/4
+
+
+def test_credible_four_of_four_with_upper_bound_point_nine():
+    # 4/4 under Beta(1,1) -> Beta(5,1): P(p <= 0.9) = 0.9^5, P(p < 0.1) = 0.1^5.
+    assert p_keep_credible(4, 4, 1, 1, 0.1, 0.9, 16) == pytest.approx(0.9**5 - 0.1**5, abs=1e-12)
+    rule = StopRule(confidence=0.9, rule="credible", round_size=4)
+    # all successes after k rounds: P(in window) = 0.9^(4k+1) - 0.1^(4k+1) stays above 0.1 until
+    # 4k+1 >= 22, so the credible rule never drops before the budget is spent...
+    for n in (4, 8, 12):
+        assert rule.decide(n, n) is None
+        assert rule.p_keep(n, n) == pytest.approx(0.9 ** (n + 1) - 0.1 ** (n + 1), abs=1e-12)
+    assert rule.decide(16, 16) == DROP  # ...where 16/16 = 1.0 > 0.9 decides exactly
+
+
+def test_curtailment_is_exact():
+    rule = StopRule(confidence=0.99)
+    # 2 successes and 2 failures: the final count is in 2..14 whatever happens -> keep, P = 1
+    assert p_keep_predictive(2, 4, 0.3, 0.3, 0.1, 0.9, 16) == pytest.approx(1.0, abs=1e-12)
+    assert rule.decide(2, 4, (0.3, 0.3)) == KEEP
+    # 0 of 15 with one sample left: the final count is 0 or 1 -> drop, P(keep) = 0
+    assert p_keep_predictive(0, 15, 1, 1, 0.1, 0.9, 16) == 0.0
+    assert rule.decide(0, 15) == DROP
+    # the budget spent: exactly the fixed-budget decision
+    assert [rule.decide(c, 16) for c in (0, 1, 2, 14, 15, 16)] == [DROP, DROP, KEEP, KEEP, DROP, DROP]
+
+
+def test_pool_prior_lets_all_failures_stop_early():
+    # In a pool where most problems are always or never solved, 0/8 is strong evidence
+    # (P(keep) = 0.061 under Beta(0.3, 0.3), 0.21 under the flat prior).
+    rule = StopRule(confidence=0.9)
+    assert rule.decide(0, 8, (0.3, 0.3)) == DROP
+    assert rule.decide(0, 8, (1.0, 1.0)) is None
+
+
+def test_schedule_and_rounds():
+    rule = StopRule(max_samples=16, first_round=4, round_size=2)
+    assert rule.schedule() == [4, 6, 8, 10, 12, 14, 16]
+    assert StopRule(max_samples=10, first_round=4, round_size=4).schedule() == [4, 8, 10]
+    assert rule.next_round(0) == 4 and rule.next_round(14) == 2
+
+
+@pytest.mark.parametrize("kw", [dict(low=0.9, high=0.1), dict(low=-0.1), dict(confidence=1.0), dict(confidence=0.4),
+                                dict(rule="nope"), dict(max_samples=0)])
+def test_stop_rule_rejects_bad_settings(kw):
+    with pytest.raises(PonderError):
+        StopRule(**kw)
+
+
+def test_fit_prior_recovers_a_u_shaped_pool():
+    rng = random.Random(0)
+    ps = [rng.betavariate(0.3, 0.3) for _ in range(3000)]
+    s = [sum(rng.random() < p for _ in range(4)) for p in ps]
+    a, b = fit_prior(s, [4] * len(s))
+    assert 0.2 < a < 0.45 and 0.2 < b < 0.45
+    a, b = fit_prior([0] * 50, [4] * 50)  # all failures: the prior piles up at p = 0
+    assert a < 0.1 and b > 5 * a
+    assert fit_prior([], []) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_simulated_disagreement_is_below_the_bound(confidence):
+    # The documented bound: expected disagreement with the fixed-budget decision <= 1 - confidence
+    # when the prior describes the pool. Here the prior is fitted from the first round, as in
+    # `ponder curate`, on a U-shaped pool (Beta(0.3, 0.3), mass near 0 and 1).
+    rng = random.Random(1)
+    ps = [rng.betavariate(0.3, 0.3) for _ in range(3000)]
+    m = simulate(StopRule(confidence=confidence), ps, seed=2)
+    assert m["agree_fixed"] >= confidence
+    assert m["sample_fraction"] < 0.65  # and it saves a third or more of the budget
+    # against the true window the adaptive rule is about as good as spending all 16 samples
+    assert m["agree_true"] >= m["fixed_agree_true"] - 0.02
+
+
+# -- the curriculum ------------------------------------------------------------------------------
+def test_curriculum_promotes_and_retires_by_hand():
+    cur = Curriculum(levels=(1, 2, 3), promote_at=0.6, retire_at=0.95, ema=0.5, patience=2)
+    assert cur.levels() == [1]
+    assert cur.update({1: 0.7}) == [1]  # rate 0.7 but only one update since the start (patience 2)
+    assert cur.update({1: 0.7}) == [1, 2]  # ema 0.7 >= 0.6 -> level 2 joins
+    assert cur.update({1: 1.0, 2: 0.2}) == [1, 2]  # r1 = .5*.7 + .5*1 = .85 < .95; r2 = .2
+    assert cur.update({1: 1.0, 2: 0.3}) == [1, 2]  # r1 = .925; r2 = .25
+    assert cur.update({1: 1.0, 2: 0.3}) == [2]  # r1 = .9625 >= .95 -> level 1 retires
+    assert cur.rates[2] == pytest.approx(0.275)
+    assert [h["event"] for h in cur.history] == ["promote", "retire"]
+
+
+def test_curriculum_state_round_trips_through_json():
+    a = Curriculum(levels=(1, 2, 3, 4, 5), newest_weight=2.0)
+    for r in (0.7, 0.8, 0.9):
+        a.update({lvl: r for lvl in a.levels()})
+    a.sample_problems(["arith"], 5, seed=3)
+    b = Curriculum.from_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.state_dict() == a.state_dict()
+    for step in range(4):
+        assert a.sample(20, seed=step) == b.sample(20, seed=step)
+        assert a.update({lvl: 0.97 for lvl in a.levels()}) == b.update({lvl: 0.97 for lvl in b.levels()})
+    pa, pb = a.sample_problems(["arith"], 4, seed=3), b.sample_problems(["arith"], 4, seed=3)
+    assert [p.id for p in pa] == [p.id for p in pb]
+    assert all(p.difficulty in a.levels() for p in pa)
+
+
+def test_curriculum_draws_only_active_levels_and_fresh_problems():
+    cur = Curriculum(levels=(1, 2, 3), start=2)
+    assert set(cur.sample(200, seed=0)) == {2}
+    first = cur.sample_problems(["arith", "add"], 6, seed=0)
+    second = cur.sample_problems(["arith", "add"], 6, seed=0)
+    assert len({p.id for p in first + second}) == 12
+    assert {p.task for p in first} == {"arith", "add"}
+
+
+def test_curriculum_rejects_bad_input():
+    cur = Curriculum(levels=(1, 2))
+    with pytest.raises(PonderError):
+        cur.update({7: 0.5})
+    with pytest.raises(PonderError):
+        cur.update({1: 1.5})
+    with pytest.raises(PonderError):
+        Curriculum.from_state_dict({"version": 1, "levels": [1]})
+    with pytest.raises(PonderError):
+        Curriculum(levels=(1, 2), start=4)
