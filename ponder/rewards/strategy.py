@@ -1,0 +1,65 @@
+"""Strategy (planning) and abstraction (decomposition) rewards.
+
+plan_format    1 if the completion is well formed and opens with a non-empty <plan>..</plan>
+               (steps separated by ';'), else 0. A format reward in the DeepSeek-R1 sense,
+               applied to ponder's plan-first format.
+plan_validity  The task's simulator replays the plan (`task.check_plan(plan, problem)`):
+               1 if every step is legal and the goal is reached, 0.5 if every step is legal but
+               the goal is not reached, 0 otherwise (no plan, unparseable, illegal step, or a
+               task that is not plannable).
+plan_adherence `task.plan_adherence(completion, problem)` in [0, 1]: how far the worked solution
+               follows the stated plan (0 for tasks that are not plannable).
+decomposition  `task.check_decomposition(plan, problem)` in [0, 1] for decomposable tasks: the
+               plan names valid, covering sub-problems (0 without a plan or for other tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ponder.format import parse
+from ponder.rewards.base import CompletionLike, text_of
+from ponder.types import Problem
+
+
+def get_task(name: str):
+    from ponder.tasks import get_task as lookup  # lazy: the task registry imports every family
+
+    return lookup(name)
+
+
+def plan_format(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    out = []
+    for y in completions:
+        parsed = parse(text_of(y))
+        out.append(float(parsed.well_formed and bool(parsed.plan_steps)))
+    return out
+
+
+def plan_validity(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    out = []
+    for p, y in zip(problems, completions):
+        task, plan = get_task(p.task), parse(text_of(y)).plan
+        if plan is None or not getattr(task, "plannable", False):
+            out.append(0.0)
+            continue
+        check = task.check_plan(plan, p)
+        out.append(1.0 if check.valid and check.goal_reached else (0.5 if check.valid else 0.0))
+    return out
+
+
+def plan_adherence(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    out = []
+    for p, y in zip(problems, completions):
+        task = get_task(p.task)
+        out.append(float(task.plan_adherence(text_of(y), p)) if getattr(task, "plannable", False) else 0.0)
+    return out
+
+
+def decomposition(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    out = []
+    for p, y in zip(problems, completions):
+        task, plan = get_task(p.task), parse(text_of(y)).plan
+        ok = plan is not None and getattr(task, "decomposable", False)
+        out.append(float(task.check_decomposition(plan, p)) if ok else 0.0)
+    return out

@@ -1,0 +1,106 @@
+"""Each reward by hand, on the real tasks and verifier."""
+
+import pytest
+
+from ponder.errors import PonderError
+from ponder.rewards import combine, parse_spec
+from ponder.rewards import (correct, format_reward, kimi_length, l1_exact, l1_max, nothink, overlong,
+                            plan_format, with_budget)
+from ponder.rewards.adapters import trl_reward, verl_compute_score
+from ponder.rewards.calibration import budget_suffix
+from ponder.types import Completion, Problem
+
+
+def arith(pid="p1", answer="5", prompt="2+3=?"):
+    return Problem(id=pid, task="arith", prompt=prompt, answer=answer, difficulty=1)
+
+
+def comp(text, n=None):
+    return Completion(text=text, num_tokens=len(text) if n is None else n)
+
+
+def test_correct_and_format():
+    p = arith()
+    ys = ["<answer>5</answer>", "<think>2+3=5</think><answer>5</answer>", "<answer>6</answer>", "5"]
+    assert correct([p] * 4, ys) == [1.0, 1.0, 0.0, 0.0]
+    assert format_reward([p] * 4, ys) == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_kimi_length_group_penalty_by_hand():
+    p, q = arith("p1"), arith("p2", answer="7", prompt="3+4=?")
+    # group p1: lengths 10 (correct), 20 (correct), 30 (wrong); min 10, max 30
+    #   lambda = 0.5 - (len-10)/20 = 0.5, 0.0, -0.5 -> correct: 0.5, 0.0; wrong: min(0, -0.5) = -0.5
+    # group p2: one short wrong sample, lambda 0.5 -> min(0, 0.5) = 0; one long correct, lambda -0.5
+    ys = [comp("<answer>5</answer>", 10), comp("<answer>5</answer>", 20), comp("<answer>4</answer>", 30),
+          comp("<answer>1</answer>", 5), comp("<answer>7</answer>", 15)]
+    assert kimi_length([p, p, p, q, q], ys) == pytest.approx([0.5, 0.0, -0.5, 0.0, -0.5])
+    # equal lengths: lambda 0 for everyone
+    assert kimi_length([p, p], [comp("<answer>5</answer>", 8), comp("<answer>3</answer>", 8)]) == [0.0, 0.0]
+
+
+def test_l1_budget_rewards_by_hand():
+    p = with_budget(arith(), 100, "exact")
+    assert p.prompt == "2+3=? Think for 100 tokens." and p.meta["budget"] == 100
+    ys = [comp("<answer>5</answer>", 60), comp("<answer>4</answer>", 100)]
+    # exact: 1 - 3e-4 * |100 - 60| = 0.988 ; wrong at budget: 0 - 0 = 0
+    assert l1_exact([p, p], ys) == pytest.approx([0.988, 0.0])
+    # max: 1 * clip(3e-4 * (100 - 60) + 0.5, 0, 1) = 0.512 ; wrong -> 0
+    assert l1_max([p, p], ys) == pytest.approx([0.512, 0.0])
+    # far over budget: clip(3e-4 * (100 - 5000) + 0.5) = clip(-0.97) = 0
+    assert l1_max([p], [comp("<answer>5</answer>", 5000)]) == [0.0]
+    assert budget_suffix(50, "max") == " Think for maximum 50 tokens."
+    assert budget_suffix(50, "think") == " Think for at most 50 tokens."
+    with pytest.raises(PonderError, match="no token budget"):
+        l1_exact([arith()], ys[:1])
+
+
+def test_overlong_dapo_by_hand():
+    p = arith()
+    # L_max 100, cache 20 -> free up to 80; 90 tokens: (80 - 90)/20 = -0.5; 100: -1.0; 101: -1
+    ys = [comp("x", 80), comp("x", 90), comp("x", 100), comp("x", 101)]
+    assert overlong([p] * 4, ys, max_len=100, cache=20) == pytest.approx([0.0, -0.5, -1.0, -1.0])
+
+
+def test_nothink_bonus_only_when_correct():
+    p = arith()
+    ys = ["<answer>5</answer>", "<answer>6</answer>", "<think>2+3=5</think><answer>5</answer>"]
+    assert nothink([p] * 3, ys) == [1.0, 0.0, 0.0]
+
+
+def test_plan_format():
+    p = arith()
+    ys = ["<plan>add</plan><answer>5</answer>", "<answer>5</answer>", "<plan></plan><answer>5</answer>"]
+    assert plan_format([p] * 3, ys) == [1.0, 0.0, 0.0]
+
+
+def test_combined_spec_weights():
+    p = arith()
+    ys = [comp("<answer>5</answer>", 10), comp("<think>2+3=5</think><answer>5</answer>", 30)]
+    totals, parts = combine("correct:1,kimi_length:0.5,nothink:0.25")([p, p], ys)
+    # short: 1 + 0.5*0.5 + 0.25*1 = 1.5 ; long: 1 + 0.5*(-0.5) + 0 = 0.75
+    assert totals == pytest.approx([1.5, 0.75])
+    assert parts["kimi_length"] == pytest.approx([0.5, -0.5])
+    assert parse_spec("correct, format:0.1") == [("correct", 1.0), ("format", 0.1)]
+    with pytest.raises(PonderError, match="unknown reward 'corect'; did you mean correct"):
+        parse_spec("corect:1")
+    with pytest.raises(PonderError, match="must be a number"):
+        parse_spec("correct:x")
+
+
+def test_trl_adapter_signature():
+    fn = trl_reward("correct:1,kimi_length:1")
+    # TRL passes prompts, completions and the dataset columns as keyword lists
+    out = fn(prompts=["2+3=?"] * 2, completions=["<answer>5</answer>", [{"role": "assistant", "content": "<answer>9</answer>"}]],
+             id=["p1", "p1"], task=["arith", "arith"], answer=["5", "5"], difficulty=[1, 1], meta=["{}", "{}"],
+             completion_ids=[[0] * 4, [0] * 8])
+    # lengths 4 and 8: lambda 0.5 (correct -> 1.5), -0.5 (wrong -> min(0, -0.5) = -0.5)
+    assert out == pytest.approx([1.5, -0.5])
+    assert fn.__name__ == "ponder_correct_kimi_length"
+
+
+def test_verl_adapter_signature():
+    score = verl_compute_score("correct:1,format:0.5")
+    assert score("ponder/arith", "<answer>5</answer>", "5", {"difficulty": 1}) == 1.5
+    assert score("arith", "5", "5", None) == 0.0
+    p = arith()
+    assert score("whatever", "<answer>5</answer>", "5", {"problem": p.to_dict()}) == 1.5

@@ -1,0 +1,117 @@
+"""The trainer's parts alone (collect, build_tensors, step), then the loop end to end.
+
+Real components throughout: the tiny model (random init here: fast, and its behaviour is known),
+the hf policy wrapping the live weights, the arith task and the verifier pool.
+"""
+
+import math
+
+import pytest
+import torch
+
+from ponder.rewards import combine
+from ponder.rl.data import PromptSource
+from ponder.rl.trainer import Batch, TrainConfig, advantages, build_tensors, collect, step
+from ponder.types import Completion, Problem
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from ponder.policy.tiny import init_tiny
+
+    return str(init_tiny(tmp_path_factory.mktemp("rl") / "tiny"))
+
+
+@pytest.fixture()
+def live(tiny):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.policy.hf import HFPolicy
+
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    tok = AutoTokenizer.from_pretrained(tiny)
+    return model, tok, HFPolicy.from_model(model, tok)
+
+
+def test_dynamic_sampling_drops_zero_variance_groups(live):
+    _, _, policy = live
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="x", prompts_per_step=2, group_size=4, max_new_tokens=8, dynamic_sampling=True,
+                      max_resample_rounds=2)
+    # an untrained model never answers 2+3 correctly: every group has zero variance -> all dropped,
+    # after 1 + 2 rounds of 2 prompts = 6 groups sampled
+    source = PromptSource.from_task("arith", levels=(1,), seed=7)
+    batch = collect(policy, source, combine("correct:1"), cfg)
+    assert (batch.sampled_groups, batch.dropped_groups, len(batch.completions)) == (6, 6, 0)
+    assert source.cursor == 6  # fresh prompts each round
+    # DAPO's overlong penalty with max_len 8, cache 8 is -len/8: random lengths vary within groups,
+    # so nothing is dropped and one round suffices
+    cfg = TrainConfig(model="x", prompts_per_step=2, group_size=4, max_new_tokens=8, dynamic_sampling=True)
+    batch = collect(policy, PromptSource.from_task("arith", levels=(1,), seed=7),
+                    combine("overlong", {"overlong": {"max_len": 8, "cache": 8}}), cfg)
+    lens = [c.num_tokens for c in batch.completions]
+    assert batch.dropped_groups == 0 and len(lens) == 8 and len(set(lens)) > 1
+
+
+def _batch(tok, finish=("stop", "length")):
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    ids = tok.encode("<answer>5</answer>", add_special_tokens=False)
+    comps = [Completion(text="<answer>5</answer>", token_ids=ids + [tok.eos_token_id], finish_reason=finish[0],
+                        num_tokens=len(ids) + 1),
+             Completion(text="<answer>", token_ids=ids[:1], finish_reason=finish[1], num_tokens=1)]
+    return Batch(problems=[p, p], completions=comps, rewards=[1.0, 0.0], correct=[1.0, 0.0], parts={}, group_size=2)
+
+
+def test_build_tensors_masks_exactly_the_completion(live):
+    model, tok, policy = live
+    batch = _batch(tok)
+    ids, attn, mask = build_tensors(policy, tok, batch, TrainConfig(model="x"))
+    n_prompt = len(tok.encode("2+3=?\n", add_special_tokens=False))  # plain prompt + "\n" separator: 6 chars
+    assert n_prompt == 6
+    n_comp = batch.completions[0].num_tokens  # "<answer>", "5", "</answer>", EOS = 4 tokens
+    assert n_comp == 4 and ids.shape == (2, 10) and attn[1].sum() == 7
+    # logits at position t predict token t+1: completion tokens 6..9 are predicted at 5..8
+    assert mask[0].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1]
+    assert mask[1].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert ids[0, 6:].tolist() == batch.completions[0].token_ids
+    # opt-in: the truncated completion leaves the loss
+    _, _, mask = build_tensors(policy, tok, batch, TrainConfig(model="x", mask_truncated=True))
+    assert mask[1].sum() == 0 and mask[0].sum() == 4
+
+
+def _opt(model):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+
+def test_step_updates_and_raises_logprob_of_advantaged_sample(live):
+    model, tok, policy = live
+    batch = _batch(tok, finish=("stop", "stop"))
+    cfg = TrainConfig(model="x", epochs=2, minibatches=1, lr=1e-3)
+    tensors = build_tensors(policy, tok, batch, cfg)
+    adv = advantages(batch, cfg)  # rewards [1, 0], unbiased std 0.7071 -> [+0.7071, -0.7071]
+    assert adv.tolist() == pytest.approx([0.5 / (math.sqrt(0.5) + 1e-6), -0.5 / (math.sqrt(0.5) + 1e-6)])
+    from ponder.rl.trainer import token_logprobs
+
+    with torch.no_grad():
+        before = (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2])[0].sum()
+    opt, sched = _opt(model)
+    stats = step(model, opt, sched, tensors, adv, cfg)
+    with torch.no_grad():
+        after = (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2])[0].sum()
+    assert after > before  # the positive-advantage completion became more likely
+    assert stats["skipped"] == 0 and stats["grad_norm"] > 0 and stats["entropy"] > 0
+    # epoch 1 reuses the recomputed old logprobs: ratio 1 exactly; the mean over 2 epochs is not 1
+    assert stats["ratio_mean"] != 1.0
+
+
+def test_step_skips_non_finite_loss(live):
+    model, tok, policy = live
+    batch = _batch(tok, finish=("stop", "stop"))
+    cfg = TrainConfig(model="x")
+    tensors = build_tensors(policy, tok, batch, cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt, sched = _opt(model)
+    stats = step(model, opt, sched, tensors, torch.tensor([float("nan"), 1.0]), cfg)
+    assert stats["skipped"] == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
