@@ -158,3 +158,94 @@ def test_curriculum_rejects_bad_input():
         Curriculum.from_state_dict({"version": 1, "levels": [1]})
     with pytest.raises(PonderError):
         Curriculum(levels=(1, 2), start=4)
+
+
+# -- export --------------------------------------------------------------------------------------
+def _curated_rows():
+    from ponder.tasks import get_task
+
+    rows = []
+    for i, task in enumerate(["arith", "countdown"]):
+        for p in get_task(task).sample(2, difficulty=2, seed=5):
+            rows.append({**p.to_dict(), "pass_rate": 0.25 * (i + 1), "samples": 8, "successes": 2 * (i + 1), "kept": True})
+    rows.append({**get_task("arith").generate(5, 99, 1).to_dict(), "pass_rate": 1.0, "samples": 6, "kept": False})
+    return rows
+
+
+def test_export_verl_layout_and_its_reward_adapter(tmp_path):
+    import pyarrow.parquet as pq
+
+    from ponder.curate.export import export_verl, read_curated
+    from ponder.rewards.adapters import compute_score
+    from ponder.runs import write_parquet
+    from ponder.tasks import get_task
+
+    src = write_parquet(tmp_path / "curated.parquet", _curated_rows())
+    rows = read_curated(tmp_path)  # a run directory resolves to curated.parquet; kept rows only
+    assert len(rows) == 4
+    path = export_verl(rows, tmp_path / "verl")
+    table = pq.read_table(path)
+    assert table.column_names == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
+    back = table.to_pylist()
+    first = back[0]
+    assert first["data_source"] == "ponder/arith" and first["ability"] == "math"
+    assert back[2]["ability"] == "countdown"  # an expression answer, not a number
+    assert first["prompt"][-1] == {"role": "user", "content": rows[0]["prompt"]}
+    assert first["prompt"][0]["role"] == "system"
+    assert first["reward_model"] == {"style": "rule", "ground_truth": rows[0]["answer"]}
+    info = first["extra_info"]
+    assert (info["index"], info["id"], info["difficulty"], info["pass_rate"]) == (0, rows[0]["id"], 2, 0.25)
+    assert json.loads(info["meta"]) == json.loads(rows[0]["meta"])
+    # verl calls compute_score(data_source, solution_str, ground_truth, extra_info) per sample
+    for r, orig in zip(back, rows):
+        task = get_task(orig["task"])
+        from ponder.types import Problem
+        good = task.oracle(Problem.from_dict(orig))
+        assert compute_score(r["data_source"], good, r["reward_model"]["ground_truth"], r["extra_info"]) == 1.0
+        assert compute_score(r["data_source"], "<answer>nope</answer>", r["reward_model"]["ground_truth"], r["extra_info"]) == 0.0
+    assert src.exists()
+
+
+def test_export_trl_columns_feed_its_reward_adapter(tmp_path):
+    import pyarrow.parquet as pq
+
+    from ponder.curate.export import export_trl
+    from ponder.rewards.adapters import trl_reward
+    from ponder.tasks import get_task
+    from ponder.types import Problem
+
+    rows = [r for r in _curated_rows() if r["kept"]]
+    path = export_trl(rows, tmp_path / "trl")
+    table = pq.read_table(path)
+    for col in ("prompt", "id", "problem_id", "task", "answer", "difficulty", "meta", "pass_rate", "samples"):
+        assert col in table.column_names
+    back = table.to_pylist()
+    assert back[0]["prompt"][-1]["content"] == rows[0]["prompt"]
+    # TRL hands every non-prompt column to the reward functions as keyword lists
+    columns = {k: [r[k] for r in back] for k in table.column_names if k != "prompt"}
+    oracles = [get_task(r["task"]).oracle(Problem.from_dict(r)) for r in rows]
+    assert trl_reward("correct:1")([r["prompt"] for r in back], oracles, **columns) == [1.0] * len(rows)
+    plain = pq.read_table(export_trl(rows, tmp_path / "plain", conversational=False)).to_pylist()
+    assert plain[1]["prompt"] == rows[1]["prompt"]
+    try:
+        import datasets
+    except ImportError:
+        return
+    ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    assert ds.column_names == table.column_names and len(ds) == len(rows)
+
+
+def test_export_rejects_bad_input(tmp_path):
+    from ponder.curate.export import export_verl, read_curated
+    from ponder.runs import write_jsonl
+
+    with pytest.raises(PonderError, match="no such file"):
+        read_curated(tmp_path / "missing")
+    write_jsonl(tmp_path / "bad.jsonl", [{"id": "x", "task": "arith", "prompt": "1+1"}])
+    with pytest.raises(PonderError, match="lacks answer, difficulty"):
+        read_curated(tmp_path / "bad.jsonl")
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    with pytest.raises(PonderError, match="cannot read"):
+        read_curated(tmp_path / "junk.parquet")
+    with pytest.raises(PonderError, match="nothing to export"):
+        export_verl([], tmp_path / "out")
