@@ -20,6 +20,9 @@ from ponder.errors import PonderError
 # Explicit table: the order is the order in --help.
 COMMANDS = {
     "tasks": "ponder.commands.tasks",
+    "curate": "ponder.commands.curate", "export": "ponder.commands.export",
+    "train": "ponder.commands.train",
+    "eval": "ponder.commands.eval", "report": "ponder.commands.report", "compare": "ponder.commands.compare",
 }
 
 

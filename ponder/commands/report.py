@@ -1,0 +1,31 @@
+"""`ponder report RUN`: recompute metrics.json and re-render report.html from samples.parquet."""
+
+from __future__ import annotations
+
+HELP = "re-render an eval run's metrics.json and report.html from its samples"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("run", help="an eval run directory (holds samples.parquet)")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ponder.eval.aggregate import compute_metrics
+    from ponder.report.html import render_report
+    from ponder.report.io import load_run
+    from ponder.runs import atomic_write_text, write_json
+
+    rows, records, old, config = load_run(args.run)
+    cost = old.get("cost", {})
+    metrics = compute_metrics(rows, orchestration=records, params=int(cost.get("params") or 0),
+                              wall_s=float(cost.get("wall_s") or 0.0),
+                              max_new_tokens=int(config.get("max_new_tokens", old.get("calibration", {}).get("t_max", 256))),
+                              strategy=config.get("strategy", "sample"))
+    run = Path(args.run)
+    write_json(run / "metrics.json", metrics)
+    atomic_write_text(run / "report.html", render_report(metrics, rows, title=f"ponder eval: {config.get('model', run.name)}",
+                                                        subtitle=str(run)))
+    print(f"wrote {run / 'report.html'}")
+    return 0

@@ -1,0 +1,134 @@
+"""From per-sample rows to the metrics JSON of an evaluation run (and the demo's summary).
+
+`compute_metrics` only calls the pure functions of `ponder.metrics` and `ponder.eval.strategies`,
+so `ponder report RUN` can recompute everything from samples.parquet alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ponder import metrics as M
+from ponder.eval.strategies import score_strategies
+
+
+def _mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """{'accuracy', 'n', 'by_difficulty': {d: {'accuracy', 'think_rate', 'mean_tokens', 'n'}}}.
+
+    The shape the demo's summary.json needs (difficulty keys are ints here; JSON makes them strings).
+    """
+    eff = M.effort_by_difficulty(rows)
+    return {
+        "accuracy": _mean(float(bool(r["correct"])) for r in rows),
+        "n": len(rows),
+        "by_difficulty": {d: {k: e[k] for k in ("accuracy", "think_rate", "mean_tokens", "n")} for d, e in eff.items()},
+    }
+
+
+def _clean(obj):
+    """NaN -> None (JSON has no NaN) and int keys kept as they are (json.dumps stringifies them)."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (), params: int = 0,
+                    wall_s: float = 0.0, max_new_tokens: int = 256, strategy: str = "sample") -> dict:
+    """Every metric of the four axes plus cost, as one JSON-ready dict (see docs/eval.md)."""
+    rows = list(rows)
+    strategies = score_strategies(rows)
+    correct = [bool(r["correct"]) for r in rows]
+    lo, hi = M.wilson_interval(sum(correct), len(correct))
+    curves = M.pass_and_maj_curves(rows)
+    k_max = max(curves["pass"], default=None)
+    ou = M.over_under_thinking(rows)
+    examples = ou.pop("examples")
+    skills = {
+        "accuracy": _mean(map(float, correct)), "accuracy_lo": lo, "accuracy_hi": hi,
+        "strategy": strategy, "strategy_accuracy": strategies.get(strategy, {}).get("accuracy"),
+        "by_task_difficulty": M.accuracy_table(rows, ("task", "difficulty")),
+        "by_difficulty": M.accuracy_table(rows, ("difficulty",)),
+        "by_task": M.accuracy_table(rows, ("task",)),
+        "pass_at_k": curves["pass"], "maj_at_k": curves["maj"], "k_max": k_max,
+        "strategies": strategies,
+    }
+    calibration = {
+        "by_difficulty": M.effort_by_difficulty(rows),
+        "think_rate": _mean(float(bool(r["has_think"])) for r in rows),
+        **M.effort_correlations(rows),
+        **M.outcome_efficiency(rows),
+        **ou,
+        "t_max": max_new_tokens,
+        "auc_oaa_think": M.auc_oaa(correct, [r["think_tokens"] for r in rows], max_new_tokens) if rows else None,
+        "auc_oaa_total": M.auc_oaa(correct, [r["num_tokens"] for r in rows], max_new_tokens) if rows else None,
+        "worst_overthinking": [
+            {k: rows[i].get(k) for k in ("problem_id", "difficulty", "prompt", "answer", "text", "num_tokens", "correct")}
+            | {"extra_tokens": extra} for i, extra in examples[:10]
+        ],
+    }
+    plan_rows: dict[str, list[dict]] = {}
+    dec_rows: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("plannable"):
+            plan_rows.setdefault(r["task"], []).append(r)
+        if r.get("decomposable"):
+            dec_rows.setdefault(r["task"], []).append(r)
+    strategy_axis = {t: M.plan_metrics(rs) for t, rs in sorted(plan_rows.items())}
+    abstraction = {t: M.decomposition_metrics(rs) for t, rs in sorted(dec_rows.items())}
+    orch_by_task: dict[str, list[dict]] = {}
+    for rec in orchestration:
+        orch_by_task.setdefault(rec["task"], []).append(rec)
+    for t, recs in sorted(orch_by_task.items()):
+        abstraction.setdefault(t, {}).update(M.orchestration_metrics(recs))
+    return _clean({
+        "summary": summarize(rows),
+        "skills": skills,
+        "calibration": calibration,
+        "strategy": strategy_axis,
+        "abstraction": abstraction,
+        "cost": M.cost_metrics(rows, params, wall_s),
+    })
+
+
+def headline(metrics: dict) -> list[tuple[str, str, float | None]]:
+    """(axis, metric, value) rows of the report's headline table."""
+    s, c, cost = metrics["skills"], metrics["calibration"], metrics["cost"]
+    k = s.get("k_max")
+    out = [
+        ("skills", "accuracy", s["accuracy"]),
+        ("skills", f"accuracy ({s['strategy']})", s.get("strategy_accuracy")),
+    ]
+    if k:
+        out += [("skills", f"pass@{k}", s["pass_at_k"].get(k, s["pass_at_k"].get(str(k)))),
+                ("skills", f"maj@{k}", s["maj_at_k"].get(k, s["maj_at_k"].get(str(k))))]
+    out += [
+        ("calibration", "think rate", c["think_rate"]),
+        ("calibration", "rho(difficulty, tokens)", c["difficulty_vs_tokens"]),
+        ("calibration", "rho(failure rate, tokens)", c["failure_rate_vs_tokens"]),
+        ("calibration", "outcome efficiency", c["outcome_efficiency"]),
+        ("calibration", "overthinking (extra tokens/sample)", c["overthinking_tokens"]),
+        ("calibration", "underthinking (accuracy lost)", c["underthinking"]),
+        ("calibration", "AUC of OAA (think tokens)", c["auc_oaa_think"]),
+    ]
+    for t, m in metrics["strategy"].items():
+        out += [("strategy", f"{t}: plan rate", m["plan_rate"]), ("strategy", f"{t}: plan validity", m["plan_validity"]),
+                ("strategy", f"{t}: plan adherence", m["plan_adherence"])]
+    for t, m in metrics["abstraction"].items():
+        out += [("abstraction", f"{t}: decomposition rate", m.get("decomposition_rate"))]
+        if "composed_accuracy" in m:
+            out += [("abstraction", f"{t}: sub-problem accuracy", m["sub_accuracy"]),
+                    ("abstraction", f"{t}: composed accuracy", m["composed_accuracy"]),
+                    ("abstraction", f"{t}: parallel speedup", m["speedup"])]
+    out += [("cost", "generated tokens", cost["generated_tokens"]), ("cost", "wall time (s)", cost["wall_s"]),
+            ("cost", "inference FLOPs", cost["flops"])]
+    return out

@@ -1,0 +1,49 @@
+"""The evaluation config: every `ponder eval` flag, with its documented default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ponder.errors import PonderError
+
+
+@dataclass
+class EvalConfig:
+    model: str = field(default="", metadata={"help": "model directory (hf, vllm) or served model name (openai)"})
+    backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "policy backend"})
+    tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "comma-separated task names"})
+    difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "levels, e.g. 1-5 or 1,3"})
+    n: int = field(default=4, metadata={"help": "samples per problem (pass@k / maj@k go up to n)",
+                                        "aliases": ("-n",)})
+    per_level: int = field(default=16, metadata={"help": "problems per (task, difficulty)"})
+    strategy: Literal["sample", "best-of-n", "majority"] = field(
+        default="sample", metadata={"help": "test-time strategy for the headline accuracy (all are reported)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 = greedy (then use -n 1)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    max_new_tokens: int = field(default=256, metadata={"help": "generation budget per sample; also t_max of the AUC"})
+    seed: int = field(default=0, metadata={"help": "sampling seed (batch b samples with seed*1000003+b)"})
+    data_seed: int = field(default=9999, metadata={"help": "problem generation seed; 9999 keeps the eval set "
+                                                           "apart from training's default seed 0"})
+    batch_problems: int = field(default=32, metadata={"help": "problems per generate call (all n samples of each)"})
+    orchestrate: bool = field(default=True, metadata={"help": "solve decomposable tasks' sub-problems in parallel "
+                                                              "sub-calls and report composed accuracy and speedup"})
+    verify_timeout_s: float = field(default=5.0, metadata={"help": "per-sample verification time limit"})
+    verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
+    out: str | None = field(default=None, metadata={"help": "run directory (default runs/eval-<time>)"})
+    resume: bool = field(default=False, metadata={"help": "continue an interrupted eval in --out, skipping scored problems"})
+
+    def __post_init__(self):
+        for name in ("n", "per_level", "max_new_tokens", "batch_problems"):
+            if getattr(self, name) < 1:
+                raise PonderError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not self.tasks:
+            raise PonderError("--tasks is empty; name at least one task (see `ponder tasks list`)")
+        if not self.difficulties:
+            raise PonderError("--difficulties is empty; give levels like 1-5 or 1,3 (low to high)")
+        if self.temperature < 0:
+            raise PonderError(f"--temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise PonderError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.verify_timeout_s <= 0:
+            raise PonderError(f"--verify-timeout-s must be > 0, got {self.verify_timeout_s}")

@@ -1,0 +1,157 @@
+"""The evaluation loop: batched generation through a Policy, verification in the worker pool.
+
+    from ponder.eval import EvalConfig, evaluate, make_problems
+    rows, metrics = evaluate(policy, make_problems(cfg), cfg)
+
+Batching: problems go to `policy.generate` `cfg.batch_problems` at a time, with all `cfg.n`
+samples of a problem in the same call. Each batch's completions are submitted to a
+`ponder.verify.VerifierPool` (task.verify in worker processes, with a time limit) and the next
+batch is generated while they are verified, so generation and verification overlap.
+Plans, decompositions and trace positions are *parsed* here (no model text is executed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from ponder.eval.aggregate import compute_metrics
+from ponder.eval.config import EvalConfig
+from ponder.format import parse
+from ponder.metrics.calibration import needed_tokens
+from ponder.tasks import get_task
+from ponder.types import Completion, Problem, Sampling
+
+
+def make_problems(cfg: EvalConfig) -> list[Problem]:
+    """cfg.per_level problems per (task, difficulty), from cfg.data_seed; PonderError on bad names/levels."""
+    tasks = [get_task(t) for t in cfg.tasks]
+    for task in tasks:
+        for d in cfg.difficulties:
+            task.check_difficulty(d)
+    return [p for task in tasks for d in cfg.difficulties for p in task.sample(cfg.per_level, d, seed=cfg.data_seed)]
+
+
+def sampling_for(cfg: EvalConfig, batch: int) -> Sampling:
+    # a per-batch seed keeps a resumed run's batches identical to an uninterrupted run's
+    return Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                    seed=cfg.seed * 1000003 + batch)
+
+
+def make_row(problem: Problem, c: Completion, sample: int, score: float, *, batch: int,
+             gen_s: float, verify_s: float) -> dict:
+    """One samples.parquet row: the problem, the completion, its tokens, score, plan and timings."""
+    task = get_task(problem.task)
+    parsed = parse(c.text, math=task.math)
+    trace = task.trace_values(problem) if hasattr(task, "trace_values") else None
+    row = {
+        "problem_id": problem.id, "task": problem.task, "difficulty": problem.difficulty,
+        "prompt": problem.prompt, "answer": problem.answer, "meta": json.dumps(problem.meta, sort_keys=True),
+        "sample": sample, "batch": batch, "text": c.text, "pred": task.extract(c.text),
+        "score": float(score), "correct": float(score) >= 1.0, "well_formed": parsed.well_formed,
+        "finish_reason": c.finish_reason, "num_tokens": c.num_tokens, "think_tokens": c.think_tokens,
+        "answer_tokens": c.answer_tokens, "prompt_tokens": c.prompt_tokens, "has_think": parsed.has_think,
+        "has_plan": parsed.plan is not None, "plan": parsed.plan,
+        "needed_tokens": needed_tokens(c.text, problem.answer, c.num_tokens, c.think_tokens, trace),
+        "gen_s": gen_s, "verify_s": verify_s,
+        "plannable": task.plannable, "decomposable": task.decomposable,
+        "plan_parsed": None, "plan_valid": None, "plan_goal": None, "plan_adherence": None, "decomposition": None,
+    }
+    if task.plannable:
+        check = task.check_plan(parsed.plan, problem)
+        row.update(plan_parsed=check.parsed, plan_valid=check.valid, plan_goal=check.goal_reached,
+                   plan_adherence=task.plan_adherence(c.text, problem) if check.parsed else None)
+    if task.decomposable:
+        row["decomposition"] = float(task.check_decomposition(parsed.plan, problem))
+    return row
+
+
+def _batches(problems: Sequence[Problem], size: int) -> list[tuple[int, list[Problem]]]:
+    return [(b, list(problems[i:i + size])) for b, i in enumerate(range(0, len(problems), size))]
+
+
+def run_batches(policy, problems: Sequence[Problem], cfg: EvalConfig, pool, *, skip: Iterable[str] = (),
+                on_batch: Callable[[int, list[dict]], None] | None = None, progress: bool = True) -> list[dict]:
+    """Sample and score every batch not wholly in `skip` (problem ids); rows in problem order.
+
+    `on_batch(b, rows)` is called once per finished batch (the command writes a part file there).
+    Verification of batch b runs in the pool while batch b+1 is generated.
+    """
+    from tqdm import tqdm
+
+    skip = set(skip)
+    todo = [(b, ps) for b, ps in _batches(problems, cfg.batch_problems) if not all(p.id in skip for p in ps)]
+    bar = tqdm(total=sum(len(ps) for _, ps in todo) * cfg.n, desc="eval", unit="sample", disable=not progress,
+               dynamic_ncols=True)
+    rows: list[dict] = []
+    pending = None
+
+    def finish(item) -> None:
+        b, ps, outs, fut, gen_s, t_submit, done = item
+        scores = fut.result()
+        verify_s = (done.get("t", time.perf_counter()) - t_submit) / max(1, len(scores))
+        batch_rows = [make_row(p, c, j, scores[i * cfg.n + j], batch=b, gen_s=gen_s, verify_s=verify_s)
+                      for i, (p, cs) in enumerate(zip(ps, outs)) for j, c in enumerate(cs)]
+        if on_batch is not None:
+            on_batch(b, batch_rows)
+        rows.extend(batch_rows)
+
+    try:
+        for b, ps in todo:
+            t0 = time.perf_counter()
+            outs = policy.generate([policy.render(p) for p in ps], cfg.n, sampling_for(cfg, b))
+            gen_s = (time.perf_counter() - t0) / max(1, len(ps) * cfg.n)
+            flat_p = [p for p, cs in zip(ps, outs) for _ in cs]
+            flat_t = [c.text for cs in outs for c in cs]
+            done: dict = {}
+            t_submit = time.perf_counter()
+            fut = pool.submit(flat_p, flat_t)
+            fut.add_done_callback(lambda _f, done=done: done.setdefault("t", time.perf_counter()))
+            if pending is not None:
+                finish(pending)
+            pending = (b, ps, outs, fut, gen_s, t_submit, done)
+            bar.update(len(flat_t))
+        if pending is not None:
+            finish(pending)
+    finally:
+        bar.close()
+    return rows
+
+
+def open_pool(cfg: EvalConfig):
+    from ponder.verify import VerifierPool
+
+    return VerifierPool(workers=cfg.verify_workers, timeout_s=cfg.verify_timeout_s)
+
+
+def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None, progress: bool = True,
+             skip: Iterable[str] = (), on_batch: Callable[[int, list[dict]], None] | None = None,
+             orchestration: bool | None = None) -> tuple[list[dict], dict]:
+    """Evaluate an already loaded `policy` on `problems`: (per-sample rows, metrics dict).
+
+    The demo and the trainer call this in-process. `pool` defaults to a fresh VerifierPool that
+    is closed afterwards. Decomposable tasks also go through the orchestrator when
+    cfg.orchestrate (or `orchestration`) is on; its records land in metrics["abstraction"] and in
+    metrics["orchestration_records"].
+    """
+    from ponder.eval.orchestrator import orchestrate
+
+    t0 = time.perf_counter()
+    own = pool is None
+    pool = open_pool(cfg) if own else pool
+    try:
+        rows = run_batches(policy, problems, cfg, pool, skip=skip, on_batch=on_batch, progress=progress)
+        records: list[dict] = []
+        if cfg.orchestrate if orchestration is None else orchestration:
+            dec = [p for p in problems if get_task(p.task).decomposable]
+            if dec:
+                records = orchestrate(policy, dec, pool, max_new_tokens=cfg.max_new_tokens)
+    finally:
+        if own:
+            pool.close()
+    wall_s = time.perf_counter() - t0
+    metrics = compute_metrics(rows, orchestration=records, params=int(getattr(policy, "num_params", 0) or 0),
+                              wall_s=wall_s, max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
+    metrics["orchestration_records"] = records
+    return rows, metrics

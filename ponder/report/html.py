@@ -1,0 +1,171 @@
+"""The evaluation report: one self-contained HTML file (plots are inline base64 PNGs, no scripts,
+no network), rendered from an evaluation's metrics dict and its per-sample rows.
+
+    from ponder.report.html import render_report
+    html = render_report(metrics, rows, title="eval of runs/sft-.../model")
+
+Everything model-written (completions, prompts) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from collections.abc import Sequence
+
+from ponder.eval.aggregate import headline
+from ponder.metrics import accuracy_under_budget, effort_by_difficulty
+from ponder.report import plots
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;
+color:#222;padding:0 16px}h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;
+border-bottom:1px solid #ddd;padding-bottom:4px}.meta{color:#666;font-size:13px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0}.plots img{width:460px;border:1px solid #eee}
+pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px;max-width:640px}
+.up{color:#1a7f37}.down{color:#c62828}.axis{font-weight:600}
+"""
+
+
+def esc(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v != v:
+            return "–"
+        if abs(v) >= 1e6:
+            return f"{v:.3g}"
+        if abs(v) >= 100:
+            return f"{v:,.1f}"
+        return f"{v:.{digits}f}"
+    return esc(v)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence], raw_cols: Sequence[int] = ()) -> str:
+    """An HTML table; cells are formatted with `fmt` except column indexes in `raw_cols` (HTML)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            if i in raw_cols:
+                cells.append(f"<td>{v}</td>")
+            else:
+                cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+                cells.append(f"<td{cls}>{fmt(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def page(title: str, subtitle: str, body: str) -> str:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><p class=\"meta\">{esc(subtitle)} · "
+            f"generated {stamp} by ponder</p>{body}</body></html>\n")
+
+
+def figure(uri: str, caption: str) -> str:
+    return f'<figure><img src="{uri}" alt="{esc(caption)}"><figcaption class="meta">{esc(caption)}</figcaption></figure>'
+
+
+def by_int_key(d: dict) -> dict:
+    """JSON turns int keys into strings; plots and tables want them back as numbers."""
+    return {int(k): v for k, v in d.items()}
+
+
+# -- plots shared with the compare report ----------------------------------------------------
+def effort_series(rows: Sequence[dict], key: str) -> dict[int, float]:
+    return {d: e[key] for d, e in effort_by_difficulty(rows).items()}
+
+
+def accuracy_series(metrics: dict) -> dict[int, tuple[float, float, float]]:
+    return {int(a["difficulty"]): (a["accuracy"], a["lo"], a["hi"]) for a in metrics["skills"]["by_difficulty"]}
+
+
+def budget_series(rows: Sequence[dict], t_max: int) -> dict[int, float]:
+    ts = list(range(0, t_max + 1, max(1, t_max // 64)))
+    return dict(zip(ts, accuracy_under_budget([bool(r["correct"]) for r in rows], [r["num_tokens"] for r in rows], ts)))
+
+
+def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder evaluation", subtitle: str = "") -> str:
+    rows = list(rows)
+    s, c = metrics["skills"], metrics["calibration"]
+    tasks = sorted({r["task"] for r in rows})
+    parts = ["<h2>Headline: the four axes</h2>"]
+    parts.append(table(["axis", "metric", "value"], [(a, m, v) for a, m, v in headline(metrics)]))
+
+    acc_series = [("all tasks (95% Wilson)", accuracy_series(metrics))]
+    if len(tasks) > 1:
+        for t in tasks:
+            acc_series.append((t, {int(a["difficulty"]): a["accuracy"] for a in s["by_task_difficulty"] if a["task"] == t}))
+    tok = [("total", effort_series(rows, "mean_tokens")), ("think", effort_series(rows, "mean_think_tokens")),
+           ("answer", effort_series(rows, "mean_answer_tokens"))]
+    think = [(t, effort_series([r for r in rows if r["task"] == t], "think_rate")) for t in tasks]
+    scatter = [(t, [(e["mean_tokens"], e["accuracy"], f"d{d}")
+                    for d, e in effort_by_difficulty([r for r in rows if r["task"] == t]).items()]) for t in tasks]
+    scatter.append(("strategies (per problem)", [(v["tokens_per_problem"], v["accuracy"], k)
+                                                 for k, v in s["strategies"].items()]))
+    figs = [
+        figure(plots.line_plot(acc_series, "Accuracy vs difficulty", "difficulty", "accuracy", (-0.03, 1.03)),
+               "accuracy per level; band = 95% Wilson interval"),
+        figure(plots.line_plot(tok, "Tokens vs difficulty (calibration curve)", "difficulty", "mean tokens"),
+               "mean generated tokens per sample"),
+        figure(plots.line_plot(think, "Think-rate vs difficulty", "difficulty", "fraction with <think>", (-0.03, 1.03)),
+               "fraction of samples that think"),
+        figure(plots.scatter_plot(scatter, "Accuracy vs tokens", "mean tokens", "accuracy"),
+               "per (task, difficulty), and per test-time strategy"),
+        figure(plots.line_plot([("pass@k", by_int_key(s["pass_at_k"])), ("maj@k", by_int_key(s["maj_at_k"]))],
+                               "pass@k and maj@k", "k", "accuracy", (-0.03, 1.03), logx=True),
+               "unbiased pass@k (Chen et al. 2021); maj@k over extracted answers"),
+        figure(plots.line_plot([("OAA_t", budget_series(rows, int(c["t_max"])))], "Accuracy under a token budget",
+                               "budget t (tokens)", "correct with < t tokens", (-0.03, 1.03), styles=["-"]),
+               f"area under the curve / t_max = {fmt(c['auc_oaa_total'])} (total tokens)"),
+    ]
+    parts.append('<h2>Plots</h2><div class="plots">' + "".join(figs) + "</div>")
+
+    parts.append("<h2>Skills and calibration per level</h2>")
+    eff = {(t, d): e for t in tasks for d, e in effort_by_difficulty([r for r in rows if r["task"] == t]).items()}
+    parts.append(table(
+        ["task", "difficulty", "samples", "accuracy", "95% CI", "think rate", "tokens", "think tokens", "answer tokens"],
+        [(a["task"], a["difficulty"], a["n"], a["accuracy"], f"{a['lo']:.2f}–{a['hi']:.2f}",
+          eff[(a["task"], a["difficulty"])]["think_rate"], eff[(a["task"], a["difficulty"])]["mean_tokens"],
+          eff[(a["task"], a["difficulty"])]["mean_think_tokens"], eff[(a["task"], a["difficulty"])]["mean_answer_tokens"])
+         for a in s["by_task_difficulty"]]))
+
+    parts.append("<h2>Parallel test-time compute</h2>")
+    parts.append(table(["strategy", "accuracy", "tokens / problem", "seconds / problem"],
+                       [(("▶ " if k == s["strategy"] else "") + k, v["accuracy"], v["tokens_per_problem"],
+                         v["time_per_problem_s"]) for k, v in s["strategies"].items()]))
+
+    if metrics["strategy"]:
+        parts.append("<h2>Strategy: plans</h2>")
+        keys = ["plan_rate", "plan_validity", "plan_goal_rate", "plan_adherence", "accuracy_with_plan", "accuracy_without_plan"]
+        parts.append(table(["task", "samples"] + keys, [(t, m["n"], *[m[k] for k in keys]) for t, m in metrics["strategy"].items()]))
+    if metrics["abstraction"]:
+        parts.append("<h2>Abstraction: decomposition and orchestration</h2>")
+        keys = ["decomposition_rate", "decomposition_score", "sub_accuracy", "composed_accuracy", "parallel_s", "sequential_s", "speedup"]
+        parts.append(table(["task"] + keys, [(t, *[m.get(k) for k in keys]) for t, m in metrics["abstraction"].items()]))
+
+    parts.append("<h2>Cost</h2>")
+    parts.append(table(list(metrics["cost"]), [list(metrics["cost"].values())]))
+
+    parts.append("<h2>Worst overthinking examples</h2><p class=\"meta\">Samples that think on problems the model "
+                 "solves reliably without thinking, by extra tokens over its no-think answers.</p>")
+    worst = c.get("worst_overthinking") or []
+    if worst:
+        parts.append(table(["problem", "difficulty", "prompt", "gold", "extra tokens", "tokens", "correct", "completion"],
+                           [(w["problem_id"], w["difficulty"], w["prompt"], w["answer"], w["extra_tokens"], w["num_tokens"],
+                             w["correct"], f"<pre>{esc(w['text'])}</pre>") for w in worst], raw_cols=(7,)))
+    else:
+        parts.append("<p>None: no problem was both solved reliably without thinking and answered with a think block.</p>")
+    return page(title, subtitle, "".join(parts))
