@@ -1,0 +1,73 @@
+"""`ponder tasks list|show|sample`, run as a real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ponder.runs import read_problems
+from ponder.tasks import BUILTIN_TASKS, get_task
+
+
+def ponder(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ponder", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def assert_one_line_error(r, *needles):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ponder"), r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_list():
+    r = ponder("tasks", "list")
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert names == sorted(BUILTIN_TASKS)
+    flags = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert flags["grid"].endswith("[plan]") and flags["sumprod"].endswith("[decompose]")
+
+
+def test_show_prints_each_level_with_its_oracle():
+    r = ponder("tasks", "show", "arith")
+    assert r.returncode == 0, r.stderr
+    task = get_task("arith")
+    for d in task.levels:
+        p = task.generate(0, 0, d)
+        assert f"[difficulty {d}] {p.prompt}\n  answer: {p.answer}\n  oracle: {task.oracle(p)}" in r.stdout
+
+
+def test_sample_jsonl_to_stdout_matches_the_library():
+    r = ponder("tasks", "sample", "countdown", "--difficulty", "3", "-n", "4", "--seed", "5", "--oracle")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    task = get_task("countdown")
+    assert [{k: v for k, v in row.items() if k != "oracle"} for row in rows] == [p.to_dict() for p in task.sample(4, 3, seed=5)]
+    for row, p in zip(rows, task.sample(4, 3, seed=5)):
+        assert row["oracle"] == task.oracle(p) and task.verify(row["oracle"], p) == 1.0
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "jsonl"])
+def test_sample_out_file_is_readable(tmp_path, suffix):
+    out = tmp_path / f"x.{suffix}"
+    r = ponder("tasks", "sample", "grid", "-d", "4", "-n", "6", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and f"wrote 6 problems to {out}" in r.stderr
+    assert read_problems(out) == get_task("grid").sample(6, 4, seed=0)
+
+
+def test_unknown_task_is_one_line_exit_2(tmp_path):
+    for action in (["show", "arth"], ["sample", "arth"]):
+        assert_one_line_error(ponder("tasks", *action), "unknown task 'arth'", "did you mean arith")
+
+
+def test_bad_difficulty_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "x.parquet"
+    assert_one_line_error(ponder("tasks", "sample", "arith", "-d", "9", "--out", str(out)), "difficulty levels 1..5, got 9")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert_one_line_error(ponder("tasks", "sample", "arith", "-d", "x"), "invalid int value")
+    assert_one_line_error(ponder("tasks", "sample", "arith", "-n", "-3"), "-n must be >= 0")
