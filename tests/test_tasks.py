@@ -265,6 +265,7 @@ def test_countdown_generation_is_solvable_by_construction():
             assert len(p.meta["numbers"]) == k
             value, used = evaluate(p.answer)
             assert value == p.meta["target"] > 0 and sorted(used) == sorted(p.meta["numbers"])
+            assert p.meta["target"] not in p.meta["numbers"]  # no one-number answers
 
 
 # -- grid --------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ from ponder.tasks.base import Task, item_rng, problem_id, register
 from ponder.types import Problem
 
 MAX_SOURCE = 10_000  # characters; longer answers score 0 without running
+# Sandbox wall-clock limit per verification: under verify_batch's default 5 s per item, so the
+# sandbox (not the pool) is what stops a slow answer.
+TIMEOUT_S = 3.0
 _FENCE_RE = re.compile(r"```(?:python|py)?[ \t]*\n?(.*?)```", re.S)
 _MARK = "@@ponder-results@@"
 _HARNESS = f"""
@@ -174,7 +177,7 @@ class Code(Task):
             meta={"template": t_index, "how": t.how.format(**params), "tests": hidden, "examples": shown},
         )
 
-    def verify(self, completion: str, problem: Problem, timeout_s: float = 5.0, memory_mb: int = 512) -> float:
+    def verify(self, completion: str, problem: Problem, timeout_s: float = TIMEOUT_S, memory_mb: int = 512) -> float:
         """1.0 iff the answer's function passes every hidden test, run in the sandbox."""
         from ponder.verify.sandbox import run_python  # only here: the sandbox is the one way in
 

@@ -131,9 +131,9 @@ class Countdown(Task):
         cfg = self.config(difficulty)
         rng = item_rng(self.name, seed, index, difficulty)
         numbers = [rng.randint(1, cfg.high) for _ in range(cfg.numbers)]
-        for _ in range(100):  # a few redraws keep targets in range; deterministic via rng
+        for _ in range(100):  # redraw targets out of range or trivially given; deterministic via rng
             tree, target, steps = _build(rng, numbers)
-            if 0 < target <= cfg.max_target:
+            if 0 < target <= cfg.max_target and target not in numbers:
                 break
         expr = _render(tree)
         return Problem(

@@ -119,7 +119,7 @@ class Grid(Task):
         cfg = self.config(difficulty)
         rng = item_rng(self.name, seed, index, difficulty)
         cells = [(r, c) for r in range(cfg.rows) for c in range(cfg.cols)]
-        while True:  # terminates quickly: levels leave most cells free
+        for _ in range(10_000):  # a few draws suffice: the levels leave most cells free
             grid = [["#" if rng.random() < cfg.wall_p else "." for _ in range(cfg.cols)] for _ in range(cfg.rows)]
             s, g = rng.sample(cells, 2)
             grid[s[0]][s[1]], grid[g[0]][g[1]] = "S", "G"
@@ -127,6 +127,8 @@ class Grid(Task):
             path = shortest_path(rows)
             if path is not None and len(path) >= cfg.min_dist:
                 break
+        else:
+            raise RuntimeError(f"grid: no solvable {cfg} grid in 10000 draws")
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
             task=self.name,
