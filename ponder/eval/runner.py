@@ -149,7 +149,7 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
                 records = orchestrate(policy, dec, pool, max_new_tokens=cfg.max_new_tokens)
     finally:
         if own:
-            pool.close()
+            pool.shutdown()
     wall_s = time.perf_counter() - t0
     metrics = compute_metrics(rows, orchestration=records, params=int(getattr(policy, "num_params", 0) or 0),
                               wall_s=wall_s, max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
