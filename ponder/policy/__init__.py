@@ -1,0 +1,111 @@
+"""Policy backends: one interface over transformers (`hf`), vLLM (`vllm`) and HTTP (`openai`).
+
+    from ponder.policy import load_policy
+    policy = load_policy("models/tiny")                      # hf backend, CPU or CUDA
+    prompts = [policy.render(p) for p in problems]
+    outs = policy.generate(prompts, n=4, sampling=Sampling(temperature=1.0, max_new_tokens=128))
+    outs[i][j].text, outs[i][j].num_tokens, outs[i][j].finish_reason
+
+Contract every backend keeps (tests check it per backend; docs/policy.md says more):
+- `generate` returns one list per prompt, each of `n` `Completion`s, in prompt order.
+- `Completion.token_ids` / `logprobs` cover the generated tokens, including the final EOS token
+  when the model stopped by itself; `text` excludes EOS but includes a matched stop string
+  (ponder's natural stop string is `</answer>`, which the verifier needs to see).
+- `logprobs` (when `sampling.logprobs`) are log-softmax of the model's raw logits at the sampled
+  token: before temperature / top-p, i.e. log pi(token | prefix), the quantity RL losses need.
+- `finish_reason` is "stop" (EOS or a stop string) or "length" (hit `max_new_tokens`).
+- `think_tokens` / `answer_tokens` count the tokens of the <think> / final <answer> spans.
+- `render(problem, suffix)` is the prompt string for that model: the plain prompt for models
+  without a chat template (the tiny model), the chat template otherwise; `suffix` is appended
+  after the assistant turn starts (e.g. "<think>" to force a mode).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+from ponder.errors import PonderError
+from ponder.format import segments
+from ponder.types import Completion, Problem, Sampling
+
+# name -> "module:Class"; imported on first use so `hf` never pulls vllm or an HTTP client.
+BACKENDS: dict[str, str] = {
+    "hf": "ponder.policy.hf:HFPolicy",
+    "vllm": "ponder.policy.vllm:VLLMPolicy",
+    "openai": "ponder.policy.openai:OpenAIPolicy",
+}
+
+# The plain prompt format of models without a chat template: the problem, then this separator,
+# then the completion. `ponder sft` trains on exactly this, so every backend must render it.
+PLAIN_SEP = "\n"
+# The instruction given to chat models (system turn) so they answer in ponder's format.
+CHAT_SYSTEM = (
+    "Solve the problem. You may first write a plan in <plan>...</plan> and reason step by step in "
+    "<think>...</think>; then give only the final answer in <answer>...</answer>."
+)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What every backend provides."""
+
+    num_params: int
+
+    def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]: ...
+
+    def render(self, problem: Problem, suffix: str = "") -> str: ...
+
+
+def render_prompt(tokenizer, problem: Problem | str, suffix: str = "") -> str:
+    """The prompt string for `problem` under `tokenizer`: chat template if it has one, else plain.
+
+    Shared by the backends that hold an HF tokenizer (hf, vllm) so they render identically.
+    """
+    prompt = problem.prompt if isinstance(problem, Problem) else str(problem)
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": prompt}]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return text + suffix
+    return prompt + PLAIN_SEP + suffix
+
+
+def segment_token_counts(text: str, count: Callable[[str], int]) -> tuple[int, int]:
+    """(think_tokens, answer_tokens) of a completion: `count` tokens in each span of `format.segments`.
+
+    Spans are re-tokenised on their own, which is exact for the character tokenizer and within a
+    token or two of the in-context count for BPE tokenizers.
+    """
+    spans = segments(text)
+    think = count(text[slice(*spans["think"])]) if spans["think"] else 0
+    answer = count(text[slice(*spans["answer"])]) if spans["answer"] else 0
+    return think, answer
+
+
+def check_model_dir(model: str) -> Path:
+    """A local model directory, or PonderError. (Hub ids are not fetched: no downloads at run time.)"""
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise PonderError(f"model directory not found: {model} (build one with `ponder model init --out DIR`)")
+    if not (path / "config.json").exists():
+        raise PonderError(f"{model} is not a model directory (no config.json)")
+    return path
+
+
+def load_policy(model: str, backend: str = "hf", **kwargs) -> Policy:
+    """A `Policy` for `model` on `backend` (one of BACKENDS); PonderError on bad input."""
+    if backend not in BACKENDS:
+        raise PonderError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    module_name, cls_name = BACKENDS[backend].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise PonderError(f"backend {backend!r} is not available: {e}") from None
+    return getattr(module, cls_name)(model, **kwargs)
+
+
+__all__ = [
+    "BACKENDS", "CHAT_SYSTEM", "PLAIN_SEP", "Policy", "check_model_dir", "load_policy", "render_prompt",
+    "segment_token_counts",
+]

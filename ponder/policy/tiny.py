@@ -1,0 +1,110 @@
+"""The tiny default model: a small Llama-architecture causal LM with a character tokenizer.
+
+    from ponder.policy.tiny import init_tiny
+    init_tiny("models/tiny")          # or: ponder model init --out models/tiny
+
+The directory is an ordinary Hugging Face checkpoint (`config.json`, `model.safetensors`,
+`tokenizer.json`, ...) that `AutoModelForCausalLM` / `AutoTokenizer` and vLLM load unchanged, plus
+`ponder.json`: {"params": N, "size": ..., "flops": {}} -- the compute ledger later stages add to.
+Weights are random (seeded); `ponder sft` warm-starts them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ponder.errors import PonderError
+
+# name -> LlamaConfig fields. `tiny` is the demo default: small enough that a CPU warm start
+# reaches the arithmetic floor in minutes; `small` is ~4x the compute per token.
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+                 intermediate_size=768),
+    "small": dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=6,
+                  intermediate_size=1152),
+}
+MAX_POSITIONS = 512  # prompts + completions of the procedural tasks fit well within this
+PONDER_JSON = "ponder.json"
+
+
+def tiny_config(size: str = "tiny", vocab_size: int = 128):
+    from transformers import LlamaConfig
+
+    if size not in SIZES:
+        raise PonderError(f"unknown model size {size!r} (choose from {', '.join(SIZES)})")
+    from ponder.policy.tokenizer import SPECIALS
+
+    return LlamaConfig(
+        vocab_size=vocab_size,  # tokenizer has ~107 ids; rounded up for aligned matmuls
+        max_position_embeddings=MAX_POSITIONS,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        pad_token_id=SPECIALS.index("<pad>"),
+        bos_token_id=SPECIALS.index("<s>"),
+        eos_token_id=SPECIALS.index("</s>"),
+        torch_dtype="float32",
+        **SIZES[size],
+    )
+
+
+def num_params(model) -> int:
+    """Parameters counted once (tied embeddings count once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """The model's ponder.json ({} for a checkpoint that has none)."""
+    path = Path(model_dir) / PONDER_JSON
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict[str, Any]) -> Path:
+    """Save an HF checkpoint + ponder.json atomically: write a sibling temp dir, then rename.
+
+    A crash leaves either the old directory or the new one, never a half-written checkpoint.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / PONDER_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def init_tiny(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0) -> Path:
+    """Build a randomly initialised tiny model + character tokenizer in `out_dir`."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from ponder.policy.tokenizer import build_tokenizer
+
+    cfg = tiny_config(size)
+    tok = build_tokenizer()
+    if len(tok) > cfg.vocab_size:
+        raise PonderError(f"tokenizer has {len(tok)} ids but the model only {cfg.vocab_size}")
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config.pad_token_id = cfg.pad_token_id
+    model.generation_config.eos_token_id = cfg.eos_token_id
+    model.generation_config.bos_token_id = cfg.bos_token_id
+    meta = {"params": num_params(model), "size": size, "seed": seed, "flops": {}}
+    return save_model(model, tok, out_dir, meta)
