@@ -108,7 +108,7 @@ def test_simulated_disagreement_is_below_the_bound(confidence):
     assert m["agree_fixed"] >= confidence
     assert m["sample_fraction"] < 0.65  # and it saves a third or more of the budget
     # against the true window the adaptive rule is about as good as spending all 16 samples
-    assert m["agree_true"] >= m["fixed_agree_true"] - 0.02
+    assert m["agree_true"] >= m["fixed_agree_true"] - 0.03  # within 3 points of fixed-16 vs the truth
 
 
 # -- the curriculum ------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class StopRule:
     confidence: float = 0.95
     max_samples: int = 16
     first_round: int = 4
-    round_size: int = 2
+    round_size: int = 1
     rule: str = "predictive"
 
     def __post_init__(self) -> None:

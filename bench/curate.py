@@ -1,0 +1,222 @@
+"""Benchmark: adaptive pass-rate estimation vs a fixed 16 samples per problem.
+
+    nice -n 10 .venv/bin/python bench/curate.py                      # synthetic pools only (seconds)
+    nice -n 10 .venv/bin/python bench/curate.py --model DIR          # + the tiny model on arith
+    nice -n 10 .venv/bin/python bench/curate.py --model DIR --pool 100 --difficulties 1-5
+
+(a) Synthetic: problems with known pass rates (U-shaped Beta pools, as real pools are, and a pool
+    with exact 0s and 1s), Bernoulli samples. Each problem gets one stream of 16 outcomes; the
+    fixed-16 decision uses all of it, the adaptive rule a prefix (paired comparison: "would the
+    adaptive rule have decided what 16 samples decide?"). Also shown: agreement with the true
+    window, and the agreement of two *independent* fixed-16 runs (the noise floor of the metric).
+    For Beta pools the Bayes-optimal bound is computed exactly: the stopping rule minimising
+    samples + lambda * disagreements (dynamic programming over (n, s), true prior, one-sample
+    rounds), i.e. no rule that sees only the problem's own samples can beat it.
+(b) Real: the policy at DIR on arith at mixed difficulties: 16 samples per problem are drawn and
+    verified once; the fixed-16 and the adaptive decisions are read off the same samples.
+
+Floor (issue 5): <= 40% of the fixed-budget samples at >= 95% agreement with the fixed-16 decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ponder.curate.estimate import (KEEP, StopRule, betabinom_logpmf, fit_prior, keep_counts,  # noqa: E402
+                                    p_keep_predictive, run_rule)
+
+N = 16
+LOW, HIGH = 0.1, 0.9
+FLOOR_FRACTION, FLOOR_AGREE = 0.40, 0.95
+
+
+def variants() -> list[tuple[str, StopRule]]:
+    return [
+        ("adaptive (default: conf .95, 4+1)", StopRule()),
+        ("adaptive conf .95, 4+2", StopRule(round_size=2)),
+        ("adaptive conf .90, 4+1", StopRule(confidence=0.90)),
+        ("adaptive conf .90, 4+2", StopRule(confidence=0.90, round_size=2)),
+        ("credible conf .95, 4+1", StopRule(rule="credible")),
+    ]
+
+
+def populations(rng: random.Random, n: int) -> dict[str, tuple[list[float], tuple[float, float] | None]]:
+    def beta(a):
+        return [rng.betavariate(a, a) for _ in range(n)]
+
+    def mixture():  # exact zeros and ones (never / always solved) plus a spread in between
+        out = []
+        for _ in range(n):
+            u = rng.random()
+            out.append(0.0 if u < 0.35 else 1.0 if u < 0.55 else rng.betavariate(1.0, 1.0))
+        return out
+
+    return {"Beta(0.3,0.3)": (beta(0.3), (0.3, 0.3)), "Beta(0.1,0.1)": (beta(0.1), (0.1, 0.1)),
+            "35% p=0, 20% p=1, 45% U(0,1)": (mixture(), None)}
+
+
+def decisions(rule: StopRule, streams: list[list[bool]], prior) -> tuple[list[str], int]:
+    used, out = 0, []
+    for st in streams:
+        d, n, _ = run_rule(rule, st, prior)
+        out.append(d)
+        used += n
+    return out, used
+
+
+def fixed(streams: list[list[bool]]) -> list[str]:
+    keep = set(keep_counts(N, LOW, HIGH))
+    return [KEEP if sum(st) in keep else "drop" for st in streams]
+
+
+def bayes_bound(a: float, b: float, target: float = FLOOR_AGREE) -> tuple[float, float]:
+    """Fewest samples (fraction of N) any stopping rule needs for `target` expected agreement.
+
+    Minimises E[samples] + lam * E[disagreement] by backward induction over (n, s), one-sample
+    rounds, the true Beta(a, b) prior; scans lam and interpolates between the two rules that
+    bracket the target (a randomised mix of them achieves the interpolated point).
+    """
+    def solve(lam):
+        pk = {(n, s): p_keep_predictive(s, n, a, b, LOW, HIGH, N) for n in range(N + 1) for s in range(n + 1)}
+        step = {(n, s): math.exp(betabinom_logpmf(1, 1, a + s, b + n - s)) for n in range(N) for s in range(n + 1)}
+        V, stop = {}, {}
+        for n in range(N, -1, -1):
+            for s in range(n + 1):
+                err = min(pk[n, s], 1 - pk[n, s])
+                if n == N:
+                    V[n, s], stop[n, s] = 0.0, True
+                    continue
+                q = step[n, s]
+                cont = 1 + q * V[n + 1, s + 1] + (1 - q) * V[n + 1, s]
+                stop[n, s] = lam * err <= cont and n > 0
+                V[n, s] = lam * err if stop[n, s] else cont
+        # forward: expected samples and disagreement from (0, 0)
+        P, used, dis = {(0, 0): 1.0}, 0.0, 0.0
+        for n in range(N + 1):
+            for s in range(n + 1):
+                p = P.get((n, s), 0.0)
+                if not p:
+                    continue
+                if stop[n, s]:
+                    used += p * n
+                    dis += p * min(pk[n, s], 1 - pk[n, s])
+                else:
+                    q = step[n, s]
+                    P[n + 1, s + 1] = P.get((n + 1, s + 1), 0.0) + p * q
+                    P[n + 1, s] = P.get((n + 1, s), 0.0) + p * (1 - q)
+        return used / N, 1 - dis
+
+    pts = sorted({solve(lam) for lam in [2 ** (i / 4) for i in range(8, 48)]})
+    best = 1.0
+    for (f1, g1) in pts:
+        for (f2, g2) in pts:
+            if g1 < target <= g2 and f2 > f1:  # mix the two rules to hit the target exactly
+                best = min(best, f1 + (f2 - f1) * (target - g1) / (g2 - g1))
+            elif g1 >= target:
+                best = min(best, f1)
+    return best, target
+
+
+def synthetic(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for name, (ps, true_prior) in populations(rng, n).items():
+        streams = [[rng.random() < p for _ in range(N)] for p in ps]
+        rerun = [[rng.random() < p for _ in range(N)] for p in ps]  # an independent fixed-16 run
+        truth = [KEEP if LOW <= p <= HIGH else "drop" for p in ps]
+        ref = fixed(streams)
+        agree = lambda x, y: sum(u == v for u, v in zip(x, y)) / len(x)  # noqa: E731
+        print(f"\n== {name}: {n} problems, window [{LOW}, {HIGH}], fixed budget {N}/problem ==")
+        print(f"{'method':<36} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'agree truth':>11}")
+        print(f"{'fixed 16':<36} {N * n:>8} {1.0:>8.1%} {1.0:>14.1%} {agree(ref, truth):>11.1%}"
+              f"   (an independent fixed-16 rerun agrees {agree(ref, fixed(rerun)):.1%})")
+        for label, rule in variants():
+            first = [sum(st[:rule.first_round]) for st in streams]
+            prior = fit_prior(first, [rule.first_round] * n)  # as `ponder curate --prior pool` does
+            dec, used = decisions(rule, streams, prior)
+            frac, agr = used / (N * n), agree(dec, ref)
+            ok = "  <- floor met" if frac <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
+            print(f"{label:<36} {used:>8} {frac:>8.1%} {agr:>14.1%} {agree(dec, truth):>11.1%}{ok}")
+            rows.append({"population": name, "method": label, "fraction": frac, "agree_fixed": agr,
+                         "agree_truth": agree(dec, truth), "prior": prior})
+        if true_prior:
+            frac, _ = bayes_bound(*true_prior)
+            print(f"{'Bayes-optimal bound (true prior)':<36} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}"
+                  f"   (fewest samples ANY rule needs for {FLOOR_AGREE:.0%} agreement)")
+    return rows
+
+
+def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], seed: int, max_new_tokens: int) -> None:
+    from ponder.curate.runner import CurateConfig, build_pool
+    from ponder.policy import load_policy
+    from ponder.types import Sampling
+    from ponder.verify import verify_batch
+
+    cfg = CurateConfig(model=model, backend=backend, tasks=("arith",), difficulties=difficulties, pool=pool, seed=seed)
+    problems = build_pool(cfg)
+    policy = load_policy(model, backend=backend)
+    t0 = time.time()
+    outs = policy.generate([policy.render(p) for p in problems], n=N,
+                           sampling=Sampling(temperature=1.0, max_new_tokens=max_new_tokens, stop=("</answer>",), seed=seed))
+    scores = verify_batch([p for p in problems for _ in range(N)], [c.text for cs in outs for c in cs])
+    streams = [[s >= 1.0 for s in scores[i * N:(i + 1) * N]] for i in range(len(problems))]
+    wall = time.time() - t0
+    ref = fixed(streams)
+    print(f"\n== {model} on arith d{','.join(map(str, difficulties))}: {len(problems)} problems x {N} samples "
+          f"(drawn once in {wall:.0f}s; decisions read off the same samples) ==")
+    by_d: dict[int, list[int]] = {}
+    for p, st in zip(problems, streams):
+        by_d.setdefault(p.difficulty, []).append(sum(st))
+    print("pass-rate histogram (successes of 16) per difficulty:")
+    for d, cs in sorted(by_d.items()):
+        print(f"  d{d}: mean {sum(cs) / (N * len(cs)):.2f}; all-fail {sum(c == 0 for c in cs)}, all-pass {sum(c == N for c in cs)}, "
+              f"kept by fixed-16 {sum(2 <= c <= 14 for c in cs)} of {len(cs)}")
+    print(f"{'method':<36} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'kept':>5}")
+    print(f"{'fixed 16':<36} {N * len(problems):>8} {1.0:>8.1%} {1.0:>14.1%} {ref.count(KEEP):>5}")
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(problems):
+        groups.setdefault(p.difficulty, []).append(i)
+    for label, rule in variants():
+        k = rule.first_round
+        priors = {}
+        for d, idx in groups.items():  # --prior group: one fit per (task, difficulty)
+            priors[d] = fit_prior([sum(streams[i][:k]) for i in idx], [k] * len(idx))
+        used, dec = 0, []
+        for p, st in zip(problems, streams):
+            d, n, _ = run_rule(rule, st, priors[p.difficulty])
+            dec.append(d)
+            used += n
+        frac = used / (N * len(problems))
+        agr = sum(a == b for a, b in zip(dec, ref)) / len(ref)
+        ok = "  <- floor met" if frac <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
+        print(f"{label:<36} {used:>8} {frac:>8.1%} {agr:>14.1%} {dec.count(KEEP):>5}{ok}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", type=int, default=20000, help="synthetic pool size per population")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", help="model directory for part (b); omitted: synthetic only")
+    ap.add_argument("--backend", default="hf")
+    ap.add_argument("--pool", type=int, default=60, help="real problems (spread over the difficulties)")
+    ap.add_argument("--difficulties", default="1-5")
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    args = ap.parse_args()
+    from ponder.config import parse_int_list
+
+    t0 = time.time()
+    synthetic(args.problems, args.seed)
+    print(f"\n(synthetic part: {time.time() - t0:.1f}s)")
+    if args.model:
+        real(args.model, args.backend, args.pool, parse_int_list(args.difficulties), args.seed, args.max_new_tokens)
+
+
+if __name__ == "__main__":
+    main()
