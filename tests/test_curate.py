@@ -249,3 +249,45 @@ def test_export_rejects_bad_input(tmp_path):
         read_curated(tmp_path / "junk.parquet")
     with pytest.raises(PonderError, match="nothing to export"):
         export_verl([], tmp_path / "out")
+
+
+# -- the commands ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "m", "--window", "0.9,0.1"], "window must satisfy 0 <= LOW < HIGH <= 1"),
+    (["--model", "m", "--window", "0.5"], "window must be LOW,HIGH"),
+    (["--model", "m", "--tasks", "arithh"], "unknown task 'arithh'"),
+    (["--model", "m", "--difficulties", "0-2"], "difficulty levels 1..5"),
+    (["--model", "m", "--confidence", "1.5"], "confidence must be in (0.5, 1)"),
+    (["--model", "m", "--prior", "x"], "prior must be group, pool or A,B"),
+    (["--model", "m", "--rule", "vibes"], "unknown stopping rule 'vibes'"),
+    (["--model", "/no/such/model"], "model directory not found"),
+    (["--model", "m", "--backend", "tpu"], "unknown backend 'tpu'"),
+])
+def test_curate_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    from ponder.cli import main
+
+    out = tmp_path / "run"
+    assert main(["curate", *argv, "--pool", "4", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ponder: error: ") and message in err and err.count("\n") == 1
+    assert not out.exists()  # nothing half-written
+
+
+def test_export_command_writes_both_layouts(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from ponder.cli import main
+    from ponder.runs import write_jsonl, write_parquet
+
+    rows = _curated_rows()
+    write_parquet(tmp_path / "run" / "curated.parquet", rows)
+    assert main(["export", "--format", "verl", "--input", str(tmp_path / "run"), "--out", str(tmp_path / "v")]) == 0
+    assert pq.read_table(tmp_path / "v" / "train.parquet").num_rows == 4  # the kept=False row is skipped
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    assert main(["export", "--format", "trl", "--input", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "t"),
+                 "--split", "test", "--plain"]) == 0
+    assert pq.read_table(tmp_path / "t" / "test.parquet").column("prompt").to_pylist()[0] == rows[0]["prompt"]
+    capsys.readouterr()
+    assert main(["export", "--format", "verl", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
