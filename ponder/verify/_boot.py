@@ -101,6 +101,10 @@ def _limit(cfg: dict) -> None:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    # Die with the caller (e.g. a verifier worker killed for hanging), taking the namespace along.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != cfg["parent"]:  # the caller died before the line above
+        os._exit(125)
     root = os.geteuid() == 0
     isolated = False
     if root and cfg["isolate"]:
@@ -129,8 +133,9 @@ def main() -> None:
                 os.setgid(uid)
                 os.setuid(uid)
             _limit(cfg)
-            if isolated:  # after setuid: a credential change clears the death signal
-                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            # after setuid, which clears the death signal; without a namespace this is the
+            # launcher itself, so it still dies with the caller
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             os.execve(cfg["python"], cfg["argv"], cfg["env"])
         except BaseException as e:  # noqa: BLE001 - report and never fall back into the launcher
             print(f"ponder sandbox: cannot start: {e}", file=sys.stderr)

@@ -152,6 +152,7 @@ def run_python(
             "env": child_env,
             "script": "main.py",
             "uid": uid,
+            "parent": os.getpid(),
             "isolate": isolate,
             "require_isolation": False,
             "expose": _expose_paths(),

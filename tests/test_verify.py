@@ -1,0 +1,139 @@
+"""Math equivalence (math-verify behind ponder's answer extraction) and the verifier pool.
+
+Real math-verify, real worker processes; expected verdicts are worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from ponder.errors import PonderError
+from ponder.tasks import get_task
+from ponder.types import Completion, Problem
+from ponder.verify import VerifierPool, math_score, verify_batch
+
+HANG_GOLD = "2^{2^{2^{2^{2^{10}}}}}"
+
+
+@pytest.mark.parametrize(
+    "completion, gold, expected",
+    [
+        ("<answer>0.5</answer>", "1/2", 1.0),  # fraction vs decimal
+        ("<answer>\\frac{1}{2}</answer>", "0.5", 1.0),
+        ("<answer>\\frac12</answer>", "1/2", 1.0),  # brace-less latex fraction
+        ("<answer>\\dfrac{3}{4}</answer>", "0.75", 1.0),
+        ("<answer>0.333</answer>", "1/3", 0.0),  # a rounded decimal is not the fraction
+        ("<answer>\\{2,1\\}</answer>", "\\{1,2\\}", 1.0),  # sets ignore order
+        ("<answer>\\{1,3\\}</answer>", "\\{1,2\\}", 0.0),
+        ("<answer>(0, 1]</answer>", "(0,1]", 1.0),  # intervals: same ends, same brackets
+        ("<answer>[0,1)</answer>", "(0,1]", 0.0),  # open/closed ends differ
+        ("<answer>x = 3</answer>", "3", 1.0),  # an equation for the variable
+        ("<answer>1,000</answer>", "1000", 1.0),  # thousands separator
+        ("<answer>\\sqrt{8}</answer>", "2\\sqrt{2}", 1.0),  # symbolic equality
+        ("<answer>-5</answer>", "5", 0.0),
+        ("The answer is \\boxed{7}.", "7", 1.0),  # \boxed counts for math
+        ("\\boxed{3} no wait \\boxed{4}", "4", 1.0),  # several boxed answers: the last counts
+        ("\\boxed{3} no wait \\boxed{4}", "3", 0.0),
+        ("<answer>3</answer> then <answer>4</answer>", "4", 1.0),
+        ("<think>it is <answer>5</answer> or \\boxed{5}</think><answer>6</answer>", "5", 0.0),  # think ignored
+        ("<think>it is <answer>5</answer></think><answer>6</answer>", "6", 1.0),
+        ("<think>unclosed think <answer>5</answer>", "5", 0.0),  # unclosed think runs to the end
+        ("5", "5", 0.0),  # no <answer> and no \boxed: no final answer
+        ("<answer></answer>", "5", 0.0),
+        ("<answer>yes</answer>", "yes", 1.0),  # identical non-math strings still match
+    ],
+)
+def test_math_score_equivalences(completion, gold, expected):
+    assert math_score(completion, gold) == expected
+
+
+def test_math_score_works_off_the_main_thread():
+    # math-verify's SIGALRM timeout cannot run in a thread; math_score must still answer
+    out = []
+    t = threading.Thread(target=lambda: out.append(math_score("<answer>0.5</answer>", "1/2")))
+    t.start()
+    t.join()
+    assert out == [1.0]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with VerifierPool(workers=2, timeout_s=5.0) as p:
+        yield p
+
+
+@pytest.fixture
+def math_file(tmp_path):
+    """A file task (math verifier) whose third gold answer makes math-verify hang."""
+    golds = ["1/2", "\\{1,2\\}", HANG_GOLD, "3", "(0,1]", "x^2"]
+    path = tmp_path / "golds.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q{i}", "answer": g, "id": f"p{i}"}) + "\n" for i, g in enumerate(golds)))
+    task = get_task(f"file:{path}?id=id")
+    problems = sorted(task.sample(len(golds), 1, seed=0), key=lambda p: p.id)
+    completions = ["<answer>0.5</answer>", "\\boxed{\\{2,1\\}}", "<answer>5</answer>", "<answer>4</answer>",
+                   "<answer>(0, 1]</answer>", "<answer>x*x</answer>"]
+    return problems, completions
+
+
+def test_hanging_item_is_killed_scores_zero_and_pool_carries_on(pool, math_file):
+    problems, completions = math_file
+    pool.map(problems[:2], completions[:2])  # workers up (start-up is not what is timed here)
+    t0 = time.monotonic()
+    scores = pool.map(problems, completions, timeout_s=3.0)
+    took = time.monotonic() - t0
+    assert scores == [1.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    assert took < 9.0  # one item's 3 s limit plus slack for a busy machine, not math-verify's own 10 s+
+    before = pool.timeouts
+    # the pool carries on: the same batch again (the hang again killed), then normal work
+    assert pool.map(problems, completions, timeout_s=3.0) == scores
+    assert pool.timeouts == before + 1
+    assert pool.map(problems[:2], completions[:2]) == [1.0, 1.0]
+
+
+def test_verify_batch_matches_in_process_verify():
+    problems, completions = [], []
+    for name in ("arith", "add", "countdown", "sumprod", "grid"):
+        task = get_task(name)
+        for d in (1, 3, 5):
+            for p in task.sample(3, d, seed=1):
+                problems += [p, p, p]
+                completions += [task.oracle(p), task.oracle(p, think=False)[:-3], "<answer>12345</answer>"]
+    expected = [get_task(p.task).verify(c, p) for p, c in zip(problems, completions)]
+    assert 0 < sum(expected) < len(expected)  # both verdicts occur
+    assert verify_batch(problems, completions) == expected
+    # Completion objects are accepted too
+    assert verify_batch(problems[:6], [Completion(text=c) for c in completions[:6]]) == expected[:6]
+
+
+def test_submit_returns_a_future_and_keeps_order(pool):
+    task = get_task("arith")
+    problems = task.sample(40, 2, seed=3)
+    good = [task.oracle(p) for p in problems]
+    bad = ["<answer>nope</answer>"] * len(problems)
+    f1 = pool.submit(problems, good)
+    f2 = pool.submit(problems, bad)
+    assert f2.result(timeout=60) == [0.0] * 40
+    assert f1.result(timeout=60) == [1.0] * 40
+
+
+def test_empty_and_mismatched_batches(pool):
+    assert verify_batch([], []) == []
+    p = get_task("arith").sample(1, 1)[0]
+    with pytest.raises(ValueError):
+        pool.submit([p], [])
+
+
+def test_unknown_task_fails_in_the_caller():
+    bad = Problem(id="x", task="no-such-task", prompt="?", answer="1", difficulty=1)
+    with pytest.raises(PonderError, match="unknown task"):
+        verify_batch([bad], ["<answer>1</answer>"])
+
+
+def test_shut_down_pool_refuses_work():
+    p = VerifierPool(workers=1)
+    p.shutdown()
+    with pytest.raises(RuntimeError):
+        p.submit(get_task("arith").sample(1, 1), ["<answer>1</answer>"])
