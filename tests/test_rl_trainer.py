@@ -43,14 +43,16 @@ def test_dynamic_sampling_drops_zero_variance_groups(live):
     source = PromptSource.from_task("arith", levels=(1,), seed=7)
     batch = collect(policy, source, combine("correct:1"), cfg)
     assert (batch.sampled_groups, batch.dropped_groups, len(batch.completions)) == (6, 6, 0)
+    from ponder.rl.metrics import batch_metrics
+
+    m = batch_metrics(batch)
+    assert m["dropped_frac"] == 1.0 and m["zero_var_frac"] == 1.0
     assert source.cursor == 6  # fresh prompts each round
-    # DAPO's overlong penalty with max_len 8, cache 8 is -len/8: random lengths vary within groups,
-    # so nothing is dropped and one round suffices
-    cfg = TrainConfig(model="x", prompts_per_step=2, group_size=4, max_new_tokens=8, dynamic_sampling=True)
-    batch = collect(policy, PromptSource.from_task("arith", levels=(1,), seed=7),
-                    combine("overlong", {"overlong": {"max_len": 8, "cache": 8}}), cfg)
-    lens = [c.num_tokens for c in batch.completions]
-    assert batch.dropped_groups == 0 and len(lens) == 8 and len(set(lens)) > 1
+    # without dynamic sampling the same batch is kept whole, its zero-variance share still counted
+    cfg = TrainConfig(model="x", prompts_per_step=2, group_size=4, max_new_tokens=8)
+    batch = collect(policy, PromptSource.from_task("arith", levels=(1,), seed=7), combine("correct:1"), cfg)
+    assert (batch.sampled_groups, batch.zero_var_groups, batch.dropped_groups, len(batch.completions)) == (2, 2, 0, 8)
+    assert [p.id for p in batch.problems[:5]] == [batch.problems[0].id] * 4 + [batch.problems[4].id]
 
 
 def _batch(tok, finish=("stop", "length")):

@@ -46,7 +46,8 @@ def batch_metrics(batch) -> dict[str, float]:
         "len_max": float(max(lengths, default=0)),
         "think_rate": _mean(thinks),
         "truncated_frac": _mean([float(c.finish_reason == "length") for c in batch.completions]),
-        "zero_var_frac": batch.dropped_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
+        "zero_var_frac": batch.zero_var_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
+        "dropped_frac": batch.dropped_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
         "groups": float(n // batch.group_size) if batch.group_size else 0.0,
     }
     for name, xs in batch.parts.items():

@@ -102,7 +102,8 @@ class Batch:
     correct: list[float]  # [N]
     parts: dict[str, list[float]]  # reward name -> [N]
     group_size: int
-    dropped_groups: int = 0
+    dropped_groups: int = 0  # removed by dynamic sampling
+    zero_var_groups: int = 0  # groups whose rewards all agree (no gradient under group advantages)
     sampled_groups: int = 0
     gen_time_s: float = 0.0
 
@@ -132,7 +133,7 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
     `max_resample_rounds` extra rounds; what is still missing then is simply not filled."""
     G, want = cfg.group_size, cfg.prompts_per_step
     keep: list[tuple[list[Problem], list[Completion], list[float], list[float], dict]] = []
-    dropped = sampled = 0
+    dropped = sampled = zero_var = 0
     t0 = time.perf_counter()
     rounds = 1 + (cfg.max_resample_rounds if cfg.dynamic_sampling else 0)
     for _ in range(rounds):
@@ -150,7 +151,9 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
         for g in range(len(problems)):
             sl = slice(g * G, (g + 1) * G)
             sampled += 1
-            if cfg.dynamic_sampling and max(totals[sl]) - min(totals[sl]) < 1e-9:
+            flat_group = max(totals[sl]) - min(totals[sl]) < 1e-9
+            zero_var += flat_group
+            if cfg.dynamic_sampling and flat_group:
                 dropped += 1
                 continue
             keep.append((flat[sl], completions[sl], totals[sl], correct[sl], {k: v[sl] for k, v in parts.items()}))
@@ -159,7 +162,7 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
         problems=[p for k in keep for p in k[0]], completions=[c for k in keep for c in k[1]],
         rewards=[r for k in keep for r in k[2]], correct=[c for k in keep for c in k[3]],
         parts={n: [x for k in keep for x in k[4][n]] for n in names}, group_size=G,
-        dropped_groups=dropped, sampled_groups=sampled, gen_time_s=time.perf_counter() - t0)
+        dropped_groups=dropped, zero_var_groups=zero_var, sampled_groups=sampled, gen_time_s=time.perf_counter() - t0)
 
 
 def advantages(batch: Batch, cfg: TrainConfig):
@@ -426,6 +429,8 @@ def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progre
 
     if resume and (out is None or not Path(out).is_dir()):
         raise PonderError(f"--resume needs an existing run directory (--out), got {out}")
+    if not resume and out is not None and (Path(out) / "metrics.jsonl").exists():
+        raise PonderError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
     run = RunDir(out) if resume else RunDir.create("train", out)
     if not resume:
         run.write_config(cfg)
@@ -448,6 +453,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progre
         if cfg.save_every and state.step % cfg.save_every == 0 and state.step < cfg.steps:
             checkpoint(state, run, cfg)
     bar.close()
+    last = (run.metrics() or [{}])[-1]
     checkpoint(state, run, cfg)
     model = state.model.merge_and_unload() if cfg.lora_rank > 0 else state.model
     save_model(model, state.tokenizer, run / "model", ledger_meta(state))
