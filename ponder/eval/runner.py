@@ -119,10 +119,14 @@ def run_batches(policy, problems: Sequence[Problem], cfg: EvalConfig, pool, *, s
     return rows
 
 
-def open_pool(cfg: EvalConfig):
-    from ponder.verify import VerifierPool
+class _TimedPool:
+    """A pool whose submit applies the eval's per-item verification time limit."""
 
-    return VerifierPool(workers=cfg.verify_workers, timeout_s=cfg.verify_timeout_s)
+    def __init__(self, pool, timeout_s: float):
+        self.pool, self.timeout_s = pool, timeout_s
+
+    def submit(self, problems, completions):
+        return self.pool.submit(problems, completions, timeout_s=self.timeout_s)
 
 
 def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None, progress: bool = True,
@@ -130,26 +134,23 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
              orchestration: bool | None = None) -> tuple[list[dict], dict]:
     """Evaluate an already loaded `policy` on `problems`: (per-sample rows, metrics dict).
 
-    The demo and the trainer call this in-process. `pool` defaults to a fresh VerifierPool that
-    is closed afterwards. Decomposable tasks also go through the orchestrator when
-    cfg.orchestrate (or `orchestration`) is on; its records land in metrics["abstraction"] and in
-    metrics["orchestration_records"].
+    The demo and the trainer call this in-process. `pool` (a `ponder.verify.VerifierPool`)
+    defaults to the process-wide `shared_pool`, so repeated calls do not respawn workers.
+    Decomposable tasks also go through the orchestrator when cfg.orchestrate (or
+    `orchestration`) is on; its records land in metrics["abstraction"] and in
+    metrics["orchestration_records"]. `skip` / `on_batch`: see `run_batches`.
     """
     from ponder.eval.orchestrator import orchestrate
+    from ponder.verify import shared_pool
 
     t0 = time.perf_counter()
-    own = pool is None
-    pool = open_pool(cfg) if own else pool
-    try:
-        rows = run_batches(policy, problems, cfg, pool, skip=skip, on_batch=on_batch, progress=progress)
-        records: list[dict] = []
-        if cfg.orchestrate if orchestration is None else orchestration:
-            dec = [p for p in problems if get_task(p.task).decomposable]
-            if dec:
-                records = orchestrate(policy, dec, pool, max_new_tokens=cfg.max_new_tokens)
-    finally:
-        if own:
-            pool.shutdown()
+    pool = _TimedPool(shared_pool(cfg.verify_workers) if pool is None else pool, cfg.verify_timeout_s)
+    rows = run_batches(policy, problems, cfg, pool, skip=skip, on_batch=on_batch, progress=progress)
+    records: list[dict] = []
+    if cfg.orchestrate if orchestration is None else orchestration:
+        dec = [p for p in problems if get_task(p.task).decomposable]
+        if dec:
+            records = orchestrate(policy, dec, pool, max_new_tokens=cfg.max_new_tokens)
     wall_s = time.perf_counter() - t0
     metrics = compute_metrics(rows, orchestration=records, params=int(getattr(policy, "num_params", 0) or 0),
                               wall_s=wall_s, max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)

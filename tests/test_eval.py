@@ -1,0 +1,134 @@
+"""`ponder eval` end to end on the warm tiny model: run dir, rows, metrics, resume, bad input.
+
+Uses the session-scoped `warm_model` fixture (tests/conftest.py). Kept small (a handful of
+problems, short budgets) so each test takes seconds once the model is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ponder.cli import main
+from ponder.eval import summarize
+from ponder.runs import read_jsonl, read_parquet
+from ponder.tasks import get_task
+from ponder.types import Problem
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_FILES = {"config.yaml", "samples.parquet", "metrics.json", "report.html", "progress.jsonl"}
+
+
+def test_eval_end_to_end(warm_model, tmp_path):
+    out = tmp_path / "run"
+    rc = main(["eval", "--model", str(warm_model), "--tasks", "arith,grid,sumprod", "--difficulties", "1-2",
+               "--per-level", "1", "-n", "2", "--max-new-tokens", "96", "--strategy", "majority", "--out", str(out)])
+    assert rc == 0
+    assert RUN_FILES | {"orchestration.parquet"} <= {p.name for p in out.iterdir()}
+    assert not (out / "parts").exists()  # merged and removed
+    rows = read_parquet(out / "samples.parquet")
+    assert len(rows) == 3 * 2 * 1 * 2
+    for r in rows:  # the pool's score is the task's own verdict on the stored text
+        problem = Problem.from_dict({**r, "id": r["problem_id"]})
+        assert r["score"] == get_task(r["task"]).verify(r["text"], problem)
+        assert r["think_tokens"] + r["answer_tokens"] <= r["num_tokens"] <= 96 + 1
+        assert 0 <= r["needed_tokens"] <= r["num_tokens"]
+        assert (r["plan_parsed"] is not None) == (r["task"] == "grid")
+        assert (r["decomposition"] is not None) == (r["task"] == "sumprod")
+    metrics = json.loads((out / "metrics.json").read_text())
+    summary = json.loads(json.dumps(summarize(rows)))
+    assert metrics["summary"] == summary
+    assert metrics["skills"]["strategy"] == "majority" and set(metrics["skills"]["strategies"]) == {
+        "sample", "best-of-n", "majority"}
+    assert metrics["cost"]["generated_tokens"] == sum(r["num_tokens"] for r in rows)
+    assert metrics["cost"]["flops"] == 2 * metrics["cost"]["params"] * metrics["cost"]["generated_tokens"]
+    assert metrics["abstraction"]["sumprod"]["problems"] == 2 and metrics["abstraction"]["sumprod"]["speedup"] > 0
+    assert "grid" in metrics["strategy"]
+    arith = [r for r in rows if r["task"] == "arith"]
+    assert any(r["correct"] for r in arith), "the warm model solves none of arith levels 1-2"
+    html = (out / "report.html").read_text()
+    assert html.count('<img src="data:image/png;base64,') == 6
+    # `ponder report` re-renders from the samples alone and agrees with the run's metrics
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["summary"] == metrics["summary"] and again["skills"]["pass_at_k"] == metrics["skills"]["pass_at_k"]
+    assert (out / "report.html").exists()
+    # compare a run with itself: zero deltas, a report in its own run dir
+    assert main(["compare", str(out), str(out), "--names", "a,b", "--out", str(tmp_path / "cmp")]) == 0
+    assert "+0.000" in (tmp_path / "cmp" / "report.html").read_text()
+
+
+def test_eval_resume_after_kill(warm_model, tmp_path):
+    """Kill a real `ponder eval` after its first batch; --resume keeps that batch and finishes."""
+    out = tmp_path / "run"
+    args = ["eval", "--model", str(warm_model), "--tasks", "arith", "--difficulties", "1-3", "--per-level", "1",
+            "-n", "2", "--max-new-tokens", "64", "--batch-problems", "1", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "ponder", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    first = out / "parts" / "batch-00000.parquet"
+    try:
+        deadline = time.time() + 300
+        while not first.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert first.exists(), "the first batch was never written"
+    if (out / "samples.parquet").exists():
+        pytest.skip("the eval finished before it could be killed")
+    before = read_parquet(first)
+    done_batches = {r["batch"] for r in read_jsonl(out / "progress.jsonl")}
+    assert main([*args, "--resume"]) == 0
+    rows = read_parquet(out / "samples.parquet")
+    assert len(rows) == 3 * 2
+    assert {r["problem_id"] for r in rows} == {f"arith/d{d}/s9999/0" for d in (1, 2, 3)}
+    kept = {(r["problem_id"], r["sample"]): r["text"] for r in rows}
+    assert all(kept[(r["problem_id"], r["sample"])] == r["text"] for r in before)
+    # the second session generated only the batches the first had not finished
+    log = read_jsonl(out / "progress.jsonl")
+    sessions = sorted({r["session"] for r in log})
+    second = {r["batch"] for r in log if r["session"] == sessions[-1]}
+    assert second and not (second & done_batches) and second | done_batches == {0, 1, 2}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--tasks", "arithh"], "unknown task 'arithh'"),
+    (["--difficulties", "5-1"], "--difficulties is empty"),
+    (["--difficulties", "0-9"], "difficulty levels 1..5, got 0"),
+    (["--model", "/nonexistent/model"], "model directory not found"),
+    (["-n", "0"], "-n must be >= 1"),
+    (["--backend", "tpu"], "expected one of hf, vllm, openai"),
+    (["--difficulties", "a-b"], "expected integers or ranges"),
+])
+def test_eval_bad_input_one_line_exit_2_nothing_written(warm_model, tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    argv = ["eval", "--model", str(warm_model), "--tasks", "arith", "--out", str(out)]
+    argv += extra
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse errors exit from inside parse_args
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message.lstrip("-") in lines[0], err
+    assert not out.exists()
+
+
+def test_eval_refuses_to_mix_runs(warm_model, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "samples.parquet").write_text("x")
+    assert main(["eval", "--model", str(warm_model), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["eval", "--model", str(warm_model), "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "not an eval run directory" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
