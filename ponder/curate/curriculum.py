@@ -72,11 +72,15 @@ class Curriculum:
         return list(self.all_levels[self.lo:self.hi + 1])
 
     def update(self, pass_rates_by_level: Mapping[int, float]) -> list[int]:
-        """Fold in measured pass rates (level -> mean success in [0, 1]); returns the new band."""
+        """Fold in measured pass rates (level -> mean success in [0, 1]); returns the new band.
+
+        Levels outside the curriculum are ignored: a training batch drawn from a problems file
+        may hold levels the schedule does not manage, and they should not stop training.
+        """
         for level, rate in pass_rates_by_level.items():
             level, rate = int(level), float(rate)
             if level not in self.all_levels:
-                raise PonderError(f"pass rate for unknown level {level} (curriculum levels: {list(self.all_levels)})")
+                continue
             if not 0.0 <= rate <= 1.0:
                 raise PonderError(f"pass rate must be in [0, 1], got {rate} for level {level}")
             old = self.rates.get(level)
