@@ -52,6 +52,7 @@ class _Job:
 
 MAX_START_FAILURES = 3  # workers that die before "ready" in a row: give up, fail the jobs
 RESTART_GRACE_S = 30.0  # a worker told to replace its scorer must say "ready" within this
+RESOLVE_GRACE_S = 120.0  # loading a chunk's tasks (dataset file, reasoning_gym import) within this
 
 
 @dataclass
@@ -63,7 +64,8 @@ class _Worker:
     restart_since: float | None = None  # when it was told to replace its scorer
     msg: tuple | None = None  # the chunk in flight: (job_id, start, refs, problems, texts)
     done: int = 0  # items of that chunk already scored
-    since: float = 0.0  # when the current item started
+    since: float = 0.0  # when the current item started (or the chunk was sent, while resolving)
+    resolving: bool = False  # the worker is still loading the chunk's tasks
 
     @property
     def busy(self) -> bool:
@@ -158,6 +160,9 @@ class VerifierPool:
         w.conn.close()
         w.out.close()
 
+    def _limit(self, w: _Worker) -> float:
+        return RESOLVE_GRACE_S if w.resolving else self._jobs[w.msg[0]].timeout_s
+
     def _fail_item(self, w: _Worker) -> None:
         """Score the worker's current item 0 and requeue the rest of its chunk."""
         job_id, start, *cols = w.msg
@@ -210,9 +215,9 @@ class VerifierPool:
                         break
                     for w in self._pool:  # hand chunks to idle workers
                         if w.ready and not w.busy and self._pending:
-                            w.msg, w.done, w.since = self._pending.popleft(), 0, time.monotonic()
+                            w.msg, w.done, w.since, w.resolving = self._pending.popleft(), 0, time.monotonic(), True
                             w.out.send(w.msg)
-                    deadlines = [w.since + self._jobs[w.msg[0]].timeout_s for w in self._pool if w.busy and w.msg[0] in self._jobs]
+                    deadlines = [w.since + self._limit(w) for w in self._pool if w.busy and w.msg[0] in self._jobs]
                     deadlines += [w.restart_since + RESTART_GRACE_S for w in self._pool if w.restart_since is not None]
                 wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
                 ready = mpc.wait([w.conn for w in self._pool] + [self._wake_r], timeout=wait)
@@ -231,6 +236,9 @@ class VerifierPool:
                                             self._fail_item(w)
                                         w.ready, w.restart_since, self._start_failures = True, None, 0
                                         continue
+                                    if msg == "resolved":  # tasks loaded: the first item's clock starts
+                                        w.resolving, w.since = False, time.monotonic()
+                                        continue
                                     job_id, idx, score, err = msg
                                     self._record(job_id, idx, score, err)
                                     w.done += 1
@@ -247,7 +255,7 @@ class VerifierPool:
                                 self._pool[i] = self._replace(w)
                                 continue
                         job = self._jobs.get(w.msg[0]) if w.busy else None
-                        if job is not None and now - w.since > job.timeout_s:
+                        if job is not None and now - w.since > self._limit(w):
                             self._restart_scorer(w)
                         elif w.restart_since is not None and now - w.restart_since > RESTART_GRACE_S:
                             self._pool[i] = self._replace(w)

@@ -55,14 +55,21 @@ def serve(conn) -> None:
         if msg is None:
             return
         job_id, start, refs, problems, completions = msg
+        # Resolve the chunk's tasks first (loading a dataset file or importing reasoning_gym can
+        # take seconds) and say so: the pool starts the first item's clock only then.
         tasks: dict = {}
-        for i, (ref, p, c) in enumerate(zip(refs, problems, completions)):
+        for ref in dict.fromkeys(refs):
             try:
-                if ref not in tasks:
-                    tasks[ref] = resolve(*ref)
-                score, err = score_one(tasks[ref], p, c)
+                tasks[ref] = resolve(*ref)
             except Exception as e:  # noqa: BLE001 - e.g. the task cannot be resolved here
-                score, err = 0.0, f"{type(e).__name__}: {e}"
+                tasks[ref] = e
+        conn.send("resolved")
+        for i, (ref, p, c) in enumerate(zip(refs, problems, completions)):
+            task = tasks[ref]
+            if isinstance(task, Exception):
+                score, err = 0.0, f"{type(task).__name__}: {task}"
+            else:
+                score, err = score_one(task, p, c)
             conn.send((job_id, start + i, score, err))
 
 
