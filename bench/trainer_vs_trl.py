@@ -1,0 +1,119 @@
+"""ponder's trainer vs TRL's GRPOTrainer: same model, prompts, reward and batch, timed side by side.
+
+    python3 -m venv .venv-trl && .venv-trl/bin/pip install torch==2.13.0 \
+        && .venv-trl/bin/pip install trl 'transformers<5.20' && .venv-trl/bin/pip install -e .
+    .venv-trl/bin/python bench/trainer_vs_trl.py --model runs/sft-x/model      # or no --model: a fresh tiny model
+
+Setting (issue 6): 8 prompts x 8 completions, at most 32 new tokens, 10 steps, one optimisation
+epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
+(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both run
+in this one process on the same torch threads, ponder first. Step time = wall time of one
+optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
+ponder: `step_time_s`). Floor: ponder's median step time <= half of TRL's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def problems_file(out: Path):
+    from ponder.runs import write_problems
+    from ponder.tasks import get_task
+
+    task = get_task("arith")
+    problems = [task.generate(2024, i, 1 + i % 2) for i in range(8)]  # levels 1-2: learnable, mixed reward
+    write_problems(out / "prompts.jsonl", problems)
+    return problems, out / "prompts.jsonl"
+
+
+def run_ponder(model: str, path: Path, args, out: Path) -> dict:
+    from ponder.rl.trainer import TrainConfig, train
+
+    cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
+                      group_size=8, max_new_tokens=32, temperature=1.0, loss="grpo", lr=args.lr, beta=0.0,
+                      save_every=0, seed=0)
+    t0 = time.perf_counter()
+    run = train(cfg, out=str(out / "ponder"), progress=False)
+    wall = time.perf_counter() - t0
+    rows = run.metrics()
+    return {"step_s": [r["step_time_s"] for r in rows], "wall_s": wall,
+            "gen_tokens": sum(r["len_mean"] * 64 for r in rows), "reward": [r["reward_mean"] for r in rows]}
+
+
+def run_trl(model: str, problems, args, out: Path) -> dict:
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from ponder.policy import render_prompt
+    from ponder.rewards.adapters import trl_reward
+
+    tok = AutoTokenizer.from_pretrained(model)
+    rows = [{"prompt": render_prompt(tok, p), "id": p.id, "task": p.task, "answer": p.answer,
+             "difficulty": p.difficulty, "meta": "{}"} for p in problems]
+    data = Dataset.from_list(rows * (args.steps + 1))  # one pass of 8 prompts per step, in order
+    times: list[float] = []
+    rewards: list[float] = []
+
+    class Timer(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, a, state, control, **kw):
+            times.append(time.perf_counter() - self.t)
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if logs and "reward" in logs:
+                rewards.append(logs["reward"])
+
+    cfg = GRPOConfig(output_dir=str(out / "trl"), per_device_train_batch_size=64, gradient_accumulation_steps=1,
+                     num_generations=8, max_completion_length=32, max_steps=args.steps, learning_rate=args.lr,
+                     beta=0.0, loss_type="grpo", num_iterations=1, temperature=1.0, logging_steps=1,
+                     report_to="none", save_strategy="no", use_cpu=True, bf16=False, seed=0, shuffle_dataset=False,
+                     dataloader_num_workers=0)
+    trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(model), processing_class=tok,
+                          reward_funcs=[trl_reward("correct:1")], args=cfg, train_dataset=data, callbacks=[Timer()])
+    t0 = time.perf_counter()
+    trainer.train()
+    return {"step_s": times, "wall_s": time.perf_counter() - t0, "reward": rewards}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model dir (default: a freshly initialised tiny model)")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=1e-5)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = ap.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        model = args.model
+        if model is None:
+            from ponder.policy.tiny import init_tiny
+
+            model = str(init_tiny(out / "tiny"))
+        problems, path = problems_file(out)
+        ponder = run_ponder(model, path, args, out)
+        trl = run_trl(model, problems, args, out)
+    pm, tm = statistics.median(ponder["step_s"]), statistics.median(trl["step_s"])
+    print(f"\nsetting: 8 prompts x 8 completions, <= 32 new tokens, {args.steps} steps, torch threads "
+          f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}")
+    print(f"{'':<10}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
+    for name, r in (("ponder", ponder), ("trl", trl)):
+        rw = r["reward"] or [float("nan")]
+        print(f"{name:<10}{statistics.median(r['step_s']):>14.3f}{statistics.mean(r['step_s']):>13.3f}"
+              f"{r['wall_s']:>9.1f}{rw[0]:>14.3f}{rw[-1]:>13.3f}")
+    print(f"ponder / trl median step time: {pm / tm:.2f} (floor: <= 0.50) -> {'PASS' if pm <= tm / 2 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
