@@ -19,7 +19,9 @@ from ponder.errors import PonderError
 
 # Explicit table: the order is the order in --help.
 COMMANDS = {
+    "demo": "ponder.commands.demo",
     "tasks": "ponder.commands.tasks",
+    "model": "ponder.commands.model", "sft": "ponder.commands.sft",
     "curate": "ponder.commands.curate", "export": "ponder.commands.export",
     "train": "ponder.commands.train",
     "eval": "ponder.commands.eval", "report": "ponder.commands.report", "compare": "ponder.commands.compare",

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ponder.errors import PonderError
 
@@ -64,10 +64,12 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict[str, Any]) -> Path:
+def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict[str, Any],
+               extra: Callable[[Path], None] | None = None) -> Path:
     """Save an HF checkpoint + ponder.json atomically: write a sibling temp dir, then rename.
 
     A crash leaves either the old directory or the new one, never a half-written checkpoint.
+    `extra(tmp_dir)` may write more files (e.g. optimizer state) before the rename.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +78,8 @@ def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict[str, Any
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / PONDER_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if extra is not None:
+            extra(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
