@@ -130,62 +130,20 @@ def run_python(
       (site=True) needs ~1-2 GB.
     max_procs: processes + threads of this run. site: allow site-packages (e.g. reasoning_gym).
     """
-    workdir = tempfile.mkdtemp(prefix="ponder-sbx-")
-    uid = _run_uid() if os.geteuid() == 0 else None
+    workdir, uid, cmd, env0 = _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, env, isolate)
     try:
-        script = os.path.join(workdir, "main.py")
-        with open(script, "w", encoding="utf-8") as f:
-            f.write(source)
-        child_env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "HOME": "/tmp",
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        child_env.update(env or {})
-        flags = ["-I", "-B"] + ([] if site else ["-S"])
-        cfg = {
-            "python": sys.executable,
-            "argv": [sys.executable, *flags, "main.py"],
-            "env": child_env,
-            "script": "main.py",
-            "uid": uid,
-            "parent": os.getpid(),
-            "isolate": isolate,
-            "require_isolation": False,
-            "expose": _expose_paths(),
-            "cpu_s": int(math.ceil(timeout_s)) + 1,
-            "memory_mb": int(memory_mb),
-            "file_mb": int(file_mb),
-            "max_files": int(max_files),
-            "max_procs": int(max_procs),
-        }
         with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
             fin.write(stdin.encode("utf-8"))
             fin.seek(0)
             t0 = time.monotonic()
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", str(BOOT), json.dumps(cfg)],
-                stdin=fin,
-                stdout=fout,
-                stderr=ferr,
-                cwd=workdir,
-                env={"PATH": child_env["PATH"], "LANG": "C.UTF-8"},
-                start_new_session=True,  # its own process group, killed as a whole
-                close_fds=True,
-            )
+            proc = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=ferr, cwd=workdir, env=env0,
+                                    start_new_session=True, close_fds=True)  # own group, killed whole
             timed_out = False
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+                _killpg(proc)
             wall = time.monotonic() - t0
             if uid is not None:
                 _kill_uid(uid)  # stragglers that escaped the group when namespaces were unavailable
@@ -199,6 +157,84 @@ def run_python(
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _killpg(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, env, isolate):
+    """Working directory with main.py, the run's uid, and the launcher command + environment."""
+    workdir = tempfile.mkdtemp(prefix="ponder-sbx-")
+    uid = _run_uid() if os.geteuid() == 0 else None
+    with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
+        f.write(source)
+    child_env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/tmp",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    child_env.update(env or {})
+    flags = ["-I", "-B"] + ([] if site else ["-S"])
+    cfg = {
+        "python": sys.executable,
+        "argv": [sys.executable, *flags, "main.py"],
+        "env": child_env,
+        "script": "main.py",
+        "uid": uid,
+        "parent": os.getpid(),
+        "isolate": isolate,
+        "require_isolation": False,
+        "expose": _expose_paths(),
+        "cpu_s": int(math.ceil(timeout_s)) + 1,
+        "memory_mb": int(memory_mb),
+        "file_mb": int(file_mb),
+        "max_files": int(max_files),
+        "max_procs": int(max_procs),
+    }
+    cmd = [sys.executable, "-I", "-S", "-B", str(BOOT), json.dumps(cfg)]
+    return workdir, uid, cmd, {"PATH": child_env["PATH"], "LANG": "C.UTF-8"}
+
+
+class SandboxProcess:
+    """A long-lived sandboxed program talking over stdin/stdout (e.g. a scorer server).
+
+    Same confinement as `run_python`; `cpu_s` caps the process's total CPU time. The caller
+    enforces wall-clock limits per request and calls `close()` (or kills it) when done.
+    """
+
+    def __init__(self, source: str, *, cpu_s: float = 3600, memory_mb: int = 2048, max_procs: int = 16,
+                 file_mb: int = 16, max_files: int = 64, site: bool = False, env: dict | None = None):
+        self.workdir, self.uid, cmd, env0 = _prepare(source, cpu_s, memory_mb, max_procs, file_mb, max_files, site, env, True)
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     cwd=self.workdir, env=env0, start_new_session=True, close_fds=True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_tail(self, n: int = 2000) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")[-n:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            _killpg(self.proc)
+        if self.uid is not None:
+            _kill_uid(self.uid)
+        for f in (self.proc.stdin, self.proc.stdout, self.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)

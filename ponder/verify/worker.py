@@ -32,7 +32,11 @@ def resolve(name: str, module: str | None):
             importlib.import_module(module)
         except ImportError:
             pass
-    return get_task(name)  # cheap: a dict lookup, or the file task's own (mtime-checked) cache
+    task = get_task(name)  # cheap: a dict lookup, or the file task's own (mtime-checked) cache
+    prepare = getattr(task, "prepare", None)  # e.g. start rg's scoring sandbox, off the item clock
+    if prepare is not None:
+        prepare()
+    return task
 
 
 def score_one(task, problem: Problem, completion: str) -> tuple[float, str | None]:
