@@ -21,6 +21,7 @@ from ponder.errors import PonderError
 COMMANDS = {
     "demo": "ponder.commands.demo",
     "tasks": "ponder.commands.tasks",
+    "verify": "ponder.commands.verify",
     "model": "ponder.commands.model", "sft": "ponder.commands.sft",
     "curate": "ponder.commands.curate", "export": "ponder.commands.export",
     "train": "ponder.commands.train",

@@ -1,0 +1,182 @@
+"""`ponder verify`: score completions from a file with a task's verifier.
+
+    ponder verify --task arith --input completions.jsonl                  # rows carry the problem
+    ponder verify --task arith --input outs.jsonl --problems probs.jsonl  # rows: id + completion
+    ponder verify --task file:gsm.jsonl?prompt=question --input outs.parquet --out scores.jsonl
+
+Input rows (JSONL or Parquet) take one of two shapes:
+- the problem's fields plus `completion`: at least `answer` and `completion`; `id` (default:
+  the row number), `prompt` (default ""), `difficulty` (default 1) and `meta` (rg/ tasks need the
+  `meta` that `ponder tasks sample` writes) are optional;
+- `id` + `completion`, with `--problems FILE` (e.g. from `ponder tasks sample --out`) holding
+  the problems by id.
+`--task` picks the verifier for every row (the rows' own `task` field is ignored). Scoring runs
+in the verifier pool (ponder.verify.verify_batch), so hangs are cut off at `--timeout`.
+
+Output: the mean score on stdout; per-row scores (`id`, `difficulty`, `score`) written
+atomically to `--out` (.jsonl or .parquet) or, without it, to a run directory
+runs/verify-<time>/ (scores.parquet, summary.json, config.yaml). A malformed row stops the
+command before anything is written: one line naming the file and row, exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ponder.errors import PonderError
+
+HELP = "score completions from a file with a task's verifier"
+
+
+@dataclass
+class VerifyConfig:
+    task: str = field(default="", metadata={"help": "task whose verifier scores the rows (e.g. arith, rg/countdown, file:PATH)"})
+    input: str = field(default="", metadata={"help": "JSONL or Parquet file of completions"})
+    problems: str | None = field(default=None, metadata={"help": "problems file (JSONL/Parquet); input rows then need only id + completion"})
+    out: str | None = field(default=None, metadata={"help": "write per-row scores to FILE (.jsonl or .parquet) instead of a run directory"})
+    timeout: float = field(default=5.0, metadata={"help": "wall-clock limit per item, seconds"})
+    workers: int | None = field(default=None, metadata={"help": "verifier processes (default: one per CPU)"})
+
+    def __post_init__(self):
+        if self.timeout <= 0:
+            raise PonderError(f"--timeout must be > 0, got {self.timeout}")
+        if self.workers is not None and self.workers < 1:
+            raise PonderError(f"--workers must be >= 1, got {self.workers}")
+
+
+def add_arguments(p) -> None:
+    from ponder.config import add_config_args
+
+    add_config_args(p, VerifyConfig)
+
+
+def _rows(path: str) -> list[tuple[str, dict]]:
+    """(location, row) pairs; bad JSON or a non-object row fails with its line number."""
+    p = Path(path)
+    if not p.is_file():
+        raise PonderError(f"no such file: {path}")
+    if p.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(p).to_pylist()
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
+            raise PonderError(f"{path}: not a readable Parquet file ({e})") from None
+        return [(f"{path}: row {i}", r) for i, r in enumerate(rows, 1)]
+    out = []
+    with open(p, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise PonderError(f"{path}: line {i}: bad JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise PonderError(f"{path}: line {i}: expected a JSON object")
+            out.append((f"{path}: line {i}", row))
+    return out
+
+
+def load_items(cfg: VerifyConfig):
+    """(problems, completions), validated; nothing is scored until every row is good."""
+    from ponder.types import Problem
+
+    by_id = None
+    if cfg.problems:
+        by_id = {}
+        for where, row in _rows(cfg.problems):
+            try:
+                prob = Problem.from_dict({**row, "task": cfg.task})
+            except (KeyError, ValueError, TypeError) as e:
+                raise PonderError(f"{where}: not a problem row ({type(e).__name__}: {e})") from None
+            by_id[prob.id] = prob
+    problems, completions = [], []
+    for n, (where, row) in enumerate(_rows(cfg.input), 1):
+        completion = row.get("completion")
+        if not isinstance(completion, str):
+            raise PonderError(f"{where}: missing 'completion' (a string)")
+        if by_id is not None:
+            if "id" not in row:
+                raise PonderError(f"{where}: missing 'id' (needed with --problems)")
+            prob = by_id.get(str(row["id"]))
+            if prob is None:
+                raise PonderError(f"{where}: id {row['id']!r} is not in {cfg.problems}")
+        else:
+            if row.get("answer") is None:
+                raise PonderError(f"{where}: missing 'answer' (or pass --problems FILE)")
+            difficulty = row.get("difficulty", 1)
+            if isinstance(difficulty, bool) or not isinstance(difficulty, int):
+                raise PonderError(f"{where}: 'difficulty' must be an int, got {difficulty!r}")
+            meta = row.get("meta") or {}
+            try:
+                meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
+            except (ValueError, TypeError):
+                raise PonderError(f"{where}: 'meta' must be an object") from None
+            prob = Problem(id=str(row.get("id", n)), task=cfg.task, prompt=str(row.get("prompt", "")),
+                           answer=str(row["answer"]), difficulty=difficulty, meta=meta)
+        problems.append(prob)
+        completions.append(completion)
+    if not problems:
+        raise PonderError(f"{cfg.input}: no rows")
+    return problems, completions
+
+
+def score_all(problems, completions, cfg: VerifyConfig) -> list[float]:
+    """verify_batch in slices, with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    from ponder.verify import shared_pool
+
+    pool = shared_pool(cfg.workers)
+    step = 512
+    futures = [pool.submit(problems[i:i + step], completions[i:i + step], timeout_s=cfg.timeout)
+               for i in range(0, len(problems), step)]
+    scores: list[float] = []
+    with tqdm(total=len(problems), desc="verify", unit="row", file=sys.stderr, disable=len(problems) < 2 * step) as bar:
+        for f in futures:
+            part = f.result()
+            scores += part
+            bar.update(len(part))
+    return scores
+
+
+def run(args) -> int:
+    from ponder.config import resolve_config
+    from ponder.tasks import get_task
+
+    cfg = resolve_config(VerifyConfig, args)
+    if not cfg.task:
+        raise PonderError("--task is required")
+    if not cfg.input:
+        raise PonderError("--input is required")
+    if cfg.out and not cfg.out.endswith((".jsonl", ".parquet")):
+        raise PonderError(f"--out must end in .jsonl or .parquet, got {cfg.out}")
+    get_task(cfg.task)  # unknown task: fail before reading anything
+    problems, completions = load_items(cfg)
+    scores = score_all(problems, completions, cfg)
+    rows = [{"id": p.id, "difficulty": p.difficulty, "score": s} for p, s in zip(problems, scores)]
+    mean = sum(scores) / len(scores)
+    by_level: dict[int, list[float]] = {}
+    for p, s in zip(problems, scores):
+        by_level.setdefault(p.difficulty, []).append(s)
+    summary = {"task": cfg.task, "rows": len(rows), "mean_score": mean,
+               "by_difficulty": {d: sum(v) / len(v) for d, v in sorted(by_level.items())}}
+    from ponder.runs import RunDir, write_jsonl, write_parquet
+
+    if cfg.out:
+        (write_parquet if cfg.out.endswith(".parquet") else write_jsonl)(cfg.out, rows)
+        where = cfg.out
+    else:
+        run_dir = RunDir.create("verify")
+        run_dir.write_config(cfg)
+        run_dir.write_table("scores.parquet", rows)
+        run_dir.write_json("summary.json", summary)
+        where = str(run_dir)
+    levels = "  ".join(f"d{d}={m:.3f}" for d, m in summary["by_difficulty"].items())
+    print(f"mean score {mean:.4f} over {len(rows)} rows ({levels})")
+    print(f"wrote {where}", file=sys.stderr)
+    return 0
