@@ -117,3 +117,19 @@ def test_step_skips_non_finite_loss(live):
     stats = step(model, opt, sched, tensors, torch.tensor([float("nan"), 1.0]), cfg)
     assert stats["skipped"] == 1
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_think_budget_forcing_closes_thought_and_answers(live):
+    from ponder.rl.budget import generate_with_think_budget
+    from ponder.types import Sampling
+
+    _, tok, policy = live
+    torch.manual_seed(0)
+    # the random model, forced into a <think> by the render suffix, never closes it by itself:
+    # after 6 tokens the budget forces "</think><answer>" and the answer is generated after it
+    prompts = [policy.render(Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1), "<think>")]
+    (outs,) = generate_with_think_budget(policy, prompts, 2, Sampling(max_new_tokens=20), budget=6)
+    for c in outs:
+        head, sep, tail = c.text.partition("</think><answer>")
+        assert sep and len(tok.encode(head, add_special_tokens=False)) <= 6
+        assert c.num_tokens <= 20 and len(c.token_ids) == c.num_tokens
