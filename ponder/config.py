@@ -130,7 +130,9 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        help_text = f"{f.metadata.get('help', '')} (default: {shown})".strip()
+        help_text = f.metadata.get("help", "")
+        if "default" not in help_text:  # a help text that explains its default keeps its own words
+            help_text = f"{help_text} (default: {shown})".strip()
         tp = hints[f.name]
         base, _ = _unwrap_optional(tp)
         flags = [_flag(f.name)] + list(f.metadata.get("aliases", ()))
