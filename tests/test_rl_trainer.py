@@ -133,3 +133,21 @@ def test_think_budget_forcing_closes_thought_and_answers(live):
         head, sep, tail = c.text.partition("</think><answer>")
         assert sep and len(tok.encode(head, add_special_tokens=False)) <= 6
         assert c.num_tokens <= 20 and len(c.token_ids) == c.num_tokens
+
+
+def test_cli_bad_input_one_line_and_nothing_written(tmp_path, tiny):
+    import subprocess
+    import sys
+
+    cases = [(["--model", str(tmp_path / "nope")], "model directory not found"),
+             (["--model", tiny, "--reward", "corect:1"], "unknown reward 'corect'"),
+             (["--model", tiny, "--task", "arithm"], "unknown task 'arithm'"),
+             (["--model", tiny, "--levels", "1,9"], "difficulty levels 1..5, got 9"),
+             (["--model", tiny, "--group-size", "1"], "group_size must be >= 2")]
+    for i, (flags, msg) in enumerate(cases):
+        out = tmp_path / f"run{i}"
+        r = subprocess.run([sys.executable, "-m", "ponder", "train", "--out", str(out), *flags],
+                           capture_output=True, text=True)
+        assert r.returncode == 2, r.stderr
+        assert msg in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert not out.exists()

@@ -411,6 +411,26 @@ def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
     return m
 
 
+def validate(cfg: TrainConfig) -> None:
+    """PonderError (one line) for a missing model, unknown task/levels/reward or missing problems file."""
+    from ponder.rewards import parse_spec
+
+    if not cfg.model:
+        raise PonderError("no model given; pass --model DIR (e.g. the output of `ponder sft`)")
+    if not Path(cfg.model).is_dir():
+        raise PonderError(f"model directory not found: {cfg.model}")
+    parse_spec(cfg.reward)
+    if cfg.problems:
+        if not Path(cfg.problems).exists():
+            raise PonderError(f"problems file not found: {cfg.problems}")
+    else:
+        from ponder.tasks import get_task
+
+        task = get_task(cfg.task)
+        for d in cfg.levels:
+            task.check_difficulty(d)
+
+
 def _rewind_metrics(run, step: int) -> None:
     """Drop metric rows after the checkpoint we resume from (they will be recomputed)."""
     from ponder.runs import read_jsonl, write_jsonl
@@ -427,6 +447,8 @@ def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progre
     from ponder.policy.tiny import save_model
     from ponder.runs import RunDir
 
+    if not resume:
+        validate(cfg)  # bad input fails before anything is written
     if resume and (out is None or not Path(out).is_dir()):
         raise PonderError(f"--resume needs an existing run directory (--out), got {out}")
     if not resume and out is not None and (Path(out) / "metrics.jsonl").exists():
