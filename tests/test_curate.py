@@ -234,6 +234,32 @@ def test_export_trl_columns_feed_its_reward_adapter(tmp_path):
     assert ds.column_names == table.column_names and len(ds) == len(rows)
 
 
+@pytest.mark.slow
+def test_trl_export_loads_in_datasets_and_is_conversational_for_trl(tmp_path):
+    """Against the real libraries in the optional TRL venv (.venv-trl; skipped without it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ponder.curate.export import export_trl, export_verl
+
+    py = Path(__file__).resolve().parents[1] / ".venv-trl" / "bin" / "python"
+    if not py.exists():
+        pytest.skip("no .venv-trl (see docs/train.md)")
+    rows = [r for r in _curated_rows() if r["kept"]]
+    trl_path, verl_path = export_trl(rows, tmp_path / "trl"), export_verl(rows, tmp_path / "verl")
+    code = (
+        "import sys, datasets\n"
+        "from trl.data_utils import is_conversational\n"
+        "ds = datasets.load_dataset('parquet', data_files=sys.argv[1], split='train')\n"
+        "assert len(ds) == 4 and is_conversational(ds[0]), ds\n"
+        "v = datasets.load_dataset('parquet', data_files=sys.argv[2], split='train')\n"
+        "assert v[0]['reward_model']['style'] == 'rule' and v[0]['prompt'][-1]['role'] == 'user'\n"
+        "print('ok')\n")
+    out = subprocess.run([str(py), "-c", code, str(trl_path), str(verl_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
 def test_export_rejects_bad_input(tmp_path):
     from ponder.curate.export import export_verl, read_curated
     from ponder.runs import write_jsonl
@@ -290,3 +316,45 @@ def test_export_command_writes_both_layouts(tmp_path, capsys):
     assert main(["export", "--format", "verl", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
+    """Essential end-to-end check (real model, real verifier pool): a small mixed-difficulty
+    arith pool is curated, every output file is consistent with the samples, and the kept
+    problems load through `ponder.runs.read_problems` and export."""
+    import pyarrow.parquet as pq
+
+    from ponder.cli import main
+    from ponder.runs import read_jsonl, read_problems
+
+    run = tmp_path / "curate"
+    argv = ["curate", "--model", str(warm_model), "--tasks", "arith", "--difficulties", "1,5", "--pool", "8",
+            "--max-samples", "8", "--max-new-tokens", "96", "--out", str(run)]
+    assert main(argv) == 0
+    est = pq.read_table(run / "estimates.parquet").to_pylist()
+    samples = pq.read_table(run / "samples.parquet").to_pylist()
+    assert len(est) == 8 and sum(e["samples"] for e in est) == len(samples)
+    for e in est:
+        mine = [s for s in samples if s["problem_id"] == e["id"]]
+        assert 4 <= e["samples"] <= 8 and len(mine) == e["samples"]
+        assert e["successes"] == sum(s["success"] for s in mine)
+        assert e["pass_rate"] == pytest.approx(e["successes"] / e["samples"])
+        if e["samples"] == 8:  # budget spent: exactly the fixed-budget decision (c/8 in [0.1, 0.9])
+            assert e["kept"] == (1 <= e["successes"] <= 7)
+        if e["kept"]:  # kept early only when the evidence says so
+            assert e["p_keep"] >= 0.95 or e["samples"] == 8
+    kept = [e for e in est if e["kept"]]
+    assert [p.id for p in read_problems(run / "curated.parquet")] == [e["id"] for e in kept]
+    assert [p.id for p in read_problems(run / "curated.jsonl")] == [e["id"] for e in kept]
+    rounds = read_jsonl(run / "metrics.jsonl")
+    assert rounds[0]["active"] == 8 and rounds[0]["samples_per_problem"] == 4
+    assert rounds[-1]["samples_so_far"] == len(samples)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["samples"] == len(samples) and summary["fixed_budget_samples"] == 64
+    html = (run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2  # the histogram and the samples-spent bars
+    # a difficulty-1 problem is easy for the warm model, a difficulty-5 one hard: their pass rates differ
+    by_level = {d: [e["pass_rate"] for e in est if e["difficulty"] == d] for d in (1, 5)}
+    assert sum(by_level[1]) / 4 > sum(by_level[5]) / 4
+    code = main(["export", "--format", "verl", "--input", str(run), "--out", str(tmp_path / "verl")])
+    assert code == (0 if kept else 2)
