@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 py="${PYTHON:-python3}"
 venv="${PONDER_VLLM_VENV:-.venv-vllm}"
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+pip=(quiet "$venv/bin/python" -m pip install -q --disable-pip-version-check)
+# pip warns once per package about find-links folders it cannot use; keep the real messages
+quiet() { "$@" 2> >(grep -v "^WARNING: Location" >&2); }
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   "$venv/bin/python" -c "import vllm" 2>/dev/null || "${pip[@]}" "vllm>=0.8"
 else
@@ -28,5 +30,5 @@ else
   fi
   "$venv/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
-"${pip[@]}" -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+"${pip[@]}" -e ".[dev]"
 "$venv/bin/python" -c "import ponder, torch, vllm; print(f'ponder {ponder.__version__} + vllm {vllm.__version__} ready (torch {torch.__version__})')"
