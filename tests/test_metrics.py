@@ -127,6 +127,9 @@ def test_determined_at_uses_whole_values_and_trace_order():
     think2 = "2+5=7 7*2=14 14/2=7 again 7"
     assert determined_at(think2, "7") == 5
     assert determined_at(think2, "7", ["7", "14", "7"]) == 19
+    # a value is taken where a step produces it ("=9"), not where it is an operand ("0+9")
+    assert determined_at("0+9=9; check 9", "9", ["9"]) == 5
+    assert determined_at("0+9 is 9", "9") == 3  # no "=": first whole-token appearance
     # a broken chain falls back to the gold's first appearance
     assert determined_at(think2, "7", ["7", "99"]) == 5
 

@@ -103,30 +103,39 @@ def effort_correlations(rows: Sequence[dict]) -> dict[str, float]:
 
 
 # -- outcome efficiency ----------------------------------------------------------------------
-def _value_re(value: str) -> re.Pattern:
-    # a value matches as a whole token: "5" must not match inside "15", "5.2" or "x5"
-    return re.compile(r"(?<![\w.])" + re.escape(value.strip()) + r"(?![\w]|\.\d)")
+def _find_value(value: str, text: str, start: int = 0) -> int | None:
+    """End offset of `value` in text[start:] as a step's result, else as any whole token; None if absent.
+
+    Whole token: "5" does not match inside "15", "5.2" or "x5". As a step's result: right after
+    an "=" (spaces allowed), so "9" in "0+9=9" is found at the end, not as the operand.
+    """
+    body = r"(?<![\w.])" + re.escape(value.strip()) + r"(?![\w]|\.\d)"
+    for pattern in (r"=\s*" + body, body):
+        m = re.compile(pattern).search(text, start)
+        if m:
+            return m.end()
+    return None
 
 
 def determined_at(think: str, gold: str, trace_values: Sequence[str] | None = None) -> int | None:
     """Character offset in `think` just after the point where the correct answer is determined.
 
     With the task's `trace_values` (the intermediate results of the worked solution, in order),
-    it is the end of the last value when all of them appear in order; this keeps an early,
-    coincidental appearance of the gold number from counting. Otherwise (or if the chain breaks)
-    it is the end of the first whole-token appearance of the gold answer. None if neither is found.
+    it is the end of the last value when all of them appear in order, each searched after the
+    previous one; this keeps an early, coincidental appearance of the gold number from counting.
+    Otherwise (or if the chain breaks) it is the end of the first appearance of the gold answer.
+    Values are looked for as a step's result first, then anywhere (see `_find_value`).
+    None if neither is found.
     """
     if trace_values:
-        pos = 0
+        pos: int | None = 0
         for v in trace_values:
-            m = _value_re(str(v)).search(think, pos)
-            if m is None:
+            pos = _find_value(str(v), think, pos)
+            if pos is None:
                 break
-            pos = m.end()
         else:
             return pos
-    m = _value_re(gold).search(think)
-    return m.end() if m else None
+    return _find_value(gold, think)
 
 
 def needed_tokens(text: str, gold: str, num_tokens: int, think_tokens: int,
