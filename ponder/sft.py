@@ -251,7 +251,8 @@ def train(cfg: SFTConfig, run_dir, progress: bool = True) -> Path:
             run_dir.log(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
             loss_acc, n_acc = 0.0, 0
-        if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
+        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
+            # the last step too, so `--resume --steps MORE` extends a finished run
             save_checkpoint(ckpt, model, tok, meta_now(), opt, done, tokens_seen)
     bar.close()
     model.eval()

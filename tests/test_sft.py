@@ -1,0 +1,139 @@
+"""`ponder sft`: the warm start's data mix, the command, and resume after a kill (real model, real process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_mode_mix_is_independent_of_difficulty():
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft import SFTConfig, pool_examples
+    from ponder.tasks import get_task
+
+    tok = build_tokenizer()
+    cfg = SFTConfig(model="m", difficulties=(1, 5), batch_size=100, think_prob=0.5)
+    counts = {1: [0, 0], 5: [0, 0]}  # level -> [examples, with think]
+    for pool in range(2):
+        for batch in pool_examples(cfg, pool, tok, [get_task("arith")]):
+            for ids, plen in batch:
+                prompt, completion = tok.decode(ids[:plen]), tok.decode(ids[plen:])
+                level = 1 if prompt.count("+") + prompt.count("-") == 1 else 5
+                counts[level][0] += 1
+                counts[level][1] += completion.startswith("<think>")
+                assert completion.endswith("</answer></s>") and prompt.endswith("=?\n")
+    for level, (n, think) in counts.items():
+        assert n > 500 and 0.42 < think / n < 0.58, (level, n, think)  # ~Binomial(n, 0.5)
+
+
+def test_mode_mix_is_configurable():
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft import SFTConfig, pool_examples
+    from ponder.tasks import get_task
+
+    tok = build_tokenizer()
+    for p, want in ((0.0, 0), (1.0, 64 * 8)):
+        cfg = SFTConfig(model="m", batch_size=64, think_prob=p)
+        ex = [tok.decode(ids[plen:]) for b in pool_examples(cfg, 0, tok, [get_task("arith")]) for ids, plen in b]
+        assert sum(c.startswith("<think>") for c in ex) == want
+
+
+def test_lr_schedule():
+    from ponder.sft import SFTConfig, lr_at
+
+    cfg = SFTConfig(model="m", steps=110, warmup=10, lr=1e-3)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # half-way through the cosine
+    assert lr_at(110, cfg) == pytest.approx(1e-4)
+
+
+def test_cli_sft_writes_model_curve_and_flops(tiny_model, tmp_path, capsys):
+    from ponder.cli import main
+    from ponder.policy.tiny import read_meta
+    from ponder.runs import read_jsonl
+
+    run = tmp_path / "run"
+    rc = main(["sft", "--model", str(tiny_model), "--tasks", "arith", "--steps", "3", "--batch-size", "4",
+               "--log-every", "1", "--out", str(run), "--difficulties", "1,2"])
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == str(run / "model")
+    rows = read_jsonl(run / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(r["loss"] > 0 for r in rows)
+    assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    meta = read_meta(run / "model")
+    assert meta["flops"]["sft"] == 6 * meta["params"] * rows[-1]["tokens"]
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(run / "model")
+
+
+def test_cli_sft_bad_input_one_line_nothing_written(tiny_model, tmp_path, capsys):
+    from ponder.cli import main
+
+    cases = [
+        (["--model", str(tiny_model), "--tasks", "nosuchtask"], "unknown task"),
+        (["--model", str(tmp_path / "missing")], "model directory not found"),
+        (["--model", str(tiny_model), "--think-prob", "1.5"], "think-prob"),
+        (["--model", str(tiny_model), "--difficulties", "1,2", "--difficulty-weights", "1"], "difficulty-weights"),
+        (["--resume"], "--resume needs --out"),
+    ]
+    for i, (extra, message) in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        argv = ["sft", *extra] + ([] if "--resume" in extra else ["--out", str(out)])
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not out.exists()
+
+
+def _weights(model_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(model_dir) / "model.safetensors"))
+
+
+def test_resume_after_kill_matches_uninterrupted(tiny_model, tmp_path):
+    """Kill a real `ponder sft` process after its first checkpoint; --resume ends where a clean run does."""
+    import torch
+
+    from ponder.cli import main
+    from ponder.runs import read_jsonl
+
+    args = ["--model", str(tiny_model), "--steps", "30", "--batch-size", "2", "--checkpoint-every", "2",
+            "--log-every", "1", "--difficulties", "1", "--threads", "1"]
+    killed = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "ponder", "sft", *args, "--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed / "checkpoints" / "last" / "trainer_state.pt"
+    deadline = time.time() + 300
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state.exists()
+    assert not (killed / "model").exists(), "the run finished before it could be killed"
+
+    assert main(["sft", "--out", str(killed), "--resume"]) == 0
+    clean = tmp_path / "clean"
+    assert main(["sft", *args, "--out", str(clean)]) == 0
+    a, b = _weights(killed / "model"), _weights(clean / "model")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    steps = [r["step"] for r in read_jsonl(killed / "metrics.jsonl")]
+    assert steps == list(range(1, 31))  # no step lost or logged twice
+    meta_a = json.loads((killed / "model" / "ponder.json").read_text())
+    meta_b = json.loads((clean / "model" / "ponder.json").read_text())
+    assert meta_a["flops"] == meta_b["flops"]
