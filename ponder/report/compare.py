@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ponder.eval.aggregate import headline
 from ponder.report import plots
-from ponder.report.html import (accuracy_series, budget_series, by_int_key, effort_series, esc, figure, fmt, page,
+from ponder.report.html import (accuracy_series, budget_series, by_int_key, effort_series, esc, figure, page,
                                 table)
 
 
