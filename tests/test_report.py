@@ -79,6 +79,15 @@ def test_compare_shows_deltas(reports):
     assert "before" in html and "after" in html
 
 
+def test_compare_colours_deltas_by_which_way_is_better():
+    from ponder.report.compare import _delta
+
+    assert 'class="up">+0.200' in _delta(0.5, 0.7, 1)  # accuracy up: good
+    assert 'class="up">-5.000' in _delta(10, 5, -1)  # fewer tokens: good
+    assert 'class="down">+5.000' in _delta(5, 10, -1)
+    assert 'class="">+0.300' in _delta(0.2, 0.5, 0)  # think rate: depends on the level
+
+
 def test_summarize_shape():
     rows = synth_rows(0, 0.5)
     s = summarize(rows)

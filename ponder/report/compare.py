@@ -18,23 +18,26 @@ from ponder.report.html import (accuracy_series, budget_series, by_int_key, effo
                                 table)
 
 
-def _delta(a, b) -> str:
+def _delta(a, b, better: int = 0) -> str:
+    """B - A, green when it moves the better way, red when the worse way, plain if neither."""
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or a != a or b != b:
         return "–"
     d = b - a
-    cls = "up" if d > 0 else "down" if d < 0 else ""
+    direction = ((d > 0) - (d < 0)) * better  # +1: moved the better way, -1: the worse way
+    cls = {1: "up", -1: "down"}.get(direction, "")
     return f'<span class="{cls}">{d:+.3g}</span>' if abs(d) >= 1e4 else f'<span class="{cls}">{d:+.3f}</span>'
 
 
 def render_compare(metrics_a: dict, rows_a: Sequence[dict], metrics_b: dict, rows_b: Sequence[dict],
                    names: tuple[str, str] = ("A", "B"), title: str = "ponder compare", subtitle: str = "") -> str:
     na, nb = names
-    ha = {(axis, m): v for axis, m, v in headline(metrics_a)}
-    hb = {(axis, m): v for axis, m, v in headline(metrics_b)}
+    ha = {(axis, m): v for axis, m, v, _ in headline(metrics_a)}
+    hb = {(axis, m): v for axis, m, v, _ in headline(metrics_b)}
+    better = {(axis, m): d for axis, m, _, d in headline(metrics_a) + headline(metrics_b)}
     keys = list(ha) + [k for k in hb if k not in ha]
     parts = [f"<h2>Headline: {esc(na)} vs {esc(nb)}</h2>",
              table(["axis", "metric", na, nb, f"Δ ({nb} − {na})"],
-                   [(k[0], k[1], ha.get(k), hb.get(k), _delta(ha.get(k), hb.get(k))) for k in keys], raw_cols=(4,))]
+                   [(k[0], k[1], ha.get(k), hb.get(k), _delta(ha.get(k), hb.get(k), better[k])) for k in keys], raw_cols=(4,))]
     sa, sb = metrics_a["summary"]["by_difficulty"], metrics_b["summary"]["by_difficulty"]
     levels = sorted({int(d) for d in sa} | {int(d) for d in sb})
     ga = {int(d): v for d, v in sa.items()}
@@ -42,8 +45,8 @@ def render_compare(metrics_a: dict, rows_a: Sequence[dict], metrics_b: dict, row
     rows = []
     for d in levels:
         a, b = ga.get(d, {}), gb.get(d, {})
-        for key in ("accuracy", "think_rate", "mean_tokens"):
-            rows.append((d, key, a.get(key), b.get(key), _delta(a.get(key), b.get(key))))
+        for key, good in (("accuracy", 1), ("think_rate", 0), ("mean_tokens", 0)):
+            rows.append((d, key, a.get(key), b.get(key), _delta(a.get(key), b.get(key), good)))
     parts += ["<h2>Per difficulty</h2>", table(["difficulty", "metric", na, nb, "Δ"], rows, raw_cols=(4,))]
 
     both = lambda fa, fb: [(na, fa), (nb, fb)]  # noqa: E731
@@ -72,7 +75,7 @@ def render_compare(metrics_a: dict, rows_a: Sequence[dict], metrics_b: dict, row
     parts.append("<h2>Parallel test-time compute</h2>")
     parts.append(table(["strategy", f"{na} accuracy", f"{nb} accuracy", "Δ", f"{na} tokens/problem", f"{nb} tokens/problem"],
                        [(k, st_a[k]["accuracy"], st_b.get(k, {}).get("accuracy"),
-                         _delta(st_a[k]["accuracy"], st_b.get(k, {}).get("accuracy")), st_a[k]["tokens_per_problem"],
+                         _delta(st_a[k]["accuracy"], st_b.get(k, {}).get("accuracy"), 1), st_a[k]["tokens_per_problem"],
                          st_b.get(k, {}).get("tokens_per_problem")) for k in st_a], raw_cols=(3,)))
     return page(title, subtitle, "".join(parts))
 

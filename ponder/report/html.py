@@ -102,7 +102,7 @@ def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder eval
     s, c = metrics["skills"], metrics["calibration"]
     tasks = sorted({r["task"] for r in rows})
     parts = ["<h2>Headline: the four axes</h2>"]
-    parts.append(table(["axis", "metric", "value"], [(a, m, v) for a, m, v in headline(metrics)]))
+    parts.append(table(["axis", "metric", "value"], [(a, m, v) for a, m, v, _ in headline(metrics)]))
 
     acc_series = [("all tasks (95% Wilson)", accuracy_series(metrics))]
     if len(tasks) > 1:
