@@ -213,3 +213,4 @@ def test_cost_flops():
                      params=1000, wall_s=2.0)
     assert c["generated_tokens"] == 40 and c["flops"] == 2 * 1000 * 40 and c["prompt_flops"] == 16000
     assert c["tokens_per_s"] == 20.0 and c["mean_tokens"] == 20.0
+    assert cost_metrics([{"num_tokens": 10}], params=None, wall_s=1.0)["flops"] is None  # served model

@@ -75,7 +75,7 @@ def execute(run_dir, policy, problems, cfg) -> int:
     import json
     import time
 
-    from ponder.eval.runner import evaluate
+    from ponder.eval.runner import evaluate, policy_params
     from ponder.report.io import load_parts, part_path, write_run
     from ponder.runs import read_jsonl, write_parquet
 
@@ -100,7 +100,7 @@ def execute(run_dir, policy, problems, cfg) -> int:
     all_rows = sorted(done_rows + rows, key=lambda r: (order.get(r["problem_id"], 1 << 30), r["sample"]))
     wall = sum(sessions.values()) + (time.perf_counter() - t0)
     records = metrics.pop("orchestration_records")
-    metrics = write_run(run_dir.path, all_rows, records, cfg, params=int(getattr(policy, "num_params", 0) or 0),
+    metrics = write_run(run_dir.path, all_rows, records, cfg, params=policy_params(policy, cfg),
                         wall_s=wall, title=f"ponder eval: {cfg.model}")
     _print_summary(metrics, run_dir)
     json.dumps(metrics)  # fail here, not in a reader, if anything is not JSON-ready

@@ -19,7 +19,7 @@ def run(args) -> int:
 
     rows, records, old, config = load_run(args.run)
     cost = old.get("cost", {})
-    metrics = compute_metrics(rows, orchestration=records, params=int(cost.get("params") or 0),
+    metrics = compute_metrics(rows, orchestration=records, params=cost.get("params") or None,
                               wall_s=float(cost.get("wall_s") or 0.0),
                               max_new_tokens=int(config.get("max_new_tokens", old.get("calibration", {}).get("t_max", 256))),
                               strategy=config.get("strategy", "sample"))

@@ -42,7 +42,7 @@ def _clean(obj):
     return obj
 
 
-def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (), params: int = 0,
+def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (), params: int | None = None,
                     wall_s: float = 0.0, max_new_tokens: int = 256, strategy: str = "sample") -> dict:
     """Every metric of the four axes plus cost, as one JSON-ready dict (see docs/eval.md)."""
     rows = list(rows)

@@ -30,6 +30,8 @@ class EvalConfig:
                                                               "sub-calls and report composed accuracy and speedup"})
     verify_timeout_s: float = field(default=5.0, metadata={"help": "per-sample verification time limit"})
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
+    params: int | None = field(default=None, metadata={"help": "parameter count for the FLOPs estimate when "
+                                                               "the backend cannot tell (openai)"})
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/eval-<time>)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted eval in --out, skipping scored problems"})
 
@@ -45,5 +47,7 @@ class EvalConfig:
             raise PonderError(f"--temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise PonderError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.params is not None and self.params < 1:
+            raise PonderError(f"--params must be >= 1, got {self.params}")
         if self.verify_timeout_s <= 0:
             raise PonderError(f"--verify-timeout-s must be > 0, got {self.verify_timeout_s}")

@@ -129,6 +129,11 @@ class _TimedPool:
         return self.pool.submit(problems, completions, timeout_s=self.timeout_s)
 
 
+def policy_params(policy, cfg: EvalConfig) -> int | None:
+    """The backend's parameter count, else --params (None when neither knows)."""
+    return getattr(policy, "num_params", None) or cfg.params
+
+
 def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None, progress: bool = True,
              skip: Iterable[str] = (), on_batch: Callable[[int, list[dict]], None] | None = None,
              orchestration: bool | None = None) -> tuple[list[dict], dict]:
@@ -152,7 +157,7 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
         if dec:
             records = orchestrate(policy, dec, pool, max_new_tokens=cfg.max_new_tokens)
     wall_s = time.perf_counter() - t0
-    metrics = compute_metrics(rows, orchestration=records, params=int(getattr(policy, "num_params", 0) or 0),
+    metrics = compute_metrics(rows, orchestration=records, params=policy_params(policy, cfg),
                               wall_s=wall_s, max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
     metrics["orchestration_records"] = records
     return rows, metrics

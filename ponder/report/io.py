@@ -34,7 +34,7 @@ def load_parts(run: Path) -> list[dict]:
     return list(seen.values())
 
 
-def write_run(run: Path, rows: list[dict], records: list[dict], cfg, *, params: int, wall_s: float,
+def write_run(run: Path, rows: list[dict], records: list[dict], cfg, *, params: int | None, wall_s: float,
               title: str) -> dict:
     """Merge into samples.parquet, write metrics.json and report.html, then drop the part files."""
     from ponder.eval.aggregate import compute_metrics
