@@ -32,6 +32,7 @@ from ponder.errors import PonderError
 
 DATA_SEED_OFFSET = 1000
 BUCKET_POOL = 8  # batches per length-sorted pool
+DEFAULT_LEVEL_WEIGHT = {1: 3.0, 2: 3.0}  # without --difficulty-weights; other levels weigh 1
 
 
 @dataclass
@@ -41,12 +42,13 @@ class SFTConfig:
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/sft-<time>)"})
     difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels to draw"})
     difficulty_weights: tuple[float, ...] = field(
-        default=(), metadata={"help": "relative weight per level in --difficulties (default: uniform)"})
+        default=(), metadata={"help": "relative weight per level in --difficulties (default: 3 for levels 1-2, "
+                                      "1 above: the easy levels' answer-only lookups need the most examples)"})
     think_prob: float = field(default=0.5, metadata={"help": "chance an example carries a <think> trace "
                                                       "(drawn independently of difficulty)"})
-    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=64, metadata={"help": "sequences per step"})
-    lr: float = field(default=3e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
+    steps: int = field(default=2000, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
+    lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
     warmup: int = field(default=50, metadata={"help": "linear warmup steps, then cosine decay to lr/10"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm (0 = off)"})
@@ -85,7 +87,7 @@ def example_text(task, problem, think: bool, tokenizer) -> tuple[str, str]:
 def pool_examples(cfg: SFTConfig, pool_index: int, tokenizer, tasks) -> list[tuple[list[int], int]]:
     """One length-sorted pool of (token ids, prompt length) examples; pure in (cfg.seed, pool_index)."""
     rng = random.Random(f"sft/{cfg.seed}/{pool_index}")
-    weights = list(cfg.difficulty_weights) or [1.0] * len(cfg.difficulties)
+    weights = list(cfg.difficulty_weights) or [DEFAULT_LEVEL_WEIGHT.get(d, 1.0) for d in cfg.difficulties]
     eos = tokenizer.eos_token_id
     out = []
     for _ in range(cfg.batch_size * BUCKET_POOL):

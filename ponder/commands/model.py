@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
     init = sub.add_parser("init", help="write a randomly initialised tiny model to --out",
                           description="Write a randomly initialised tiny model (warm-start it with `ponder sft`).")
     init.add_argument("--out", required=True, help="model directory to create")
-    init.add_argument("--size", default="tiny", help="tiny (~3.4M parameters) or small (~11M) (default: tiny)")
+    init.add_argument("--size", default="tiny", help="tiny (~0.87M parameters) or small (~3.4M) (default: tiny)")
     init.add_argument("--seed", type=int, default=0, help="initialisation seed (default: 0)")
     init.add_argument("--force", action="store_true", help="replace --out if it already holds a model")
 

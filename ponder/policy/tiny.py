@@ -20,13 +20,14 @@ from typing import Any, Callable
 
 from ponder.errors import PonderError
 
-# name -> LlamaConfig fields. `tiny` is the demo default: small enough that a CPU warm start
-# reaches the arithmetic floor in minutes; `small` is ~4x the compute per token.
+# name -> LlamaConfig fields. `tiny` (~0.87M parameters) is the demo default: small enough that a
+# warm start on a 2-core CPU reaches the arithmetic floor in minutes (docs/policy.md has the
+# numbers); `small` (~3.4M) costs ~4x the compute per token.
 SIZES: dict[str, dict[str, int]] = {
-    "tiny": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
-                 intermediate_size=768),
-    "small": dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=6,
-                  intermediate_size=1152),
+    "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+                 intermediate_size=384),
+    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+                  intermediate_size=768),
 }
 MAX_POSITIONS = 512  # prompts + completions of the procedural tasks fit well within this
 PONDER_JSON = "ponder.json"
