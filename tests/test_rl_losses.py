@@ -109,3 +109,21 @@ def test_entropy_uniform():
 def test_unknown_variant():
     with pytest.raises(ValueError, match="unknown loss variant"):
         policy_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1), torch.ones(1, 1), variant="ppo2")
+
+
+@pytest.mark.parametrize("variant", ["grpo", "dapo", "dr_grpo"])
+def test_micro_batch_weights_recover_the_full_batch_loss(variant):
+    from ponder.rl.losses import micro_weight
+
+    torch.manual_seed(0)
+    logp, old = torch.randn(5, 6) * 0.1, torch.randn(5, 6) * 0.1
+    mask = (torch.rand(5, 6) > 0.3).float()
+    mask[:, 0] = 1
+    adv = torch.randn(5)
+    kw = dict(variant=variant, eps_low=0.2, eps_high=0.28, max_len=6)
+    full, _ = policy_loss(logp, old, adv, mask, **kw)
+    total = 0.0
+    for idx in (torch.tensor([0, 3]), torch.tensor([1]), torch.tensor([2, 4])):
+        part, _ = policy_loss(logp[idx], old[idx], adv[idx], mask[idx], **kw)
+        total += part * micro_weight(variant, mask[idx].sum(), mask.sum(), len(idx), 5)
+    assert total.item() == pytest.approx(full.item(), abs=1e-6)

@@ -151,3 +151,40 @@ def test_cli_bad_input_one_line_and_nothing_written(tmp_path, tiny):
         assert r.returncode == 2, r.stderr
         assert msg in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert not out.exists()
+
+
+def test_lora_trains_adapter_and_merges(warm_model, tmp_path):
+    from safetensors.torch import load_file
+
+    from ponder.rl.trainer import train
+
+    tiny = str(warm_model)  # varied lengths and answers: the reward has variance, so gradients are non-zero
+    cfg = TrainConfig(model=tiny, task="arith", levels=(1,), reward="correct:1,kimi_length:1", steps=2,
+                      prompts_per_step=2, group_size=4, max_new_tokens=48, lora_rank=4, lr=1e-2, save_every=1)
+    run = train(cfg, out=str(tmp_path / "run"), progress=False)
+    ckpt = run.path / "checkpoints" / "step-000002"
+    assert (ckpt / "adapter_config.json").exists()  # the checkpoint is a peft adapter dir
+    base, merged = load_file(f"{tiny}/model.safetensors"), load_file(run.path / "model" / "model.safetensors")
+    assert set(base) == set(merged)  # merged back into a plain HF model
+    assert any(not (base[k] == merged[k]).all() for k in base)  # ...with the adapter's update folded in
+
+
+def test_preset_from_cli_with_overrides(tiny, tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from ponder.rewards import parse_spec
+    from ponder.rl.presets import CALIBRATION
+
+    parse_spec(CALIBRATION.reward)  # the demo's preset names real rewards
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "ponder", "train", "--preset", "calibration", "--model", tiny, "--out",
+                        str(out), "--steps", "1", "--prompts-per-step", "1", "--group-size", "2",
+                        "--max-new-tokens", "4", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-1500:]
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["reward"] == CALIBRATION.reward and cfg["lr"] == CALIBRATION.lr  # from the preset
+    assert cfg["steps"] == 1 and cfg["group_size"] == 2  # flags override it
+    assert (out / "model" / "model.safetensors").exists() and (out / "summary.json").exists()

@@ -91,6 +91,22 @@ AGGREGATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int | None], torch
 }
 
 
+# Gradient accumulation: the weight of one micro-batch's aggregated loss such that the weighted
+# sum over micro-batches equals the loss aggregated over the whole minibatch (exactly, for any split).
+#   grpo:    micro mean over n seqs      -> x n/N
+#   dapo:    micro sum / micro tokens    -> x micro tokens / all tokens
+#   dr_grpo: micro sum / (n x max_len)   -> x n/N
+MICRO_WEIGHTS: dict[str, Callable[[float, float, int, int], float]] = {
+    "grpo": lambda tok, all_tok, n, N: n / N,
+    "dapo": lambda tok, all_tok, n, N: float(tok) / max(float(all_tok), 1.0),
+    "dr_grpo": lambda tok, all_tok, n, N: n / N,
+}
+
+
+def micro_weight(variant: str, tokens, all_tokens, n: int, N: int) -> float:
+    return MICRO_WEIGHTS[variant](tokens, all_tokens, n, N)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 

@@ -64,7 +64,8 @@ class TrainConfig:
     eps_high: float = field(default=0.2, metadata={"help": "upper clip range (DAPO clip-higher: 0.28)"})
     beta: float = field(default=0.0, metadata={"help": "k3 KL penalty to the initial policy (0: off, as DAPO/Dr. GRPO)"})
     epochs: int = field(default=1, metadata={"help": "optimisation passes over each batch (GRPO's mu)"})
-    minibatches: int = field(default=1, metadata={"help": "minibatches per pass"})
+    minibatches: int = field(default=1, metadata={"help": "minibatches per pass (one optimizer step each)"})
+    micro_batch_size: int = field(default=16, metadata={"help": "sequences per forward/backward, bucketed by length (0: all at once); only speed changes"})
     lr: float = field(default=1e-5, metadata={"help": "AdamW learning rate (1e-6..1e-5 for real models; the tiny model likes 1e-4+)"})
     warmup_steps: int = field(default=0, metadata={"help": "linear LR warm-up steps, then constant"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
@@ -222,48 +223,83 @@ def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = Fa
     return logp, ent
 
 
-def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
-    """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats."""
+def micro_batches(lengths, size: int) -> list:
+    """Index tensors of micro-batches: sequences sorted by length (longest first, stable), cut
+    every `size` (0: one micro-batch). Each micro-batch is trimmed to its own longest sequence,
+    so short completions stop paying for the padding of long ones."""
     import torch
 
-    from ponder.rl.losses import masked_mean, policy_loss
+    order = torch.sort(lengths, descending=True, stable=True).indices
+    return list(order.split(size)) if size > 0 else [order]
+
+
+def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
+    """token_logprobs over the whole batch, computed micro-batch by micro-batch (no grad)."""
+    import torch
+
+    out = torch.zeros(ids.shape[0], ids.shape[1] - 1)
+    for idx in micro_batches(attn.sum(1), size):
+        L = int(attn[idx].sum(1).max())
+        out[idx, : L - 1] = token_logprobs(model, ids[idx, :L], attn[idx, :L], temperature)[0].float()
+    return out
+
+
+def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
+    """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
+
+    Each minibatch is one optimizer step, accumulated over length-bucketed micro-batches; every
+    micro-batch loss is weighted (`ponder.rl.losses.micro_weight`) so the accumulated gradient is
+    exactly that of the loss aggregated over the whole minibatch.
+    """
+    import torch
+
+    from ponder.rl.losses import masked_mean, micro_weight, policy_loss
 
     ids, attn, mask = tensors
-    N = ids.shape[0]
+    N, size = ids.shape[0], cfg.micro_batch_size
     reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
     with torch.no_grad():
-        old = None if reuse_old else token_logprobs(model, ids, attn, cfg.temperature)[0]
-        ref = token_logprobs(ref_model, ids, attn, cfg.temperature)[0] if ref_model is not None else None
+        old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size)
+        ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size) if ref_model is not None else None
     stats: dict[str, list[float]] = {}
-    order = torch.arange(N)
+    params = [p for p in model.parameters() if p.requires_grad]
     for _ in range(cfg.epochs):
-        for mb in order.chunk(cfg.minibatches):
-            logp, ent = token_logprobs(model, ids[mb], attn[mb], cfg.temperature, with_entropy=True)
-            old_mb = logp.detach() if old is None else old[mb]
-            loss, s = policy_loss(logp, old_mb, adv[mb], mask[mb], variant=cfg.loss, eps_low=cfg.eps_low,
-                                  eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
-                                  ref_logp=None if ref is None else ref[mb], beta=cfg.beta)
-            s["entropy"] = float(masked_mean(ent, mask[mb]))
-            s["loss"] = float(loss.detach())
+        for mb in torch.arange(N).chunk(cfg.minibatches):
             optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                s["skipped"] = 1.0
+            tokens, finite, acc = mask[mb].sum(), True, {}
+            for micro in micro_batches(attn[mb].sum(1), size):
+                idx = mb[micro]
+                L = int(attn[idx].sum(1).max())
+                m = mask[idx, : L - 1]
+                logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
+                old_mb = logp.detach() if old is None else old[idx, : L - 1]
+                loss, s = policy_loss(logp, old_mb, adv[idx], m, variant=cfg.loss, eps_low=cfg.eps_low,
+                                      eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
+                                      ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
+                w = micro_weight(cfg.loss, m.sum(), tokens, len(idx), len(mb))
+                share = float(m.sum() / tokens.clamp(min=1))  # token share, for averaging the stats
+                s["entropy"] = float(masked_mean(ent, m))
+                for k, v in s.items():
+                    acc[k] = acc.get(k, 0.0) + v * share
+                acc["loss"] = acc.get("loss", 0.0) + float(loss.detach()) * w  # the minibatch's aggregated loss
+                if not torch.isfinite(loss):
+                    finite = False
+                    break
+                (loss * w).backward()
+            if finite:
+                gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                acc["grad_norm"] = float(gn)
+                finite = bool(torch.isfinite(gn))
+            if finite:
+                optimizer.step()
             else:
-                loss.backward()
-                gn = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
-                s["grad_norm"] = float(gn)
-                if torch.isfinite(gn):
-                    optimizer.step()
-                    s["skipped"] = 0.0
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    s["skipped"] = 1.0
-            for k, v in s.items():
+                optimizer.zero_grad(set_to_none=True)
+            acc["skipped"] = 0.0 if finite else 1.0
+            for k, v in acc.items():
                 stats.setdefault(k, []).append(v)
     scheduler.step()
     out = {k: (sum(v) / len(v) if k != "skipped" else sum(v)) for k, v in stats.items() if v}
-    out = {k: (v if math.isfinite(v) else None) for k, v in out.items()}
-    return out
+    return {k: (v if math.isfinite(v) else None) for k, v in out.items()}
 
 
 # -- the loop -----------------------------------------------------------------------------------
