@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -48,10 +49,8 @@ def write_run(run: Path, rows: list[dict], records: list[dict], cfg, *, params: 
                               max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
     write_json(run / "metrics.json", metrics)
     atomic_write_text(run / "report.html", render_report(metrics, rows, title=title, subtitle=str(run)))
-    for f in sorted((run / "parts").glob("batch-*.parquet")):
-        f.unlink()
-    if (run / "parts").is_dir():
-        (run / "parts").rmdir()
+    # everything in parts/ is now in samples.parquet (a kill mid-write can leave a .tmp there too)
+    shutil.rmtree(run / "parts", ignore_errors=True)
     return metrics
 
 
