@@ -149,6 +149,10 @@ class VerifierPool:
             pass_fds=(r1, w2),
             env=env,
             stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the caller's terminal is the caller's to handle, and
+            # the kernel's autogroup scheduler (on by default) weighs each worker as a job of
+            # its own rather than squeezing the whole pool into the caller's single share.
+            start_new_session=True,
         )
         os.close(r1)
         os.close(w2)
