@@ -72,6 +72,17 @@ def test_pool_prior_lets_all_failures_stop_early():
     assert rule.decide(0, 8, (1.0, 1.0)) is None
 
 
+def test_round_size_fills_small_rounds():
+    from ponder.curate.runner import round_size
+
+    rule = StopRule(max_samples=16, first_round=4, round_size=1)
+    assert round_size(rule, 0, 3, min_batch=64) == 4  # the first round is always first_round
+    assert round_size(rule, 4, 100, min_batch=64) == 1  # enough problems: the rule's round
+    assert round_size(rule, 4, 10, min_batch=64) == 7  # ceil(64 / 10)
+    assert round_size(rule, 14, 1, min_batch=64) == 2  # never past the budget
+    assert round_size(rule, 4, 10) == 1  # off by default
+
+
 def test_schedule_and_rounds():
     rule = StopRule(max_samples=16, first_round=4, round_size=2)
     assert rule.schedule() == [4, 6, 8, 10, 12, 14, 16]
@@ -329,7 +340,7 @@ def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
 
     run = tmp_path / "curate"
     argv = ["curate", "--model", str(warm_model), "--tasks", "arith", "--difficulties", "1,2", "--pool", "8",
-            "--max-samples", "8", "--max-new-tokens", "96", "--out", str(run)]
+            "--max-samples", "8", "--max-new-tokens", "96", "--min-batch", "12", "--out", str(run)]
     assert main(argv) == 0
     est = pq.read_table(run / "estimates.parquet").to_pylist()
     samples = pq.read_table(run / "samples.parquet").to_pylist()
@@ -354,8 +365,12 @@ def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2  # the histogram and the samples-spent bars
     # each round sampled exactly the problems still undecided after the previous one
+    done = 4
     for prev, cur in zip(rounds, rounds[1:]):
         assert cur["active"] == prev["active"] - prev["decided"]
+        # --min-batch 12: a round of `active` problems draws ceil(12 / active) each, within the budget
+        assert cur["samples_per_problem"] == min(max(1, -(-12 // cur["active"])), 8 - done)
+        done += cur["samples_per_problem"]
     assert sum(r["decided"] for r in rounds) == 8
     code = main(["export", "--format", "verl", "--input", str(run), "--out", str(tmp_path / "verl")])
     assert code == (0 if kept else 2)

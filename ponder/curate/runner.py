@@ -44,6 +44,8 @@ class CurateConfig:
     confidence: float = field(default=0.95, metadata={"help": "stop once P(decision = the max-samples decision) >= this; 1-confidence bounds the disagreement"})
     first_round: int = field(default=4, metadata={"help": "samples in every problem's first round (the prior is fitted on these)"})
     round_size: int = field(default=1, metadata={"help": "samples per later round"})
+    min_batch: int = field(default=0, metadata={"help": "when few problems remain, raise the round size so a round "
+                                                        "generates at least this many samples (0 = off; trades samples for fewer, fuller calls)"})
     rule: str = field(default="predictive", metadata={"help": f"stopping rule: {', '.join(RULES)}"})
     prior: str = field(default="group", metadata={"help": "Beta prior: group (fit per task+difficulty), pool (one fit) or A,B"})
     success_at: float = field(default=1.0, metadata={"help": "a sample counts as a success when its score >= this"})
@@ -56,6 +58,8 @@ class CurateConfig:
     def __post_init__(self) -> None:
         if len(self.window) != 2:
             raise PonderError(f"window must be LOW,HIGH (two numbers), got {','.join(map(str, self.window))}")
+        if self.min_batch < 0:
+            raise PonderError(f"min_batch must be >= 0, got {self.min_batch}")
         if self.pool < 1:
             raise PonderError(f"pool must be >= 1, got {self.pool}")
         if not self.tasks or not self.difficulties:
@@ -127,6 +131,18 @@ def _verify(problems: list[Problem], texts: list[str], timeout_s: float) -> list
     return verify_batch(problems, texts, timeout_s=timeout_s)
 
 
+def round_size(rule: StopRule, n: int, active: int, min_batch: int = 0) -> int:
+    """Samples per active problem this round: the rule's round, raised to fill `min_batch`.
+
+    Why: each round costs one generate call that waits for its longest completion, so a round
+    of a few problems x 1 sample wastes the backend. Any n is valid for `StopRule.decide`.
+    """
+    k = rule.next_round(n)
+    if n > 0 and min_batch > 0:
+        k = max(k, -(-min_batch // max(1, active)))
+    return min(k, rule.max_samples - n)
+
+
 def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: bool = True,
            on_round: Callable[[dict], None] | None = None) -> CurateResult:
     """Adaptive pass-rate estimation of `problems` under `policy` (see the module docstring)."""
@@ -149,7 +165,7 @@ def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: 
     bar = tqdm(total=N, desc="curate", unit="problem", disable=not progress, leave=False)
     t0, rnd = time.time(), 0
     while active:
-        k = rule.next_round(n[active[0]])  # lockstep: every active problem has the same n
+        k = round_size(rule, n[active[0]], len(active), cfg.min_batch)  # lockstep: every active problem has the same n
         sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                             stop=("</answer>",), seed=cfg.seed * 1_000_003 + rnd)  # fresh samples each round
         tg = time.time()
