@@ -73,6 +73,12 @@ class VLLMPolicy:
         self.meta = read_meta(path)
         self.num_params = self.meta.get("params") or _count_params(path)
 
+    def close(self) -> None:
+        """Shut the engine's worker processes down now (else they go at interpreter exit)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None:
+            core.shutdown()
+
     def render(self, problem: Problem | str, suffix: str = "") -> str:
         """Same prompt as the hf backend: the chat template when the checkpoint has one, else plain."""
         return render_prompt(self.tokenizer, problem, suffix)
