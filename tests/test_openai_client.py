@@ -288,3 +288,23 @@ def test_render_plain_prompt_and_chat_refuses_suffix():
     assert chat.render(prob) == "2+3="
     with pytest.raises(PonderError, match="cannot start the answer with a suffix"):
         chat.render(prob, "<think>")
+
+
+def test_cli_with_no_server_exits_2_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PONDER_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ponder", "eval", "--backend", "openai", "--model", "tiny", "--tasks", "arith",
+         "--difficulties", "1", "--per-level", "1", "-n", "1", "--out", str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"ponder: error: cannot connect to http://127.0.0.1:{port}/v1/completions: connection refused (is the server running?)"
+    assert "Traceback" not in proc.stderr
