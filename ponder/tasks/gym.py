@@ -173,7 +173,7 @@ def resolve(rest: str) -> RGTask:
     if name not in names:
         close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join('rg/' + c for c in close)}?" if close else ""
-        raise PonderError(f"unknown reasoning-gym dataset {name!r}{hint} ({len(names)} available: ponder tasks list --rg)")
+        raise PonderError(f"unknown reasoning-gym dataset {name!r}{hint} ({len(names)} datasets: see reasoning_gym.factory.DATASETS)")
     key = (name, partial)
     if key not in _tasks:
         _tasks[key] = RGTask(name, partial)
