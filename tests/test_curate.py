@@ -5,7 +5,6 @@ curriculum, the verl/TRL exports read back and scored by ponder's own adapters, 
 from __future__ import annotations
 
 import json
-import math
 import random
 
 import pytest
@@ -189,6 +188,7 @@ def test_export_verl_layout_and_its_reward_adapter(tmp_path):
     from ponder.rewards.adapters import compute_score
     from ponder.runs import write_parquet
     from ponder.tasks import get_task
+    from ponder.types import Problem
 
     src = write_parquet(tmp_path / "curated.parquet", _curated_rows())
     rows = read_curated(tmp_path)  # a run directory resolves to curated.parquet; kept rows only
@@ -208,9 +208,7 @@ def test_export_verl_layout_and_its_reward_adapter(tmp_path):
     assert json.loads(info["meta"]) == json.loads(rows[0]["meta"])
     # verl calls compute_score(data_source, solution_str, ground_truth, extra_info) per sample
     for r, orig in zip(back, rows):
-        task = get_task(orig["task"])
-        from ponder.types import Problem
-        good = task.oracle(Problem.from_dict(orig))
+        good = get_task(orig["task"]).oracle(Problem.from_dict(orig))
         assert compute_score(r["data_source"], good, r["reward_model"]["ground_truth"], r["extra_info"]) == 1.0
         assert compute_score(r["data_source"], "<answer>nope</answer>", r["reward_model"]["ground_truth"], r["extra_info"]) == 0.0
     assert src.exists()
@@ -249,7 +247,6 @@ def test_export_trl_columns_feed_its_reward_adapter(tmp_path):
 def test_trl_export_loads_in_datasets_and_is_conversational_for_trl(tmp_path):
     """Against the real libraries in the optional TRL venv (.venv-trl; skipped without it)."""
     import subprocess
-    import sys
     from pathlib import Path
 
     from ponder.curate.export import export_trl, export_verl

@@ -16,7 +16,6 @@ small rounds until the evidence places it confidently inside or outside the wind
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ponder.errors import PonderError
@@ -77,11 +76,11 @@ def execute(run_dir, policy, problems, cfg) -> int:
 
 def _empty_like(rows: list[dict]):
     """A zero-row table with the estimates' schema, so an empty curation still reads back."""
+    import json
+
     import pyarrow as pa
 
-    import json as _json
-
-    rows = [{k: (_json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in r.items()} for r in rows]
+    rows = [{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in r.items()} for r in rows]
     return pa.Table.from_pylist(rows).slice(0, 0)
 
 
@@ -92,5 +91,4 @@ def _print_summary(summary: dict, run_dir, cfg) -> None:
     print(f"kept {summary['kept']}/{summary['problems']} problems with pass rate in [{cfg.window[0]}, {cfg.window[1]}]; "
           f"{summary['samples']} samples = {summary['sample_fraction']:.1%} of the fixed budget "
           f"({summary['fixed_budget_samples']} at {cfg.max_samples}/problem)")
-    print(f"run directory: {run_dir}  (curated: {run_dir}/curated.parquet, report: {run_dir}/report.html)",
-          file=sys.stdout)
+    print(f"run directory: {run_dir}  (curated: {run_dir}/curated.parquet, report: {run_dir}/report.html)")
