@@ -83,12 +83,18 @@ def run_trl(model: str, problems, args, out: Path) -> dict:
     return {"step_s": times, "wall_s": time.perf_counter() - t0, "reward": rewards}
 
 
+def _merge(rs: list[dict]) -> dict:
+    return {"step_s": [x for r in rs for x in r["step_s"]], "wall_s": sum(r["wall_s"] for r in rs) / len(rs),
+            "reward": rs[0]["reward"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model dir (default: a freshly initialised tiny model)")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    ap.add_argument("--rounds", type=int, default=1, help="runs of each trainer, in ABBA order (2: ponder, trl, trl, ponder)")
     args = ap.parse_args()
     import torch
 
@@ -102,11 +108,16 @@ def main() -> None:
 
             model = str(init_tiny(out / "tiny"))
         problems, path = problems_file(out)
-        ponder = run_ponder(model, path, args, out)
-        trl = run_trl(model, problems, args, out)
+        # ABBA order (ponder, trl, trl, ponder, ...) so a drift in machine load hits both alike
+        runs: dict[str, list[dict]] = {"ponder": [], "trl": []}
+        order = ["ponder", "trl", "trl", "ponder"] * ((args.rounds + 1) // 2)
+        for i, name in enumerate(order[: 2 * args.rounds]):
+            sub = out / f"r{i}"
+            runs[name].append(run_ponder(model, path, args, sub) if name == "ponder" else run_trl(model, problems, args, sub))
+        ponder, trl = (_merge(runs[k]) for k in ("ponder", "trl"))
     pm, tm = statistics.median(ponder["step_s"]), statistics.median(trl["step_s"])
     print(f"\nsetting: 8 prompts x 8 completions, <= 32 new tokens, {args.steps} steps, torch threads "
-          f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}")
+          f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}, {args.rounds} run(s) each, wall = per run")
     print(f"{'':<10}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
     for name, r in (("ponder", ponder), ("trl", trl)):
         rw = r["reward"] or [float("nan")]

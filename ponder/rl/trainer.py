@@ -3,12 +3,12 @@
     from ponder.rl.trainer import TrainConfig, train
     train(TrainConfig(model="runs/sft/model", task="arith", reward="correct:1,kimi_length:0.5"))
 
-One step is four functions, each importable and tested alone:
+One step (`train_step`) is four functions, each importable and tested alone:
 
     batch = collect(...)      rollout G completions per prompt with the LIVE weights, score them,
                               drop zero-variance groups and re-sample (dynamic sampling)
     adv   = advantages(...)   group-relative advantages (ponder.rl.losses.group_advantages)
-    stats = step(...)         recompute old logprobs, then `epochs` passes of the clipped loss
+    stats = step(...)         (ponder.rl.update) recompute old logprobs, then `epochs` passes of the clipped loss
                               (ponder.rl.losses.policy_loss), AdamW + warm-up + grad clipping
 
 Departures from the papers, all deliberate:
@@ -26,8 +26,6 @@ Departures from the papers, all deliberate:
 
 from __future__ import annotations
 
-import copy
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -36,7 +34,8 @@ from typing import Any, Literal
 
 from ponder.errors import PonderError
 from ponder.rl.data import PromptSource
-from ponder.types import Completion, Problem
+from ponder.rl.rollout import Batch, advantages, collect, rollout, score  # noqa: F401  (the loop's parts)
+from ponder.rl.update import build_tensors, micro_batches, step, token_logprobs  # noqa: F401
 
 
 @dataclass
@@ -91,215 +90,6 @@ class TrainConfig:
             raise PonderError(f"need 0 <= eps_low < 1 and eps_high >= 0, got {self.eps_low}, {self.eps_high}")
         if self.temperature <= 0:
             raise PonderError("temperature must be > 0 for RL (greedy samples have no variance)")
-
-
-@dataclass
-class Batch:
-    """One scored batch of G-sized groups, flattened prompt by prompt."""
-
-    problems: list[Problem]  # [N]  (N = groups x G)
-    completions: list[Completion]  # [N]
-    rewards: list[float]  # [N]
-    correct: list[float]  # [N]
-    parts: dict[str, list[float]]  # reward name -> [N]
-    group_size: int
-    dropped_groups: int = 0  # removed by dynamic sampling
-    zero_var_groups: int = 0  # groups whose rewards all agree (no gradient under group advantages)
-    sampled_groups: int = 0
-    gen_time_s: float = 0.0
-
-
-# -- rollout / score / collect ------------------------------------------------------------------
-def rollout(policy, problems: list[Problem], cfg: TrainConfig) -> list[Completion]:
-    """G completions per problem from the live policy, flattened: [len(problems) * G]."""
-    from ponder.types import Sampling
-
-    prompts = [policy.render(p, cfg.prompt_suffix) for p in problems]
-    sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
-    return [c for group in policy.generate(prompts, cfg.group_size, sampling) for c in group]
-
-
-def score(problems: list[Problem], completions: list[Completion], reward) -> tuple[list[float], list[float], dict]:
-    """(totals, correctness, parts) of the flattened batch under the combined reward."""
-    from ponder.rewards.base import correctness_scores
-
-    totals, parts = reward(problems, completions)
-    correct = parts["correct"] if "correct" in parts else correctness_scores(problems, completions)
-    return totals, correct, parts
-
-
-def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
-    """Rollout + score, with DAPO dynamic sampling when enabled: groups whose rewards all agree
-    carry no gradient under group advantages, so they are replaced by fresh prompts, for at most
-    `max_resample_rounds` extra rounds; what is still missing then is simply not filled."""
-    G, want = cfg.group_size, cfg.prompts_per_step
-    keep: list[tuple[list[Problem], list[Completion], list[float], list[float], dict]] = []
-    dropped = sampled = zero_var = 0
-    t0 = time.perf_counter()
-    rounds = 1 + (cfg.max_resample_rounds if cfg.dynamic_sampling else 0)
-    for _ in range(rounds):
-        need = want - len(keep)
-        if need <= 0:
-            break
-        problems = source.take(need)
-        if cfg.budget > 0:
-            from ponder.rewards import with_budget
-
-            problems = [with_budget(p, cfg.budget, cfg.budget_mode) for p in problems]
-        completions = rollout(policy, problems, cfg)
-        flat = [p for p in problems for _ in range(G)]
-        totals, correct, parts = score(flat, completions, reward)
-        for g in range(len(problems)):
-            sl = slice(g * G, (g + 1) * G)
-            sampled += 1
-            flat_group = max(totals[sl]) - min(totals[sl]) < 1e-9
-            zero_var += flat_group
-            if cfg.dynamic_sampling and flat_group:
-                dropped += 1
-                continue
-            keep.append((flat[sl], completions[sl], totals[sl], correct[sl], {k: v[sl] for k, v in parts.items()}))
-    names = list(keep[0][4]) if keep else []
-    return Batch(
-        problems=[p for k in keep for p in k[0]], completions=[c for k in keep for c in k[1]],
-        rewards=[r for k in keep for r in k[2]], correct=[c for k in keep for c in k[3]],
-        parts={n: [x for k in keep for x in k[4][n]] for n in names}, group_size=G,
-        dropped_groups=dropped, zero_var_groups=zero_var, sampled_groups=sampled, gen_time_s=time.perf_counter() - t0)
-
-
-def advantages(batch: Batch, cfg: TrainConfig):
-    """Group advantages [N] of the batch's rewards."""
-    import torch
-
-    from ponder.rl.losses import group_advantages
-
-    rewards = torch.tensor(batch.rewards, dtype=torch.float32).view(-1, batch.group_size)  # [P, G]
-    return group_advantages(rewards, cfg.advantage_scale)
-
-
-# -- tensors for the loss ---------------------------------------------------------------------
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Prompt ids exactly as `HFPolicy.generate` encodes them (rendered text already holds any
-    special tokens the model needs)."""
-    return tokenizer.encode(prompt, add_special_tokens=False)
-
-
-def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
-    """input_ids / attention_mask [N, L] (right-padded prompt+completion) and loss mask [N, L-1]
-    over the completion tokens exactly as sampled (the policy keeps the final EOS in `token_ids`,
-    so the model is also trained on when to stop)."""
-    import torch
-
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    seqs, spans = [], []
-    for p, c in zip(batch.problems, batch.completions):
-        prompt_ids = encode_prompt(tokenizer, policy.render(p, cfg.prompt_suffix))
-        comp = list(c.token_ids)
-        seqs.append(prompt_ids + comp)
-        spans.append((len(prompt_ids), len(comp), c.finish_reason == "length"))
-    L = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), L), pad, dtype=torch.long)
-    attn = torch.zeros((len(seqs), L), dtype=torch.long)
-    mask = torch.zeros((len(seqs), L - 1))
-    for i, (s, (lp, lc, truncated)) in enumerate(zip(seqs, spans)):
-        ids[i, : len(s)] = torch.tensor(s)
-        attn[i, : len(s)] = 1
-        if not (truncated and cfg.mask_truncated):
-            mask[i, lp - 1 : lp - 1 + lc] = 1.0  # logits at position t predict token t+1
-    return ids, attn, mask
-
-
-def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = False):
-    """log pi(token_{t+1} | ..t) [N, L-1] (and entropy [N, L-1]) by teacher forcing."""
-    import torch
-
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / temperature
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-    if not with_entropy:
-        return logp, None
-    from ponder.rl.losses import entropy_from_logits
-
-    with torch.no_grad():
-        ent = entropy_from_logits(logits)
-    return logp, ent
-
-
-def micro_batches(lengths, size: int) -> list:
-    """Index tensors of micro-batches: sequences sorted by length (longest first, stable), cut
-    every `size` (0: one micro-batch). Each micro-batch is trimmed to its own longest sequence,
-    so short completions stop paying for the padding of long ones."""
-    import torch
-
-    order = torch.sort(lengths, descending=True, stable=True).indices
-    return list(order.split(size)) if size > 0 else [order]
-
-
-def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
-    """token_logprobs over the whole batch, computed micro-batch by micro-batch (no grad)."""
-    import torch
-
-    out = torch.zeros(ids.shape[0], ids.shape[1] - 1)
-    for idx in micro_batches(attn.sum(1), size):
-        L = int(attn[idx].sum(1).max())
-        out[idx, : L - 1] = token_logprobs(model, ids[idx, :L], attn[idx, :L], temperature)[0].float()
-    return out
-
-
-def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
-    """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
-
-    Each minibatch is one optimizer step, accumulated over length-bucketed micro-batches; every
-    micro-batch loss is weighted (`ponder.rl.losses.micro_weight`) so the accumulated gradient is
-    exactly that of the loss aggregated over the whole minibatch.
-    """
-    import torch
-
-    from ponder.rl.losses import masked_mean, micro_weight, policy_loss
-
-    ids, attn, mask = tensors
-    N, size = ids.shape[0], cfg.micro_batch_size
-    reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
-    with torch.no_grad():
-        old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size)
-        ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size) if ref_model is not None else None
-    stats: dict[str, list[float]] = {}
-    params = [p for p in model.parameters() if p.requires_grad]
-    for _ in range(cfg.epochs):
-        for mb in torch.arange(N).chunk(cfg.minibatches):
-            optimizer.zero_grad(set_to_none=True)
-            tokens, finite, acc = mask[mb].sum(), True, {}
-            for micro in micro_batches(attn[mb].sum(1), size):
-                idx = mb[micro]
-                L = int(attn[idx].sum(1).max())
-                m = mask[idx, : L - 1]
-                logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
-                old_mb = logp.detach() if old is None else old[idx, : L - 1]
-                loss, s = policy_loss(logp, old_mb, adv[idx], m, variant=cfg.loss, eps_low=cfg.eps_low,
-                                      eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
-                                      ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
-                w = micro_weight(cfg.loss, m.sum(), tokens, len(idx), len(mb))
-                share = float(m.sum() / tokens.clamp(min=1))  # token share, for averaging the stats
-                s["entropy"] = float(masked_mean(ent, m))
-                for k, v in s.items():
-                    acc[k] = acc.get(k, 0.0) + v * share
-                acc["loss"] = acc.get("loss", 0.0) + float(loss.detach()) * w  # the minibatch's aggregated loss
-                if not torch.isfinite(loss):
-                    finite = False
-                    break
-                (loss * w).backward()
-            if finite:
-                gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                acc["grad_norm"] = float(gn)
-                finite = bool(torch.isfinite(gn))
-            if finite:
-                optimizer.step()
-            else:
-                optimizer.zero_grad(set_to_none=True)
-            acc["skipped"] = 0.0 if finite else 1.0
-            for k, v in acc.items():
-                stats.setdefault(k, []).append(v)
-    scheduler.step()
-    out = {k: (sum(v) / len(v) if k != "skipped" else sum(v)) for k, v in stats.items() if v}
-    return {k: (v if math.isfinite(v) else None) for k, v in out.items()}
 
 
 # -- the loop -----------------------------------------------------------------------------------

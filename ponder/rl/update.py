@@ -1,0 +1,139 @@
+"""The update of the RL loop: batch tensors, teacher-forced logprobs and `step` (old logprobs,
+then clipped-loss epochs over length-bucketed micro-batches, AdamW, gradient clipping, skipping
+non-finite updates). Importable and tested alone (tests/test_rl_trainer.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ponder.rl.rollout import Batch
+    from ponder.rl.trainer import TrainConfig
+
+
+# -- tensors for the loss ---------------------------------------------------------------------
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """Prompt ids exactly as `HFPolicy.generate` encodes them (rendered text already holds any
+    special tokens the model needs)."""
+    return tokenizer.encode(prompt, add_special_tokens=False)
+
+
+def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
+    """input_ids / attention_mask [N, L] (right-padded prompt+completion) and loss mask [N, L-1]
+    over the completion tokens exactly as sampled (the policy keeps the final EOS in `token_ids`,
+    so the model is also trained on when to stop)."""
+    import torch
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    seqs, spans = [], []
+    for p, c in zip(batch.problems, batch.completions):
+        prompt_ids = encode_prompt(tokenizer, policy.render(p, cfg.prompt_suffix))
+        comp = list(c.token_ids)
+        seqs.append(prompt_ids + comp)
+        spans.append((len(prompt_ids), len(comp), c.finish_reason == "length"))
+    L = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), L), pad, dtype=torch.long)
+    attn = torch.zeros((len(seqs), L), dtype=torch.long)
+    mask = torch.zeros((len(seqs), L - 1))
+    for i, (s, (lp, lc, truncated)) in enumerate(zip(seqs, spans)):
+        ids[i, : len(s)] = torch.tensor(s)
+        attn[i, : len(s)] = 1
+        if not (truncated and cfg.mask_truncated):
+            mask[i, lp - 1 : lp - 1 + lc] = 1.0  # logits at position t predict token t+1
+    return ids, attn, mask
+
+
+def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = False):
+    """log pi(token_{t+1} | ..t) [N, L-1] (and entropy [N, L-1]) by teacher forcing."""
+    import torch
+
+    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / temperature
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    if not with_entropy:
+        return logp, None
+    from ponder.rl.losses import entropy_from_logits
+
+    with torch.no_grad():
+        ent = entropy_from_logits(logits)
+    return logp, ent
+
+
+def micro_batches(lengths, size: int) -> list:
+    """Index tensors of micro-batches: sequences sorted by length (longest first, stable), cut
+    every `size` (0: one micro-batch). Each micro-batch is trimmed to its own longest sequence,
+    so short completions stop paying for the padding of long ones."""
+    import torch
+
+    order = torch.sort(lengths, descending=True, stable=True).indices
+    return list(order.split(size)) if size > 0 else [order]
+
+
+def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
+    """token_logprobs over the whole batch, computed micro-batch by micro-batch (no grad)."""
+    import torch
+
+    out = torch.zeros(ids.shape[0], ids.shape[1] - 1)
+    for idx in micro_batches(attn.sum(1), size):
+        L = int(attn[idx].sum(1).max())
+        out[idx, : L - 1] = token_logprobs(model, ids[idx, :L], attn[idx, :L], temperature)[0].float()
+    return out
+
+
+def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
+    """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
+
+    Each minibatch is one optimizer step, accumulated over length-bucketed micro-batches; every
+    micro-batch loss is weighted (`ponder.rl.losses.micro_weight`) so the accumulated gradient is
+    exactly that of the loss aggregated over the whole minibatch.
+    """
+    import torch
+
+    from ponder.rl.losses import masked_mean, micro_weight, policy_loss
+
+    ids, attn, mask = tensors
+    N, size = ids.shape[0], cfg.micro_batch_size
+    reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
+    with torch.no_grad():
+        old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size)
+        ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size) if ref_model is not None else None
+    stats: dict[str, list[float]] = {}
+    params = [p for p in model.parameters() if p.requires_grad]
+    for _ in range(cfg.epochs):
+        for mb in torch.arange(N).chunk(cfg.minibatches):
+            optimizer.zero_grad(set_to_none=True)
+            tokens, finite, acc = mask[mb].sum(), True, {}
+            for micro in micro_batches(attn[mb].sum(1), size):
+                idx = mb[micro]
+                L = int(attn[idx].sum(1).max())
+                m = mask[idx, : L - 1]
+                logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
+                old_mb = logp.detach() if old is None else old[idx, : L - 1]
+                loss, s = policy_loss(logp, old_mb, adv[idx], m, variant=cfg.loss, eps_low=cfg.eps_low,
+                                      eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
+                                      ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
+                w = micro_weight(cfg.loss, m.sum(), tokens, len(idx), len(mb))
+                share = float(m.sum() / tokens.clamp(min=1))  # token share, for averaging the stats
+                s["entropy"] = float(masked_mean(ent, m))
+                for k, v in s.items():
+                    acc[k] = acc.get(k, 0.0) + v * share
+                acc["loss"] = acc.get("loss", 0.0) + float(loss.detach()) * w  # the minibatch's aggregated loss
+                if not torch.isfinite(loss):
+                    finite = False
+                    break
+                (loss * w).backward()
+            if finite:
+                gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                acc["grad_norm"] = float(gn)
+                finite = bool(torch.isfinite(gn))
+            if finite:
+                optimizer.step()
+            else:
+                optimizer.zero_grad(set_to_none=True)
+            acc["skipped"] = 0.0 if finite else 1.0
+            for k, v in acc.items():
+                stats.setdefault(k, []).append(v)
+    scheduler.step()
+    out = {k: (sum(v) / len(v) if k != "skipped" else sum(v)) for k, v in stats.items() if v}
+    return {k: (v if math.isfinite(v) else None) for k, v in out.items()}
