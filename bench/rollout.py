@@ -112,7 +112,7 @@ def main() -> int:
     if args.only:
         fn = {"generate": lambda: measure_generate(args.model, args.prompts, args.n, args.tokens)}.get(
             args.only, lambda: measure_policy(args.model, args.only, args.prompts, args.n, args.tokens))
-        print(json.dumps(fn()))
+        print("ROLLOUT_JSON " + json.dumps(fn()), flush=True)  # engines print to stdout too
         return 0
     tmp = None
     if not args.model:
@@ -131,8 +131,9 @@ def main() -> int:
                "-n", str(args.n), "--tokens", str(args.tokens)]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if res.returncode == 0 and res.stdout.strip():
-            cols["vllm"] = json.loads(res.stdout.strip().splitlines()[-1])
+        found = [ln[len("ROLLOUT_JSON "):] for ln in res.stdout.splitlines() if ln.startswith("ROLLOUT_JSON ")]
+        if res.returncode == 0 and found:
+            cols["vllm"] = json.loads(found[-1])
         else:
             print(f"vllm column skipped: {(res.stderr.strip().splitlines() or ['?'])[-1]}", file=sys.stderr)
     base = cols["generate"]["tok_s"]

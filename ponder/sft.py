@@ -243,7 +243,7 @@ def train(cfg: SFTConfig, run_dir, progress: bool = True) -> Path:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         tokens_seen += int(mask.sum())
-        loss_acc += float(out.loss)
+        loss_acc += float(out.loss.detach())
         n_acc += 1
         bar.update(1)
         done = step + 1

@@ -91,8 +91,8 @@ def test_logprobs_match_teacher_forced_forward(tiny_policy):
     import torch
 
     tok, model = tiny_policy.tokenizer, tiny_policy.model
-    outs = tiny_policy.generate(PROMPTS, 2, Sampling(temperature=0.8, top_p=0.9, max_new_tokens=16, seed=5,
-                                                     logprobs=True))
+    outs = tiny_policy.generate([tiny_policy.render(p) for p in PROMPTS], 2,
+                                Sampling(temperature=0.8, top_p=0.9, max_new_tokens=16, seed=5, logprobs=True))
     for prompt, group in zip(PROMPTS, outs):
         p_ids = tok.encode(tiny_policy.render(prompt), add_special_tokens=False)
         for c in group:
@@ -127,7 +127,8 @@ def test_warm_model_stops_at_eos_with_counts(warm_policy):
     out = warm_policy.generate([warm_policy.render("2+3=?", "<think>")], 1,
                                Sampling(temperature=0, max_new_tokens=80))[0][0]
     assert out.finish_reason == "stop"
-    assert out.token_ids[-1] in warm_policy.eos_ids and out.num_tokens == len(out.text) + 1
+    n_text = len(warm_policy.tokenizer.encode(out.text, add_special_tokens=False))
+    assert out.token_ids[-1] in warm_policy.eos_ids and out.num_tokens == n_text + 1  # + EOS
     assert out.text.endswith("</answer>")
     # char tokenizer: the answer span "<answer>5</answer>" is 2 tag tokens + 1 per character inside.
     # "<think>" was in the prompt, so the completion holds no full think span (callers who force a

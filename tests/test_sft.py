@@ -21,7 +21,7 @@ def test_mode_mix_is_independent_of_difficulty():
     from ponder.tasks import get_task
 
     tok = build_tokenizer()
-    cfg = SFTConfig(model="m", difficulties=(1, 5), batch_size=100, think_prob=0.5)
+    cfg = SFTConfig(model="m", difficulties=(1, 5), difficulty_weights=(1, 1), batch_size=100, think_prob=0.5)
     counts = {1: [0, 0], 5: [0, 0]}  # level -> [examples, with think]
     for pool in range(2):
         for batch in pool_examples(cfg, pool, tok, [get_task("arith")]):

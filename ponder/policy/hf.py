@@ -157,7 +157,7 @@ class HFPolicy:
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         # prefill once per prompt, then copy the cache to the prompt's n samples
         res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-        cache = res.past_key_values
+        cache = _preallocate(res.past_key_values, L + s.max_new_tokens)
         logits = res.logits[:, -1].float()  # [P, V]
         if n > 1:
             cache.batch_repeat_interleave(n)
@@ -251,3 +251,77 @@ def _sample(logits, temperature: float, top_p: float, gen):
         probs = torch.zeros_like(probs).scatter_(-1, si, sp)
     noise = torch.empty_like(probs).exponential_(generator=gen)
     return (probs / noise).argmax(-1)
+
+
+def _preallocate(cache, capacity: int):
+    """Swap a DynamicCache's layers for ones that append in place into a preallocated buffer.
+
+    transformers' DynamicLayer grows by `torch.cat` every step, copying the whole cache each
+    time (a third of decode time for the tiny model); this writes the new position only.
+    Caches of other kinds (sliding window, hybrid models) are left as they are.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
+        return cache
+    cache.layers = [_BufferLayer(layer.keys, layer.values, capacity) for layer in layers]
+    return cache
+
+
+def _buffer_layer_cls():
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        """A DynamicLayer whose keys/values are views of a [B, H, capacity, D] buffer."""
+
+        def __init__(self, keys, values, capacity: int):
+            super().__init__()
+            self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
+            self._fill(keys, values, capacity)
+
+        def _fill(self, keys, values, capacity: int) -> None:
+            b, h, length, _ = keys.shape
+            self._k = keys.new_empty((b, h, capacity, keys.shape[-1]))
+            self._v = values.new_empty((b, h, capacity, values.shape[-1]))
+            self._k[:, :, :length] = keys
+            self._v[:, :, :length] = values
+            self._len = length
+            self.keys, self.values = self._k[:, :, :length], self._v[:, :, :length]
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            new = key_states.shape[-2]
+            if self._len + new > self._k.shape[2]:
+                self._fill(self.keys, self.values, 2 * (self._len + new))
+            self._k[:, :, self._len : self._len + new] = key_states
+            self._v[:, :, self._len : self._len + new] = value_states
+            self._len += new
+            self.keys, self.values = self._k[:, :, : self._len], self._v[:, :, : self._len]
+            return self.keys, self.values
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self._fill(self.keys.repeat_interleave(repeats, 0), self.values.repeat_interleave(repeats, 0),
+                       self._k.shape[2])
+
+        def batch_select_indices(self, indices) -> None:
+            self._fill(self.keys[indices], self.values[indices], self._k.shape[2])
+
+        def reorder_cache(self, beam_idx) -> None:
+            self.batch_select_indices(beam_idx)
+
+        def crop(self, tokens_to_remove: int) -> None:
+            raise NotImplementedError("BufferLayer does not crop")
+
+    return BufferLayer
+
+
+class _LazyBufferLayer:
+    cls = None
+
+    def __call__(self, *args, **kwargs):
+        if _LazyBufferLayer.cls is None:
+            _LazyBufferLayer.cls = _buffer_layer_cls()
+        return _LazyBufferLayer.cls(*args, **kwargs)
+
+
+_BufferLayer = _LazyBufferLayer()  # defined on first use: transformers is imported lazily
