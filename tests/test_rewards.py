@@ -104,3 +104,22 @@ def test_verl_adapter_signature():
     assert score("arith", "5", "5", None) == 0.0
     p = arith()
     assert score("whatever", "<answer>5</answer>", "5", {"problem": p.to_dict()}) == 1.5
+
+
+def test_trace_partial_credit_by_hand():
+    from ponder.rewards import trace
+    from ponder.rewards.calibration import trace_prefix
+    from ponder.tasks import get_task
+
+    task = get_task("arith")
+    p = next(q for q in task.sample(20, 3, seed=0) if len(task.trace_values(q)) == 3)
+    v1, v2, v3 = task.trace_values(p)  # running sums; v3 is the answer
+    assert trace_prefix(f"a={v1};b={v2};c=0", [v1, v2, v3]) == 2
+    assert trace_prefix(f"b={v2};a={v1}", [v1, v2, v3]) == 1  # order matters: v2 must follow v1
+    assert trace_prefix(f"a={v1}7", [v1]) == 0  # a longer number is not a match
+    wrong = "999999"
+    ys = [f"<think>x={v1};y={v2};z=1</think><answer>{wrong}</answer>",  # 2 of 3 steps, wrong -> 2/3
+          f"<think>x={v1}</think><answer>{wrong}</answer>",  # 1 of 3 -> 1/3
+          f"<answer>{wrong}</answer>",  # no work shown -> 0
+          task.oracle(p)]  # right answer: correctness pays, not this -> 0
+    assert trace([p] * 4, ys) == pytest.approx([2 / 3, 1 / 3, 0.0, 0.0])

@@ -7,7 +7,7 @@
 A spec is `name:weight` pairs separated by commas (a bare name has weight 1). Parameters of a
 reward (`overlong`'s max_len, L1's alpha) go in `params={"overlong": {"max_len": 64}}`.
 Every reward, its formula and its source is documented in its module:
-`basic` (correct, format), `calibration` (kimi_length, l1_exact, l1_max, overlong, nothink),
+`basic` (correct, format), `calibration` (kimi_length, l1_exact, l1_max, overlong, nothink, trace),
 `strategy` (plan_format, plan_validity, plan_adherence, decomposition); adapters for TRL and verl
 are in `ponder.rewards.adapters`.
 """
@@ -21,7 +21,7 @@ from functools import partial
 from ponder.errors import PonderError
 from ponder.rewards.base import CompletionLike, RewardFn
 from ponder.rewards.basic import correct, format_reward
-from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1_max, nothink, overlong,
+from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1_max, nothink, overlong, trace,
                                         with_budget)
 from ponder.rewards.strategy import decomposition, plan_adherence, plan_format, plan_validity
 from ponder.types import Problem
@@ -34,6 +34,7 @@ REWARDS: dict[str, RewardFn] = {
     "l1_max": l1_max,
     "overlong": overlong,
     "nothink": nothink,
+    "trace": trace,
     "plan_format": plan_format,
     "plan_validity": plan_validity,
     "plan_adherence": plan_adherence,
@@ -91,5 +92,5 @@ def combine(spec: str, params: dict[str, dict] | None = None) -> Combined:
 
 
 __all__ = ["REWARDS", "Combined", "budget_suffix", "combine", "get_reward", "parse_spec", "with_budget",
-           "correct", "format_reward", "kimi_length", "l1_exact", "l1_max", "overlong", "nothink",
+           "correct", "format_reward", "kimi_length", "l1_exact", "l1_max", "overlong", "nothink", "trace",
            "plan_format", "plan_validity", "plan_adherence", "decomposition"]

@@ -24,14 +24,25 @@ nothink       AdaptThink-style (Zhang et al. 2025) bonus: reward = 1 if the comp
               adds delta * 1[no think] and subtracts a reference model's accuracy; we keep only
               the bonus, gated on correctness so that skipping thought never pays when it breaks
               the answer. Its weight in the spec plays AdaptThink's delta.
+trace         Partial credit for the work shown when the final answer is wrong: with the task's
+              worked solution `task.trace_values(problem)` = [v_1, ..., v_K] (e.g. arith's running
+              sums), k = the longest prefix v_1..v_k found in order as results ("=v_i") inside
+              <think>;  reward = k / K if the answer is wrong, 0 if it is right (correctness already
+              pays) or the task has no trace. A rule-based process reward in the spirit of process
+              supervision (Lightman et al. 2023, "Let's Verify Step by Step"), from the task's own
+              solution instead of a learned reward model. Why: on levels where every sample is
+              wrong, outcome rewards are flat and GRPO groups carry no signal, so nothing teaches
+              the model that thinking is how hard problems get solved; partial progress does.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 from ponder.errors import PonderError
+from ponder.format import parse
 from ponder.rewards.base import CompletionLike, correctness_scores, groups, has_think, length_of
 from ponder.types import Problem
 
@@ -104,3 +115,28 @@ def overlong(problems: Sequence[Problem], completions: Sequence[CompletionLike],
 def nothink(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
     correct = correctness_scores(problems, completions)
     return [float(c >= 1.0 and not has_think(y)) for y, c in zip(completions, correct)]
+
+
+def trace_prefix(think: str, values: Sequence[str]) -> int:
+    """How many of `values` appear, in order, as '=v' results in `think` (a number must end there)."""
+    pos = 0
+    for k, v in enumerate(values):
+        m = re.compile(r"=\s*" + re.escape(str(v)) + r"(?![0-9])").search(think, pos)
+        if m is None:
+            return k
+        pos = m.end()
+    return len(values)
+
+
+def trace(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    from ponder.rewards.base import text_of
+    from ponder.tasks import get_task
+
+    correct = correctness_scores(problems, completions)
+    out = []
+    for p, y, c in zip(problems, completions, correct):
+        task = get_task(p.task)
+        think = parse(text_of(y)).think
+        values = task.trace_values(p) if hasattr(task, "trace_values") and c < 1.0 and think else None
+        out.append(trace_prefix(think, values) / len(values) if values else 0.0)
+    return out

@@ -4,17 +4,21 @@
     train(dataclasses.replace(CALIBRATION, model="runs/sft-x/model"))
     ponder train --preset calibration --model runs/sft-x/model
 
-CALIBRATION is the demo's RL stage on `arith`: correctness plus an AdaptThink-style bonus for a
-correct answer given without `<think>`. Why this effort-aware reward and not Kimi's group length
-penalty: under group-normalised advantages, a group in which every sample is wrong (common at
-the hardest level for a tiny model) still has reward variance under Kimi's penalty -- long wrong
-answers get min(0, lambda) < 0, short ones 0 -- so it teaches the model *not* to think exactly
-where thinking is the only way to succeed. The no-think bonus is zero on wrong answers, so
-all-wrong groups carry no signal, and thinking is dropped only where the direct answer stays
-correct: on easy levels the correct direct answer beats the correct trace by the bonus, on hard
-levels a rare correct trace beats the (wrong) direct answers by the whole correctness reward.
-A bonus of 0.25 keeps accuracy first: the direct answer wins only where its accuracy is at least
-1 / 1.25 = 80% of the trace's. Kimi's penalty stays available as `kimi_length` (docs/train.md).
+CALIBRATION is the demo's RL stage on `arith`: correctness, an AdaptThink-style bonus for a
+correct answer given without `<think>`, and partial credit for the correct running sums of a
+wrong answer's trace (`trace`). Why these effort-aware terms and not Kimi's group length penalty:
+- Under group-normalised advantages, a group in which every sample is wrong (the usual case at
+  the hardest levels for a tiny model) still has reward variance under Kimi's penalty -- long
+  wrong answers get min(0, lambda) < 0, short ones 0 -- so it teaches the model *not* to think
+  exactly where thinking is the only way to succeed.
+- The no-think bonus (0.25) is zero on wrong answers: a correct direct answer beats a correct
+  trace by 0.25 on easy levels, and a direct answer wins only where its accuracy is at least
+  1 / 1.25 = 80% of the trace's, which keeps accuracy first.
+- Outcome rewards alone are flat where every sample fails, so nothing would push thinking *up*
+  on the hardest levels; `trace` (0.5 x the share of the worked solution's running sums the
+  trace gets right, only on wrong answers) gives those groups a signal that rewards real
+  partial work, while on a one-step level-1 problem it adds nothing a correct answer lacks.
+Kimi's penalty stays available as `kimi_length` (docs/train.md).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ponder.rl.trainer import TrainConfig
 CALIBRATION = TrainConfig(
     task="arith",
     levels=(1, 2, 3, 4, 5),
-    reward="correct:1,nothink:0.25",
+    reward="correct:1,nothink:0.25,trace:0.5",
     steps=40,
     prompts_per_step=10,
     group_size=8,  # the common small-GRPO setting; enough samples that both modes show up in a group
