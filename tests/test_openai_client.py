@@ -27,7 +27,8 @@ OK_TEXT = "<think>1+2=3</think><answer>3</answer>"
 
 class ScriptedServer:
     """Answers POSTs from a script: each step is ("ok",), ("status", code[, retry_after]),
-    ("sleep", seconds) (then ok), or ("drop",) (close without answering). After the script: ok."""
+    ("sleep", seconds) (then ok), or ("drop",) (close without answering). After the script: ok.
+    ok and status answers wait `ok_delay_s` first."""
 
     def __init__(self, script=(), ok_delay_s: float = 0.0):
         self.script = list(script)
@@ -68,6 +69,7 @@ class ScriptedServer:
             h.connection.shutdown(socket.SHUT_RDWR)
             return
         if kind == "status":
+            time.sleep(self.ok_delay_s)
             payload = json.dumps({"error": {"message": f"scripted {step[1]}", "code": step[1]}}).encode()
             h.send_response(step[1])
             if len(step) > 2:
@@ -250,6 +252,15 @@ def test_concurrency_limit_bounds_requests_in_flight():
         out = policy.generate(["a", "b", "c"], n=2, sampling=Sampling(max_new_tokens=4))
     assert sum(len(row) for row in out) == 6
     assert srv.max_in_flight == 2
+
+
+def test_first_hard_error_stops_the_queued_requests():
+    with ScriptedServer([("status", 401)] * 20, ok_delay_s=0.1) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=2)
+        with pytest.raises(PonderError, match="HTTP 401: scripted 401"):
+            policy.generate([str(i) for i in range(10)], n=2, sampling=Sampling(max_new_tokens=4))
+    # 2 in flight when the first fails, 2 more started meanwhile; the other 16 were cancelled
+    assert len(srv.requests) <= 6
 
 
 def test_base_url_and_key_from_environment(monkeypatch):

@@ -204,8 +204,11 @@ class OpenAIPolicy:
             answer = self.client.post(self.url, payload)
             return self._completion(answer, time.perf_counter() - t0, sampling)
 
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(jobs)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(jobs))))
+        try:
             flat = list(pool.map(one, jobs))
+        finally:  # on the first error, drop the queued requests instead of sending them all
+            pool.shutdown(wait=True, cancel_futures=True)
         return [flat[p * n : (p + 1) * n] for p in range(len(prompts))]
 
     def _completion(self, answer: dict[str, Any], elapsed: float, sampling: Sampling) -> Completion:
