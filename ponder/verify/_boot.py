@@ -60,31 +60,33 @@ def _closed_ancestor(path: str) -> str | None:
     return None
 
 
+def _hiding_dir(path: str) -> str | None:
+    """The directory whose new mount would hide `path` from the child: a world-writable
+    directory that gets a fresh tmpfs (a checkout under /tmp), or a closed ancestor."""
+    for d in WRITABLE_DIRS:
+        if path == d or path.startswith(d + "/"):
+            return d
+    return _closed_ancestor(path)
+
+
 def _isolate(expose: list[str]) -> None:
     _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks to the host
+    # Hold each path the child needs (the interpreter, its libraries) by an O_PATH descriptor
+    # before a tmpfs hides it, then bind it back from /proc/self/fd: no staging directory needed.
+    held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose
+            if (top := _hiding_dir(p)) is not None and p != top}
     for d in WRITABLE_DIRS:
         if os.path.isdir(d) and not os.path.islink(d):
             _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    # group the paths to expose by the closed directory above them
-    closed: dict[str, list[str]] = {}
-    for p in expose:
-        top = _closed_ancestor(p)
-        if top is not None and p != top:
-            closed.setdefault(top, []).append(p)
-    for top, paths in closed.items():
-        stages = []
-        for i, p in enumerate(paths):  # bind each path aside before the tmpfs hides it
-            stage = f"/tmp/.ponder-stage-{i}"
-            os.mkdir(stage, 0o700)
-            _mount(p, stage, None, MS_BIND | MS_REC)
-            stages.append((stage, p))
+    for top in sorted({t for p in held if (t := _closed_ancestor(p)) is not None and p != t}):
+        # a closed directory (here /root, mode 0700) holding the interpreter: a tmpfs over it holds
+        # only the bind mounts below, which also hides the rest of it (credentials) from the child
         _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for stage, p in stages:
-            os.makedirs(p, 0o755, exist_ok=True)
-            _mount(stage, p, None, MS_BIND | MS_REC)
-            _check(libc.umount2(stage.encode(), MNT_DETACH), f"umount {stage}")
-            os.rmdir(stage)
+    for p, fd in held.items():
+        os.makedirs(p, 0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+        os.close(fd)
 
 
 def _limit(cfg: dict) -> None:
