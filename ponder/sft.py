@@ -32,7 +32,7 @@ from ponder.errors import PonderError
 
 DATA_SEED_OFFSET = 1000
 BUCKET_POOL = 8  # batches per length-sorted pool
-DEFAULT_LEVEL_WEIGHT = {1: 2.0, 2: 4.0}  # without --difficulty-weights; other levels weigh 1
+DEFAULT_LEVEL_WEIGHT = {1: 1.0, 2: 5.0}  # without --difficulty-weights; other levels weigh 1
 
 
 @dataclass
@@ -42,11 +42,11 @@ class SFTConfig:
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/sft-<time>)"})
     difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels to draw"})
     difficulty_weights: tuple[float, ...] = field(
-        default=(), metadata={"help": "relative weight per level in --difficulties (default: 2 for level 1, 4 for level 2, "
+        default=(), metadata={"help": "relative weight per level in --difficulties (default: 1 for level 1, 5 for level 2, "
                                       "1 above: the easy levels' answer-only lookups need the most examples)"})
     think_prob: float = field(default=0.5, metadata={"help": "chance an example carries a <think> trace "
                                                       "(drawn independently of difficulty)"})
-    steps: int = field(default=2500, metadata={"help": "optimizer steps"})
+    steps: int = field(default=3000, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
     warmup: int = field(default=50, metadata={"help": "linear warmup steps, then cosine decay to lr/10"})
