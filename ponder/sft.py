@@ -43,7 +43,7 @@ class SFTConfig:
     difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels to draw"})
     difficulty_weights: tuple[float, ...] = field(
         default=(), metadata={"help": "relative weight per level in --difficulties (default: 1 for level 1, 5 for level 2, "
-                                      "1 above: the easy levels' answer-only lookups need the most examples)"})
+                                      "1 above: level 2's three-term answer-only sums need the most examples)"})
     think_prob: float = field(default=0.5, metadata={"help": "chance an example carries a <think> trace "
                                                       "(drawn independently of difficulty)"})
     steps: int = field(default=3000, metadata={"help": "optimizer steps"})
