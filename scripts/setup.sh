@@ -15,7 +15,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     "${pip[@]}" "torch>=2.4"
   else
     ver="${PONDER_TORCH_VERSION:-2.13.0}"
-    "${pip[@]}" --no-index "torch==$ver" 2>/dev/null \
+    # a local CPU wheel when pip's find-links has one (torch's own dependencies come from PyPI
+    # with ponder's install below), else PyTorch's CPU index
+    "${pip[@]}" --no-index --no-deps "torch==$ver" 2>/dev/null \
       || "${pip[@]}" "torch==$ver" --index-url "${PONDER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" \
       --extra-index-url https://pypi.org/simple
   fi
