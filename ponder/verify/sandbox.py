@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import ponder
+
 BOOT = Path(__file__).with_name("_boot.py")
 # Per-run uids live far above real accounts; (pid, counter) makes them unique among live runs.
 UID_BASE = 1_000_000_000
@@ -62,9 +64,11 @@ def _run_uid() -> int:
 
 
 def _expose_paths() -> list[str]:
-    """Directories the child must be able to read: the interpreter and its libraries."""
+    """Directories the child must be able to read: the interpreter, its libraries and ponder's
+    own package (an editable install imports it from the checkout, which may live under /tmp)."""
     paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    paths.add(os.path.dirname(os.path.realpath(ponder.__file__)))
     return sorted(paths)
 
 
