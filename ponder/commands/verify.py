@@ -55,29 +55,16 @@ def add_arguments(p) -> None:
 
 def _rows(path: str) -> list[tuple[str, dict]]:
     """(location, row) pairs; bad JSON or a non-object row fails with its line number."""
+    from ponder.tasks.files import read_rows
+
     p = Path(path)
     if not p.is_file():
         raise PonderError(f"no such file: {path}")
-    if p.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            rows = pq.read_table(p).to_pylist()
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
-            raise PonderError(f"{path}: not a readable Parquet file ({e})") from None
-        return [(f"{path}: row {i}", r) for i, r in enumerate(rows, 1)]
     out = []
-    with open(p, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PonderError(f"{path}: line {i}: bad JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise PonderError(f"{path}: line {i}: expected a JSON object")
-            out.append((f"{path}: line {i}", row))
+    for where, row in read_rows(p):
+        if not isinstance(row, dict):
+            raise PonderError(f"{path}: {where}: expected a JSON object")
+        out.append((f"{path}: {where}", row))
     return out
 
 

@@ -82,7 +82,7 @@ class FileTask(Task):
         return format_completion(problem.answer)
 
 
-def _read_rows(path: Path, split: str) -> list[tuple[str, Any]]:
+def read_rows(path: Path, split: str = "train") -> list[tuple[str, Any]]:
     """(location for error messages, row) pairs; JSON errors are reported with the line number."""
     if path.is_dir():
         return [(f"row {i}", r) for i, r in enumerate(_read_arrow_dir(path, split), 1)]
@@ -172,7 +172,7 @@ def load_file_task(
     spec = f"file:{p}" + (f"?{query}" if query else "")
     task_name = name or spec
     problems, seen = [], set()
-    for n, (where, row) in enumerate(_read_rows(p, split), 1):
+    for n, (where, row) in enumerate(read_rows(p, split), 1):
         prob = _problem(f"{p.name}: {where}", row, opts, task_name, p.stem, n)
         if prob.id in seen:
             raise PonderError(f"{p.name}: {where}: duplicate id {prob.id!r}")
