@@ -198,14 +198,29 @@ def test_arith_oracle_and_trace_by_hand():
         assert task.verify(text, p) == want, text
 
 
-def test_arith_levels_shape():
+def test_arith_levels_are_walks_on_digits():
+    """Levels 2/3/4/6/8 terms; every partial sum a digit; signed terms never repeat in a problem."""
     task = get_task("arith")
-    for d, (n_terms, lo, hi) in {1: (2, 0, 9), 2: (3, 0, 9), 3: (4, 1, 49), 4: (5, 10, 99), 5: (6, 10, 99)}.items():
-        for p in task.sample(200, d, seed=0):
+    for d, n_terms in {1: 2, 2: 3, 3: 4, 4: 6, 5: 8}.items():
+        for p in task.sample(300, d, seed=0):
             terms = p.meta["terms"]
-            assert len(terms) == n_terms and all(lo <= abs(t) <= hi for t in terms)
-            assert terms[0] >= 0 and int(p.answer) == sum(terms)
-            assert len(task.oracle(p)) <= 110
+            partial = [sum(terms[:i + 1]) for i in range(len(terms))]
+            assert len(terms) == n_terms and all(0 <= s <= 9 for s in partial)
+            assert 0 not in terms[1:] and len(set(terms[1:])) == len(terms) - 1
+            assert int(p.answer) == partial[-1] and task.trace_values(p) == [str(s) for s in partial[1:]]
+            assert len(task.oracle(p)) <= 74
+
+
+def test_arith_wider_walk_allows_repeats_when_forced():
+    from ponder.tasks.arith import LEVELS, ArithConfig
+
+    task = get_task("arith")
+    task.configs = {**LEVELS, 5: ArithConfig(terms=30, high=3)}  # instance override; the class keeps LEVELS
+    try:
+        terms = task.generate(0, 0, 5).meta["terms"]  # only 6 signed terms exist on 0..3, so some repeat
+        assert len(terms) == 30 and all(0 <= sum(terms[:i + 1]) <= 3 for i in range(30))
+    finally:
+        del task.configs
 
 
 def test_add_carry_trace_by_hand():

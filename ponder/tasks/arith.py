@@ -1,19 +1,22 @@
-"""`arith`: chained addition and subtraction, the demo task.
+"""`arith`: chained addition and subtraction of digits, the demo task.
 
-    prompt   12+7-3+25=?
-    oracle   <think>12+7=19;19-3=16;16+25=41</think><answer>41</answer>
-    no-think <answer>41</answer>
+    prompt   4+5-6+4-2=?
+    oracle   <think>4+5=9;9-6=3;3+4=7;7-2=5</think><answer>5</answer>
+    no-think <answer>5</answer>
 
-Built for a few-million-parameter character-level model: the prompt is a compact printable
-ASCII expression and the trace is the running partial sums, one `a+b=c` step per operator, so
-every step is a single two-number addition or subtraction the model can learn. Levels 1-2
-(two or three one-digit terms) are learnable as a lookup without a trace; levels 4-5 (five or
-six two-digit terms) carry the running sum across many steps and practically need the trace.
-The longest level-5 oracle completion is 100 characters.
+Difficulty is the number of terms (2, 3, 4, 6, 8 at levels 1-5). Every term is one digit and the
+chain is a walk on 0..9: each partial sum is a digit too, and no signed term (`+4`, `-6`) occurs
+twice in one problem. So each trace step `a+b=c` is a one-digit fact, every step has the same
+width, and the next term is found in the prompt by matching the term the previous step used
+(unique, so the match is unambiguous). That is a trace a few-million-parameter character-level
+model learns in minutes. Without the trace the answer needs up to seven chained facts done
+internally: the tiny model manages levels 1-2 that way and guesses at 4-5 (see docs/tasks.md).
+`ArithConfig(high=...)` widens the range of the walk (larger numbers) for harder variants.
+The longest level-5 oracle completion is 63 characters.
 
 Verification: the last <answer> (or \\boxed{}) outside <think>, read as an integer by
-`parse_int` (whitespace and a leading `+` ignored, `41.0` accepted, `41.5` not), must equal the
-gold integer exactly. Answers may be negative.
+`parse_int` (whitespace and a leading `+` ignored, `5.0` accepted, `5.5` not), must equal the
+gold integer exactly.
 """
 
 from __future__ import annotations
@@ -28,17 +31,16 @@ from ponder.types import Problem
 @dataclass(frozen=True)
 class ArithConfig:
     terms: int = 4  # numbers in the chain
-    low: int = 1  # smallest term
-    high: int = 49  # largest term
-    p_minus: float = 0.5  # chance that each operator after the first term is '-'
+    high: int = 9  # the first term and every partial sum lie in 0..high
+    distinct: bool = True  # no signed term repeats in a problem (while a fresh one exists)
 
 
 LEVELS = {
-    1: ArithConfig(terms=2, low=0, high=9),  # 2+3=?
-    2: ArithConfig(terms=3, low=0, high=9),  # 7-2+5=?
-    3: ArithConfig(terms=4, low=1, high=49),  # 12+7-3+25=?
-    4: ArithConfig(terms=5, low=10, high=99),  # 47+18-93+55-20=?
-    5: ArithConfig(terms=6, low=10, high=99),  # 63-28+91-47+12-85=?
+    1: ArithConfig(terms=2),  # 3+4=?
+    2: ArithConfig(terms=3),  # 7-2+4=?
+    3: ArithConfig(terms=4),  # 1+5-3+6=?
+    4: ArithConfig(terms=6),  # 4+5-6+4-2+1=?
+    5: ArithConfig(terms=8),  # 0+3+5-6+4+1-7+8=?
 }
 
 
@@ -55,16 +57,20 @@ def steps(terms: list[int]) -> list[tuple[int, str, int, int]]:
 @register
 class Arith(Task):
     name = "arith"
-    description = "chained + and - of integers (difficulty = terms and digits); trace = running sums"
+    description = "chained + and - of digits (difficulty = number of terms); trace = running sums"
     configs = LEVELS
 
     def generate(self, seed: int, index: int, difficulty: int) -> Problem:
         cfg = self.config(difficulty)
         rng = item_rng(self.name, seed, index, difficulty)
-        terms = [rng.randint(cfg.low, cfg.high)]
+        acc = rng.randint(0, cfg.high)
+        terms = [acc]
         for _ in range(cfg.terms - 1):
-            t = rng.randint(cfg.low, cfg.high)
-            terms.append(-t if rng.random() < cfg.p_minus else t)
+            nexts = [v for v in range(cfg.high + 1) if v != acc]
+            fresh = [v for v in nexts if v - acc not in terms[1:]]
+            new = rng.choice(fresh if cfg.distinct and fresh else nexts)
+            terms.append(new - acc)
+            acc = new
         prompt = str(terms[0]) + "".join(f"{'-' if t < 0 else '+'}{abs(t)}" for t in terms[1:]) + "=?"
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
@@ -72,7 +78,7 @@ class Arith(Task):
             prompt=prompt,
             answer=str(sum(terms)),
             difficulty=difficulty,
-            meta={"terms": terms},  # signed: 12+7-3 -> [12, 7, -3]
+            meta={"terms": terms},  # signed: 4+5-6 -> [4, 5, -6]
         )
 
     def verify(self, completion: str, problem: Problem) -> float:
@@ -80,7 +86,7 @@ class Arith(Task):
         return float(got is not None and got == int(problem.answer))
 
     def trace_values(self, problem: Problem) -> list[str]:
-        """The running partial sums of the worked solution, e.g. ['19', '16', '41']."""
+        """The running partial sums of the worked solution, e.g. ['9', '3', '7', '5']."""
         return [str(new) for _, _, _, new in steps(problem.meta["terms"])]
 
     def oracle(self, problem: Problem, think: bool = True) -> str:
