@@ -93,6 +93,27 @@ def test_hanging_item_is_killed_scores_zero_and_pool_carries_on(pool, math_file)
     assert pool.map(problems[:2], completions[:2]) == [1.0, 1.0]
 
 
+def test_hang_mid_chunk_keeps_the_chunks_other_scores(tmp_path):
+    # One worker, 16 items -> chunks 0-3, 4-6, ... (a quarter of what is left per chunk); the hang
+    # is item 5, the 2nd of chunk 4-6: item 4's score must be read back from shared memory after
+    # the kill, item 6 requeued and scored by the fresh scorer, the hang cut off at its 3 s clock.
+    golds = ["1/2", "3", "\\{1,2\\}", "x^2"] * 4
+    golds[5] = HANG_GOLD
+    path = tmp_path / "golds.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q{i}", "answer": g, "id": f"p{i:02d}"}) + "\n" for i, g in enumerate(golds)))
+    problems = sorted(get_task(f"file:{path}?id=id").by_level[1], key=lambda p: p.id)
+    answers = ["0.5", "3", "\\{2,1\\}", "x*x", "0.5", "4", "\\{1,3\\}", "x^2"] * 2  # item 6 wrong
+    completions = [f"<answer>{a}</answer>" for a in answers]
+    expected = [1.0] * 16
+    expected[5] = expected[6] = expected[13] = expected[14] = 0.0  # the hang, {1,3}, 4 vs 3, {1,3}
+    with VerifierPool(workers=1, timeout_s=3.0) as pool:
+        pool.map(problems[:1], completions[:1])  # worker up
+        t0 = time.monotonic()
+        assert pool.map(problems, completions) == expected
+        assert time.monotonic() - t0 < 9.0
+        assert pool.timeouts == 1
+
+
 def test_verify_batch_matches_in_process_verify():
     problems, completions = [], []
     for name in ("arith", "add", "countdown", "sumprod", "grid"):

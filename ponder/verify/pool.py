@@ -16,11 +16,16 @@ it takes work again once the new scorer says "ready". A worker that does not com
 plain subprocesses, not multiprocessing children, so a caller's `__main__` is never re-imported
 and scripts need no `if __name__ == "__main__"` guard.
 
-Work travels in chunks (a few dozen items per message) to amortise IPC; each score comes back
-as its own small message, which is how the dispatcher knows which item a worker is on and
-since when. A worker resolves tasks by name (`get_task`), importing the module that defined
-the task first, so built-in, `rg/` and `file:` tasks and tasks registered by an importable
-module all work; tasks defined in `__main__` do not reach workers.
+Work travels in chunks (a few dozen items per message) and each chunk's scores come back as
+one message, so IPC and dispatcher wake-ups are per chunk, not per item: on a 2-core machine
+with 2 workers every wake-up of the dispatcher takes a core from a worker. The per-item clock
+does not need messages: the scorer writes which item it is on, and since when, into a small
+shared-memory block (`worker.Progress`), which the dispatcher reads only when a deadline comes
+up; after a kill, the chunk's already-finished scores are read back from the same block.
+
+A worker resolves tasks by name (`get_task`), importing the module that defined the task
+first, so built-in, `rg/` and `file:` tasks and tasks registered by an importable module all
+work; tasks defined in `__main__` do not reach workers.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ponder.types import Problem
+from ponder.verify.worker import Progress
 
 # -- parent side ---------------------------------------------------------------------------------
 @dataclass
@@ -60,12 +66,12 @@ class _Worker:
     proc: Any  # subprocess.Popen
     conn: Any  # reads results
     out: Any  # sends chunks
+    progress: Progress  # shared memory: which item of the chunk in flight is running, since when
     ready: bool = False
     restart_since: float | None = None  # when it was told to replace its scorer
     msg: tuple | None = None  # the chunk in flight: (job_id, start, refs, problems, texts)
-    done: int = 0  # items of that chunk already scored
-    since: float = 0.0  # when the current item started (or the chunk was sent, while resolving)
-    resolving: bool = False  # the worker is still loading the chunk's tasks
+    chunk: int = 0  # its number, which tags the worker's progress and results
+    sent: float = 0.0  # when it was sent (the worker then loads its tasks, within RESOLVE_GRACE_S)
 
     @property
     def busy(self) -> bool:
@@ -105,16 +111,17 @@ class VerifierPool:
         if n == 0:
             fut.set_result([])
             return fut
-        size = max(1, min(self.chunk_size, math.ceil(n / (self.workers * 4))))  # balance vs IPC
         with self._lock:
             if self._closed:
                 raise RuntimeError("VerifierPool is shut down")
             job_id = self._next_job
             self._next_job += 1
             self._jobs[job_id] = _Job(fut, [0.0] * n, n, self.timeout_s if timeout_s is None else timeout_s)
-            for s in range(0, n, size):
-                e = min(n, s + size)
+            s = 0
+            while s < n:  # chunks shrink toward the end, so no worker idles long while the last one runs
+                e = s + max(1, min(self.chunk_size, math.ceil((n - s) / (self.workers * 4))))
                 self._pending.append((job_id, s, refs[s:e], list(problems[s:e]), texts[s:e]))
+                s = e
         self._wake_w.send(b"")
         return fut
 
@@ -143,10 +150,12 @@ class VerifierPool:
         """A fresh worker process (own interpreter, so a caller's __main__ is never re-run)."""
         r1, w1 = os.pipe()  # pool -> worker
         r2, w2 = os.pipe()  # worker -> pool
+        pfd = os.memfd_create("ponder-verify-progress")
+        progress = Progress(pfd, items=self.chunk_size)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ponder.verify.worker", str(r1), str(w2), str(os.getpid())],
-            pass_fds=(r1, w2),
+            [sys.executable, "-m", "ponder.verify.worker", str(r1), str(w2), str(pfd), str(os.getpid())],
+            pass_fds=(r1, w2, pfd),
             env=env,
             stdin=subprocess.DEVNULL,
             # Its own session: Ctrl-C in the caller's terminal is the caller's to handle, and
@@ -154,9 +163,9 @@ class VerifierPool:
             # its own rather than squeezing the whole pool into the caller's single share.
             start_new_session=True,
         )
-        os.close(r1)
-        os.close(w2)
-        return _Worker(proc, mpc.Connection(r2, writable=False), mpc.Connection(w1, readable=False))
+        for fd in (r1, w2, pfd):
+            os.close(fd)
+        return _Worker(proc, mpc.Connection(r2, writable=False), mpc.Connection(w1, readable=False), progress)
 
     def _retire(self, w: _Worker) -> None:
         w.proc.kill()
@@ -164,22 +173,60 @@ class VerifierPool:
         w.conn.close()
         w.out.close()
 
-    def _limit(self, w: _Worker) -> float:
-        return RESOLVE_GRACE_S if w.resolving else self._jobs[w.msg[0]].timeout_s
+    def _overran(self, w: _Worker, now: float) -> int | None:
+        """The position of the worker's running item if it overran (0 if the chunk's task
+        loading overran), else None."""
+        running = w.progress.running(w.chunk)
+        if running is None:
+            return 0 if now > w.sent + RESOLVE_GRACE_S else None
+        return running[0] if now > running[1] + self._jobs[w.msg[0]].timeout_s else None
 
-    def _fail_item(self, w: _Worker) -> None:
-        """Score the worker's current item 0 and requeue the rest of its chunk."""
+    def _check_at(self, w: _Worker) -> float:
+        """When to look at a busy worker's progress next: when its running item would overrun.
+
+        While the worker loads the chunk's tasks, no item can start before now, so none can
+        overrun before now + timeout. A progress read that is already stale (the worker has
+        moved on) gives an earlier start, so an earlier look, never a missed one.
+        """
+        timeout = self._jobs[w.msg[0]].timeout_s
+        running = w.progress.running(w.chunk)
+        if running is None:
+            return min(time.monotonic() + timeout, w.sent + RESOLVE_GRACE_S)
+        return running[1] + timeout
+
+    def _send(self, w: _Worker, msg: tuple) -> None:
+        w.msg, w.chunk, w.sent = msg, w.chunk + 1, time.monotonic()
+        w.out.send((w.chunk, *msg[2:]))  # the worker needs no job ids: results carry the chunk number
+
+    def _chunk_done(self, w: _Worker, msg: tuple) -> None:
+        chunk, scores, errors = msg
+        if w.msg is None or chunk != w.chunk:  # a chunk already failed (overran or crashed): stale
+            return
+        job_id, start = w.msg[:2]
+        w.msg = None
+        for i, score in enumerate(scores):
+            self._record(job_id, start + i, score, errors.get(i))
+
+    def _fail_item(self, w: _Worker, done: int | None = None) -> None:
+        """Score item `done` of the worker's chunk 0 (default: the one running; item 0 if it
+        was still loading tasks), keep the scores before it, requeue the rest."""
         job_id, start, *cols = w.msg
         w.msg = None
+        if done is None:
+            running = w.progress.running(w.chunk)
+            done = 0 if running is None else running[0]
+        for i, score in enumerate(w.progress.scores(done)):
+            self._record(job_id, start + i, score, None)
         self.timeouts += 1
-        self._record(job_id, start + w.done, 0.0, "timed out or crashed")
-        rest = w.done + 1
+        self._record(job_id, start + done, 0.0, "timed out or crashed")
+        rest = done + 1
         if rest < len(cols[0]) and job_id in self._jobs:
             self._pending.appendleft((job_id, start + rest, *(c[rest:] for c in cols)))
 
-    def _restart_scorer(self, w: _Worker) -> None:
-        """An item overran: fail it, and have the worker fork a fresh scorer (milliseconds)."""
-        self._fail_item(w)
+    def _restart_scorer(self, w: _Worker, item: int) -> None:
+        """Item `item` of the worker's chunk overran: fail it, and have the worker fork a fresh
+        scorer (milliseconds). Items after it that the scorer reaches meanwhile are requeued."""
+        self._fail_item(w, item)
         w.ready, w.restart_since = False, time.monotonic()
         try:
             os.kill(w.proc.pid, signal.SIGUSR1)
@@ -219,9 +266,11 @@ class VerifierPool:
                         break
                     for w in self._pool:  # hand chunks to idle workers
                         if w.ready and not w.busy and self._pending:
-                            w.msg, w.done, w.since, w.resolving = self._pending.popleft(), 0, time.monotonic(), True
-                            w.out.send(w.msg)
-                    deadlines = [w.since + self._limit(w) for w in self._pool if w.busy and w.msg[0] in self._jobs]
+                            self._send(w, self._pending.popleft())
+                    # Sleep until a chunk comes back or a running item could first overrun;
+                    # an item that finishes in time moves its worker on, and a look then
+                    # just finds the next item's start time.
+                    deadlines = [self._check_at(w) for w in self._pool if w.busy and w.msg[0] in self._jobs]
                     deadlines += [w.restart_since + RESTART_GRACE_S for w in self._pool if w.restart_since is not None]
                 wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
                 ready = mpc.wait([w.conn for w in self._pool] + [self._wake_r], timeout=wait)
@@ -240,15 +289,7 @@ class VerifierPool:
                                             self._fail_item(w)
                                         w.ready, w.restart_since, self._start_failures = True, None, 0
                                         continue
-                                    if msg == "resolved":  # tasks loaded: the first item's clock starts
-                                        w.resolving, w.since = False, time.monotonic()
-                                        continue
-                                    job_id, idx, score, err = msg
-                                    self._record(job_id, idx, score, err)
-                                    w.done += 1
-                                    w.since = time.monotonic()
-                                    if w.done == len(w.msg[2]):
-                                        w.msg = None
+                                    self._chunk_done(w, msg)
                             except (EOFError, OSError):  # the worker died (out of memory, killed...)
                                 if not w.ready:
                                     self._start_failures += 1
@@ -258,9 +299,9 @@ class VerifierPool:
                                         break
                                 self._pool[i] = self._replace(w)
                                 continue
-                        job = self._jobs.get(w.msg[0]) if w.busy else None
-                        if job is not None and now - w.since > self._limit(w):
-                            self._restart_scorer(w)
+                        late = self._overran(w, now) if w.busy and w.msg[0] in self._jobs else None
+                        if late is not None:
+                            self._restart_scorer(w, late)
                         elif w.restart_since is not None and now - w.restart_since > RESTART_GRACE_S:
                             self._pool[i] = self._replace(w)
         finally:

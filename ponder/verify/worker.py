@@ -1,19 +1,25 @@
-"""A verifier worker process: `python -m ponder.verify.worker READ_FD WRITE_FD PARENT_PID`.
+"""A verifier worker process: `python -m ponder.verify.worker READ_FD WRITE_FD PROGRESS_FD PARENT_PID`.
 
 Started by `ponder.verify.pool.VerifierPool`. It imports the verifiers once and then forks a
 *scorer*, which says "ready" and scores chunks of (task, problem, completion) items in its MAIN
-thread (math-verify's SIGALRM timeouts need that), sending one small message per item so the
-pool can tell which item is running and since when. When an item overruns, the pool sends this
-process SIGUSR1: it SIGKILLs the scorer and forks a fresh one, already warm, in milliseconds
-(a new interpreter would spend a second or more importing sympy). Everything exits when the
-pool closes the pipe or dies.
+thread (math-verify's SIGALRM timeouts need that) and sends each chunk's scores back as one
+message. Which item is running, and since when, it writes into a small shared-memory block
+(`Progress`) that the pool reads when a deadline comes up, so the pool's per-item clock costs
+no pipe message and no wake-up of the pool per item. When an item overruns, the pool sends
+this process SIGUSR1: it SIGKILLs the scorer and forks a fresh one, already warm, in
+milliseconds (a new interpreter would spend a second or more importing sympy); the scores of
+the chunk's items that finished before it are read back from the same block. Everything exits
+when the pool closes the pipe or dies.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import mmap
 import os
+import struct
+import time
 import signal
 import sys
 
@@ -50,7 +56,45 @@ def score_one(task, problem: Problem, completion: str) -> tuple[float, str | Non
     return min(1.0, max(0.0, s)), None
 
 
-def serve(conn) -> None:
+class Progress:
+    """Shared memory between the pool and one worker: which item of which chunk is running.
+
+    Layout (int64/float64 slots): [0] when the running item started (time.monotonic_ns; the
+    clock is system-wide), [1] tag = chunk number * TAG + position (position i + 1 while item i
+    runs; the tag of an earlier chunk while the current one is still loading its tasks), then
+    one score slot per item of the chunk. The scorer writes the start time before the tag,
+    and the pool reads the tag before the start time, so a start time the pool reads is never
+    earlier than the true start of the item the tag names (it may be the next item's, which
+    only delays a kill): no lock is needed and no item is killed early.
+    """
+
+    TAG = 1 << 24  # positions per chunk number (chunks are far smaller)
+
+    def __init__(self, fd: int, items: int | None = None):
+        if items is not None:  # the pool sizes the block; the worker maps what it was given
+            os.ftruncate(fd, 8 * (2 + items))
+        self.mm = mmap.mmap(fd, 0)
+
+    def start(self, chunk: int, i: int) -> None:  # scorer: item i of `chunk` starts now
+        struct.pack_into("q", self.mm, 0, time.monotonic_ns())
+        struct.pack_into("q", self.mm, 8, chunk * self.TAG + i + 1)
+
+    def finish(self, i: int, score: float) -> None:  # scorer: item i scored `score`
+        struct.pack_into("d", self.mm, 16 + 8 * i, score)
+
+    def running(self, chunk: int) -> tuple[int, float] | None:
+        """(position, start in time.monotonic seconds) of `chunk`'s running item; None while
+        the chunk is still loading its tasks (or has not reached the worker)."""
+        tag = struct.unpack_from("q", self.mm, 8)[0]
+        started = struct.unpack_from("q", self.mm, 0)[0]
+        c, pos = divmod(tag, self.TAG)
+        return (pos - 1, started / 1e9) if c == chunk and pos > 0 else None
+
+    def scores(self, n: int) -> list[float]:  # pool: the first n items' scores of the chunk
+        return list(struct.unpack_from(f"{n}d", self.mm, 16))
+
+
+def serve(conn, progress: Progress) -> None:
     while True:
         try:
             msg = conn.recv()
@@ -58,29 +102,34 @@ def serve(conn) -> None:
             return
         if msg is None:
             return
-        job_id, start, refs, problems, completions = msg
+        chunk, refs, problems, completions = msg
         # Resolve the chunk's tasks first (loading a dataset file or importing reasoning_gym can
-        # take seconds) and say so: the pool starts the first item's clock only then.
+        # take seconds): the pool starts the first item's clock only when that item starts.
         tasks: dict = {}
         for ref in dict.fromkeys(refs):
             try:
                 tasks[ref] = resolve(*ref)
             except Exception as e:  # noqa: BLE001 - e.g. the task cannot be resolved here
                 tasks[ref] = e
-        conn.send("resolved")
+        scores, errors = [], {}
         for i, (ref, p, c) in enumerate(zip(refs, problems, completions)):
+            progress.start(chunk, i)
             task = tasks[ref]
             if isinstance(task, Exception):
                 score, err = 0.0, f"{type(task).__name__}: {task}"
             else:
                 score, err = score_one(task, p, c)
-            conn.send((job_id, start + i, score, err))
+            progress.finish(i, score)
+            scores.append(score)
+            if err:
+                errors[i] = err
+        conn.send((chunk, scores, errors))  # one message per chunk
 
 
 def main() -> None:
     from multiprocessing.connection import Connection
 
-    rfd, wfd, parent = (int(x) for x in sys.argv[1:4])
+    rfd, wfd, pfd, parent = (int(x) for x in sys.argv[1:5])
     import ctypes
 
     try:  # die with the pool's process (Linux); the check covers a parent that died already
@@ -98,6 +147,7 @@ def main() -> None:
     math_score("<answer>\\frac{1}{2}</answer>", "\\{0.5\\}")
 
     conn_in, conn_out = Connection(rfd, writable=False), Connection(wfd, readable=False)
+    progress = Progress(pfd)  # shared with the scorers it forks (MAP_SHARED survives fork)
 
     class Duplex:  # one object with recv/send over the two pipes
         recv = staticmethod(conn_in.recv)
@@ -119,7 +169,7 @@ def main() -> None:
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)
             ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # die with this supervisor
             conn_out.send("ready")
-            serve(Duplex)
+            serve(Duplex, progress)
             os._exit(0)
         _, status = os.waitpid(scorer, 0)
         if os.waitstatus_to_exitcode(status) == 0:  # the pool closed the pipe: done
