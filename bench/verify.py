@@ -104,10 +104,10 @@ def _self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _pool_cpu() -> float:
+def _pool_cpu(workers: int | None) -> float:
     """CPU seconds used so far by the shared pool's worker processes and their scorers."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for w in shared_pool()._pool:
+    for w in shared_pool(workers)._pool:
         pids = [w.proc.pid]
         try:
             pids += [int(c) for c in open(f"/proc/{w.proc.pid}/task/{w.proc.pid}/children").read().split()]
@@ -122,7 +122,7 @@ def _pool_cpu() -> float:
     return total
 
 
-def run_round(pairs, tmpdir: Path, seed: int, pool_first: bool):
+def run_round(pairs, tmpdir: Path, seed: int, pool_first: bool, workers: int | None):
     path = tmpdir / f"golds-{seed}.jsonl"
     path.write_text("".join(json.dumps({"prompt": f"q{i}", "answer": g, "id": str(i)}) + "\n" for i, (g, _) in enumerate(pairs)))
     task = get_task(f"file:{path}?id=id")
@@ -139,9 +139,9 @@ def run_round(pairs, tmpdir: Path, seed: int, pool_first: bool):
         return v, time.perf_counter() - t0
 
     def pool():
-        c0, w0, t0 = _self_cpu(), _pool_cpu(), time.perf_counter()
-        v = verify_batch(problems, completions, timeout_s=30.0)
-        cpu["pool"] = (_self_cpu() - c0) + (_pool_cpu() - w0)  # dispatcher + workers (a worker
+        c0, w0, t0 = _self_cpu(), _pool_cpu(workers), time.perf_counter()
+        v = verify_batch(problems, completions, timeout_s=30.0, workers=workers)
+        cpu["pool"] = (_self_cpu() - c0) + (_pool_cpu(workers) - w0)  # dispatcher + workers (a worker
         return v, time.perf_counter() - t0  # replaced mid-round would be missed; none are here
 
     if pool_first:
@@ -165,11 +165,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         warm = make_pairs(200, seed=-1)  # warm both sides on pairs that are not timed
-        run_round(warm, tmpdir, -1, pool_first=True)
+        run_round(warm, tmpdir, -1, pool_first=True, workers=args.workers)
         rows = []
         for r in range(args.rounds):
             pairs = make_pairs(args.pairs, seed=r)
-            bt, pt, correct, bc, pc = run_round(pairs, tmpdir, r, pool_first=r % 2 == 1)
+            bt, pt, correct, bc, pc = run_round(pairs, tmpdir, r, pool_first=r % 2 == 1, workers=args.workers)
             rows.append((args.pairs / bt, args.pairs / pt, bc, pc))
             print(f"round {r}: {int(correct)}/{args.pairs} verdicts 1.0 (identical)  "
                   f"direct {args.pairs / bt:8.1f} pairs/s  pool {args.pairs / pt:8.1f} pairs/s  ratio {bt / pt:.2f}x  "
