@@ -5,8 +5,9 @@
 Each training example is `render(problem) + oracle(problem, think=mode) + EOS`, with the loss on
 the completion tokens only. The mode is drawn per example -- a `<think>` trace then the answer
 with probability `think_prob`, else the answer alone -- independently of difficulty, so the
-warm-started model is deliberately *uncalibrated*: it thinks as often on `2+3` as on a six-term
-sum. That is the starting point the effort-aware RL stages improve on.
+warm-started model is deliberately *uncalibrated*: it thinks as often on `2+3` as on an
+eight-term chain (by default on 3 examples in 4, overthinking easy requests the way reasoning
+models do). That is the starting point the effort-aware RL stages improve on.
 
 Data is a pure function of (seed, step): step k's batch is drawn from `random.Random(f"sft/{seed}/{k}")`,
 so `--resume` from a checkpoint at step k sees exactly the batches an uninterrupted run would.
@@ -44,9 +45,11 @@ class SFTConfig:
     difficulty_weights: tuple[float, ...] = field(
         default=(), metadata={"help": "relative weight per level in --difficulties (default: 1 for level 1, 5 for level 2, "
                                       "1 above: level 2's three-term answer-only sums need the most examples)"})
-    think_prob: float = field(default=0.5, metadata={"help": "chance an example carries a <think> trace "
-                                                      "(drawn independently of difficulty)"})
-    steps: int = field(default=3000, metadata={"help": "optimizer steps"})
+    think_prob: float = field(default=0.75, metadata={"help": "chance an example carries a <think> trace, drawn "
+                                                      "independently of difficulty (default 0.75: the model overthinks, "
+                                                      "like a reasoning model on easy requests, and sees enough traces "
+                                                      "to learn the long ones)"})
+    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
     warmup: int = field(default=50, metadata={"help": "linear warmup steps, then cosine decay to lr/10"})
