@@ -3,6 +3,8 @@
     nice -n 10 .venv/bin/python bench/curate.py                      # synthetic pools only (seconds)
     nice -n 10 .venv/bin/python bench/curate.py --model DIR          # + the tiny model on arith
     nice -n 10 .venv/bin/python bench/curate.py --model DIR --pool 100 --difficulties 1-5
+    ... --window 0.05,1.0        # the demo's window; --seed S for another pool / population draw
+    ... --model DIR --no-synthetic --streams s.json   # save the real outcomes; rerun reads them back
 
 (a) Synthetic: problems with known pass rates (U-shaped Beta pools, as real pools are, and a pool
     with exact 0s and 1s), Bernoulli samples. Each problem gets one stream of 16 outcomes; the
@@ -10,8 +12,10 @@
     adaptive rule have decided what 16 samples decide?"). Also shown: agreement with the true
     window, and the agreement of two *independent* fixed-16 runs (the noise floor of the metric).
     For Beta pools the Bayes-optimal bound is computed exactly: the stopping rule minimising
-    samples + lambda * disagreements (dynamic programming over (n, s), true prior, one-sample
-    rounds), i.e. no rule that sees only the problem's own samples can beat it.
+    samples + lambda * disagreements (`plan`: dynamic programming over (n, s), true prior,
+    one-sample rounds from the first sample), i.e. no rule that sees only the problem's own
+    samples can beat it. The default rule ("optimal") is the same `plan` with the *fitted*
+    prior, the first round of 4, and a per-stop error cap.
 (b) Real: the policy at DIR on arith at mixed difficulties: 16 samples per problem are drawn and
     verified once; the fixed-16 and the adaptive decisions are read off the same samples.
 
@@ -21,7 +25,7 @@ Floor (issue 5): <= 40% of the fixed-budget samples at >= 95% agreement with the
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import random
 import sys
 import time
@@ -29,21 +33,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ponder.curate.estimate import (KEEP, StopRule, betabinom_logpmf, fit_prior, keep_counts,  # noqa: E402
-                                    p_keep_predictive, run_rule)
+from ponder.curate.estimate import KEEP, StopRule, fit_prior, keep_counts, plan, run_rule  # noqa: E402
 
 N = 16
-LOW, HIGH = 0.1, 0.9
+WINDOW = (0.1, 0.9)  # `ponder curate`'s default; --window changes it
 FLOOR_FRACTION, FLOOR_AGREE = 0.40, 0.95
 
 
-def variants() -> list[tuple[str, StopRule]]:
+def variants(low: float, high: float) -> list[tuple[str, StopRule]]:
+    w = dict(low=low, high=high)
     return [
-        ("adaptive (default: conf .95, 4+1)", StopRule()),
-        ("adaptive conf .95, 4+2", StopRule(round_size=2)),
-        ("adaptive conf .90, 4+1", StopRule(confidence=0.90)),
-        ("adaptive conf .90, 4+2", StopRule(confidence=0.90, round_size=2)),
-        ("credible conf .95, 4+1", StopRule(rule="credible")),
+        ("optimal (default: conf .95, 4+1)", StopRule(**w)),
+        ("optimal conf .95, 4+2", StopRule(round_size=2, **w)),
+        ("optimal conf .90, 4+1", StopRule(confidence=0.90, **w)),
+        ("predictive conf .95, 4+1 (old default)", StopRule(rule="predictive", **w)),
+        ("predictive conf .90, 4+1", StopRule(rule="predictive", confidence=0.90, **w)),
+        ("credible conf .95, 4+1", StopRule(rule="credible", **w)),
     ]
 
 
@@ -71,49 +76,22 @@ def decisions(rule: StopRule, streams: list[list[bool]], prior) -> tuple[list[st
     return out, used
 
 
-def fixed(streams: list[list[bool]]) -> list[str]:
-    keep = set(keep_counts(N, LOW, HIGH))
+def fixed(streams: list[list[bool]], low: float, high: float) -> list[str]:
+    keep = set(keep_counts(N, low, high))
     return [KEEP if sum(st) in keep else "drop" for st in streams]
 
 
-def bayes_bound(a: float, b: float, target: float = FLOOR_AGREE) -> tuple[float, float]:
+def bayes_bound(a: float, b: float, low: float, high: float, target: float = FLOOR_AGREE) -> tuple[float, float]:
     """Fewest samples (fraction of N) any stopping rule needs for `target` expected agreement.
 
-    Minimises E[samples] + lam * E[disagreement] by backward induction over (n, s), one-sample
-    rounds, the true Beta(a, b) prior; scans lam and interpolates between the two rules that
+    `plan` (the optimal rule's backward induction) with the TRUE Beta(a, b) prior and one-sample
+    rounds from the first sample on, scanned over lam; interpolates between the two plans that
     bracket the target (a randomised mix of them achieves the interpolated point).
     """
-    def solve(lam):
-        pk = {(n, s): p_keep_predictive(s, n, a, b, LOW, HIGH, N) for n in range(N + 1) for s in range(n + 1)}
-        step = {(n, s): math.exp(betabinom_logpmf(1, 1, a + s, b + n - s)) for n in range(N) for s in range(n + 1)}
-        V, stop = {}, {}
-        for n in range(N, -1, -1):
-            for s in range(n + 1):
-                err = min(pk[n, s], 1 - pk[n, s])
-                if n == N:
-                    V[n, s], stop[n, s] = 0.0, True
-                    continue
-                q = step[n, s]
-                cont = 1 + q * V[n + 1, s + 1] + (1 - q) * V[n + 1, s]
-                stop[n, s] = lam * err <= cont and n > 0
-                V[n, s] = lam * err if stop[n, s] else cont
-        # forward: expected samples and disagreement from (0, 0)
-        P, used, dis = {(0, 0): 1.0}, 0.0, 0.0
-        for n in range(N + 1):
-            for s in range(n + 1):
-                p = P.get((n, s), 0.0)
-                if not p:
-                    continue
-                if stop[n, s]:
-                    used += p * n
-                    dis += p * min(pk[n, s], 1 - pk[n, s])
-                else:
-                    q = step[n, s]
-                    P[n + 1, s + 1] = P.get((n + 1, s + 1), 0.0) + p * q
-                    P[n + 1, s] = P.get((n + 1, s), 0.0) + p * (1 - q)
-        return used / N, 1 - dis
-
-    pts = sorted({solve(lam) for lam in [2 ** (i / 4) for i in range(8, 48)]})
+    pts = set()
+    for lam in [2 ** (i / 4) for i in range(8, 48)]:
+        _, used, dis = plan(a, b, low, high, N, list(range(1, N + 1)), lam)
+        pts.add((used / N, 1 - dis))
     best = 1.0
     for (f1, g1) in pts:
         for (f2, g2) in pts:
@@ -124,36 +102,37 @@ def bayes_bound(a: float, b: float, target: float = FLOOR_AGREE) -> tuple[float,
     return best, target
 
 
-def synthetic(n: int, seed: int) -> list[dict]:
+def synthetic(n: int, seed: int, low: float, high: float) -> list[dict]:
     rng = random.Random(seed)
     rows = []
     for name, (ps, true_prior) in populations(rng, n).items():
         streams = [[rng.random() < p for _ in range(N)] for p in ps]
         rerun = [[rng.random() < p for _ in range(N)] for p in ps]  # an independent fixed-16 run
-        truth = [KEEP if LOW <= p <= HIGH else "drop" for p in ps]
-        ref = fixed(streams)
+        truth = [KEEP if low <= p <= high else "drop" for p in ps]
+        ref = fixed(streams, low, high)
         agree = lambda x, y: sum(u == v for u, v in zip(x, y)) / len(x)  # noqa: E731
-        print(f"\n== {name}: {n} problems, window [{LOW}, {HIGH}], fixed budget {N}/problem ==")
-        print(f"{'method':<36} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'agree truth':>11}")
-        print(f"{'fixed 16':<36} {N * n:>8} {1.0:>8.1%} {1.0:>14.1%} {agree(ref, truth):>11.1%}"
-              f"   (an independent fixed-16 rerun agrees {agree(ref, fixed(rerun)):.1%})")
-        for label, rule in variants():
+        print(f"\n== {name}: {n} problems, window [{low}, {high}], fixed budget {N}/problem ==")
+        print(f"{'method':<40} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'agree truth':>11}")
+        print(f"{'fixed 16':<40} {N * n:>8} {1.0:>8.1%} {1.0:>14.1%} {agree(ref, truth):>11.1%}"
+              f"   (an independent fixed-16 rerun agrees {agree(ref, fixed(rerun, low, high)):.1%})")
+        for label, rule in variants(low, high):
             first = [sum(st[:rule.first_round]) for st in streams]
             prior = fit_prior(first, [rule.first_round] * n)  # as `ponder curate --prior pool` does
             dec, used = decisions(rule, streams, prior)
             frac, agr = used / (N * n), agree(dec, ref)
             ok = "  <- floor met" if frac <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
-            print(f"{label:<36} {used:>8} {frac:>8.1%} {agr:>14.1%} {agree(dec, truth):>11.1%}{ok}")
+            print(f"{label:<40} {used:>8} {frac:>8.1%} {agr:>14.1%} {agree(dec, truth):>11.1%}{ok}")
             rows.append({"population": name, "method": label, "fraction": frac, "agree_fixed": agr,
                          "agree_truth": agree(dec, truth), "prior": prior})
         if true_prior:
-            frac, _ = bayes_bound(*true_prior)
-            print(f"{'Bayes-optimal bound (true prior)':<36} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}"
+            frac, _ = bayes_bound(*true_prior, low, high)
+            print(f"{'Bayes-optimal bound (true prior)':<40} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}"
                   f"   (fewest samples ANY rule needs for {FLOOR_AGREE:.0%} agreement)")
     return rows
 
 
-def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], seed: int, max_new_tokens: int) -> None:
+def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], seed: int, max_new_tokens: int,
+         low: float, high: float, streams_file: str | None = None) -> None:
     from ponder.curate.runner import CurateConfig, build_pool
     from ponder.policy import load_policy
     from ponder.types import Sampling
@@ -161,15 +140,25 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
 
     cfg = CurateConfig(model=model, backend=backend, tasks=("arith",), difficulties=difficulties, pool=pool, seed=seed)
     problems = build_pool(cfg)
-    policy = load_policy(model, backend=backend)
     t0 = time.time()
-    outs = policy.generate([policy.render(p) for p in problems], n=N,
-                           sampling=Sampling(temperature=1.0, max_new_tokens=max_new_tokens, stop=("</answer>",), seed=seed))
-    scores = verify_batch([p for p in problems for _ in range(N)], [c.text for cs in outs for c in cs])
-    streams = [[s >= 1.0 for s in scores[i * N:(i + 1) * N]] for i in range(len(problems))]
+    if streams_file and Path(streams_file).exists():  # re-read earlier samples: rule variants compared offline
+        saved = json.loads(Path(streams_file).read_text())
+        if saved["ids"] != [p.id for p in problems]:
+            raise SystemExit(f"{streams_file} holds another pool (model/pool/difficulties/seed differ)")
+        streams = [[bool(x) for x in st] for st in saved["streams"]]
+    else:
+        policy = load_policy(model, backend=backend)
+        outs = policy.generate([policy.render(p) for p in problems], n=N,
+                               sampling=Sampling(temperature=1.0, max_new_tokens=max_new_tokens, stop=("</answer>",), seed=seed))
+        scores = verify_batch([p for p in problems for _ in range(N)], [c.text for cs in outs for c in cs])
+        streams = [[s >= 1.0 for s in scores[i * N:(i + 1) * N]] for i in range(len(problems))]
+        if streams_file:
+            Path(streams_file).write_text(json.dumps({"model": model, "ids": [p.id for p in problems],
+                                                      "streams": [[int(x) for x in st] for st in streams]}))
     wall = time.time() - t0
-    ref = fixed(streams)
-    print(f"\n== {model} on arith d{','.join(map(str, difficulties))}: {len(problems)} problems x {N} samples "
+    ref = fixed(streams, low, high)
+    keep = set(keep_counts(N, low, high))
+    print(f"\n== {model} on arith d{','.join(map(str, difficulties))}, window [{low}, {high}]: {len(problems)} problems x {N} samples "
           f"(drawn once in {wall:.0f}s; decisions read off the same samples) ==")
     by_d: dict[int, list[int]] = {}
     for p, st in zip(problems, streams):
@@ -177,13 +166,13 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     print("pass-rate histogram (successes of 16) per difficulty:")
     for d, cs in sorted(by_d.items()):
         print(f"  d{d}: mean {sum(cs) / (N * len(cs)):.2f}; all-fail {sum(c == 0 for c in cs)}, all-pass {sum(c == N for c in cs)}, "
-              f"kept by fixed-16 {sum(2 <= c <= 14 for c in cs)} of {len(cs)}")
-    print(f"{'method':<36} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'kept':>5}")
-    print(f"{'fixed 16':<36} {N * len(problems):>8} {1.0:>8.1%} {1.0:>14.1%} {ref.count(KEEP):>5}")
+              f"kept by fixed-16 {sum(c in keep for c in cs)} of {len(cs)}")
+    print(f"{'method':<40} {'samples':>8} {'of fixed':>8} {'agree fixed-16':>14} {'kept':>5}")
+    print(f"{'fixed 16':<40} {N * len(problems):>8} {1.0:>8.1%} {1.0:>14.1%} {ref.count(KEEP):>5}")
     groups: dict[int, list[int]] = {}
     for i, p in enumerate(problems):
         groups.setdefault(p.difficulty, []).append(i)
-    for label, rule in variants():
+    for label, rule in variants(low, high):
         k = rule.first_round
         priors = {}
         for d, idx in groups.items():  # --prior group: one fit per (task, difficulty)
@@ -196,7 +185,7 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
         frac = used / (N * len(problems))
         agr = sum(a == b for a, b in zip(dec, ref)) / len(ref)
         ok = "  <- floor met" if frac <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
-        print(f"{label:<36} {used:>8} {frac:>8.1%} {agr:>14.1%} {dec.count(KEEP):>5}{ok}")
+        print(f"{label:<40} {used:>8} {frac:>8.1%} {agr:>14.1%} {dec.count(KEEP):>5}{ok}")
 
 
 def main() -> None:
@@ -208,14 +197,22 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=60, help="real problems (spread over the difficulties)")
     ap.add_argument("--difficulties", default="1-5")
     ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--streams", help="JSON file of the real samples' outcomes: written after sampling, "
+                                      "read instead of sampling when it exists (same model, pool, seed)")
+    ap.add_argument("--window", default=",".join(map(str, WINDOW)), metavar="LOW,HIGH",
+                    help="keep window (the demo curates with 0.05,1.0)")
+    ap.add_argument("--no-synthetic", action="store_true", help="skip part (a)")
     args = ap.parse_args()
     from ponder.config import parse_int_list
 
+    low, high = (float(x) for x in args.window.split(","))
     t0 = time.time()
-    synthetic(args.problems, args.seed)
-    print(f"\n(synthetic part: {time.time() - t0:.1f}s)")
+    if not args.no_synthetic:
+        synthetic(args.problems, args.seed, low, high)
+        print(f"\n(synthetic part: {time.time() - t0:.1f}s)")
     if args.model:
-        real(args.model, args.backend, args.pool, parse_int_list(args.difficulties), args.seed, args.max_new_tokens)
+        real(args.model, args.backend, args.pool, parse_int_list(args.difficulties), args.seed, args.max_new_tokens,
+             low, high, args.streams)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,13 @@ class CurateConfig:
     seed: int = field(default=0, metadata={"help": "seed for problem generation and sampling"})
     window: tuple[float, ...] = field(default=(0.1, 0.9), metadata={"help": "keep problems whose pass rate lies in LOW,HIGH", "metavar": "LOW,HIGH"})
     max_samples: int = field(default=16, metadata={"help": "sample budget per problem: the fixed budget the rule approximates"})
-    confidence: float = field(default=0.95, metadata={"help": "stop once P(decision = the max-samples decision) >= this; 1-confidence bounds the disagreement"})
+    confidence: float = field(default=0.95, metadata={"help": "1-confidence bounds the expected disagreement with the max-samples decision"})
     first_round: int = field(default=4, metadata={"help": "samples in every problem's first round (the prior is fitted on these)"})
     round_size: int = field(default=1, metadata={"help": "samples per later round"})
     min_batch: int = field(default=0, metadata={"help": "when few problems remain, raise the round size so a round "
                                                         "generates at least this many samples (0 = off; trades samples for fewer, fuller calls)"})
-    rule: str = field(default="predictive", metadata={"help": f"stopping rule: {', '.join(RULES)}"})
+    rule: str = field(default="optimal", metadata={"help": f"stopping rule: {', '.join(RULES)} (optimal: fewest samples "
+                                                      "for an expected disagreement <= 1-confidence; predictive: every stop within it)"})
     prior: str = field(default="group", metadata={"help": "Beta prior: group (fit per task+difficulty), pool (one fit) or A,B"})
     success_at: float = field(default=1.0, metadata={"help": "a sample counts as a success when its score >= this"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (pass rates are measured at the training temperature)"})
