@@ -62,6 +62,22 @@ def batch_metrics(batch) -> dict[str, float]:
     return m
 
 
+def mode_metrics(policy, batch, cfg) -> dict[str, float]:
+    """`p_think` (overall and per level): the policy's own probability of starting with <think>
+    on the batch's prompts, for mode-balanced batches whose sampled think-rate is forced to 1/2."""
+    from ponder.rl.rollout import think_probability
+
+    firsts = batch.problems[:: batch.group_size]
+    probs = think_probability(policy, firsts, cfg.temperature)
+    m = {"p_think": _mean(probs)}
+    by_level: dict[int, list[float]] = defaultdict(list)
+    for p, x in zip(firsts, probs):
+        by_level[p.difficulty].append(x)
+    for d, xs in sorted(by_level.items()):
+        m[f"p_think/d{d}"] = _mean(xs)
+    return m
+
+
 def pass_rates_by_level(batch) -> dict[int, float]:
     by_level: dict[int, list[float]] = defaultdict(list)
     for p, c in zip(batch.problems, batch.correct):

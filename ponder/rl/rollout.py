@@ -1,14 +1,26 @@
 """Rollout and scoring for the RL loop: `rollout`, `score`, `collect` (with DAPO dynamic
 sampling) and `advantages`. Each is importable and tested alone (tests/test_rl_trainer.py);
 `ponder.rl.trainer` strings them together.
+
+Mode-balanced rollouts (`balance_modes`, AdaptThink: Zhang et al. 2025, "AdaptThink: Reasoning
+Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
+with `<answer>`, the forced first token becoming part of the completion. Its sampling probability
+is 0.5 (the importance-sampling distribution), which `ponder.rl.update.step` uses as its old
+probability; every later token is sampled on-policy. So both modes are compared on every prompt
+however rarely the policy would pick one, which on-policy sampling cannot do once a mode's
+probability nears 0 or 1 (a group of 8 that all think teaches nothing about answering directly).
+Departure: AdaptThink forces `</think>` (an empty thought) vs a common first word of thought; in
+ponder's format the two first tokens are `<think>` and `<answer>`.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ponder.errors import PonderError
 from ponder.rl.data import PromptSource
 from ponder.types import Completion, Problem
 
@@ -37,9 +49,53 @@ def rollout(policy, problems: list[Problem], cfg: TrainConfig) -> list[Completio
     """G completions per problem from the live policy, flattened: [len(problems) * G]."""
     from ponder.types import Sampling
 
-    prompts = [policy.render(p, cfg.prompt_suffix) for p in problems]
     sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
-    return [c for group in policy.generate(prompts, cfg.group_size, sampling) for c in group]
+    if not cfg.balance_modes:
+        prompts = [policy.render(p, cfg.prompt_suffix) for p in problems]
+        return [c for group in policy.generate(prompts, cfg.group_size, sampling) for c in group]
+    half = cfg.group_size // 2
+    by_mode = {tag: policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in MODES}
+    return [force_prefix(policy, tag, c) for i in range(len(problems)) for tag in MODES for c in by_mode[tag][i]]
+
+
+MODES = ("<think>", "<answer>")  # the forced first tokens of a mode-balanced group, G/2 each
+FORCED_LOGPROB = math.log(0.5)  # their probability under the importance-sampling distribution
+
+
+def mode_token_ids(tokenizer) -> list[int]:
+    """The token id of each tag in MODES; PonderError if a tag is not a single token."""
+    ids = [tokenizer.encode(tag, add_special_tokens=False) for tag in MODES]
+    if any(len(i) != 1 for i in ids):
+        raise PonderError(f"--balance-modes needs {' and '.join(MODES)} to be single tokens of the tokenizer")
+    return [i[0] for i in ids]
+
+
+def force_prefix(policy, tag: str, c: Completion) -> Completion:
+    """`c` sampled after a forced `tag`, as one completion that starts with the tag."""
+    from ponder.policy import segment_token_counts
+
+    (tid,) = policy.tokenizer.encode(tag, add_special_tokens=False)
+    text = tag + c.text
+    think, answer = segment_token_counts(text, policy.count_tokens)
+    return replace(c, text=text, token_ids=[tid, *c.token_ids], num_tokens=c.num_tokens + 1,
+                   logprobs=None if c.logprobs is None else [FORCED_LOGPROB, *c.logprobs],
+                   think_tokens=think, answer_tokens=answer)
+
+
+def think_probability(policy, problems: list[Problem], temperature: float) -> list[float]:
+    """pi(<think> | prompt) at the first completion token, per problem: the policy's own think-rate
+    (what a mode-balanced batch's forced think-rate of 0.5 hides)."""
+    import torch
+
+    think_id = mode_token_ids(policy.tokenizer)[0]
+    model, tok = policy.model, policy.tokenizer
+    out = []
+    with torch.no_grad():
+        for p in problems:
+            ids = torch.tensor([tok.encode(policy.render(p), add_special_tokens=False)], device=policy.device)
+            logits = model(input_ids=ids).logits[0, -1].float() / temperature
+            out.append(float(torch.softmax(logits, -1)[think_id]))
+    return out
 
 
 def score(problems: list[Problem], completions: list[Completion], reward) -> tuple[list[float], list[float], dict]:

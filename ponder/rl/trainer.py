@@ -47,6 +47,9 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
+    balance_modes: bool = field(default=False, metadata={"help": "AdaptThink mode balancing: start half of each group "
+                                "with <think> and half with <answer>, the forced token trained with old probability 0.5, "
+                                "so both modes stay explored however rarely the policy picks one (ponder.rl.rollout)"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
     budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
     reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})
@@ -90,6 +93,9 @@ class TrainConfig:
             raise PonderError(f"need 0 <= eps_low < 1 and eps_high >= 0, got {self.eps_low}, {self.eps_high}")
         if self.temperature <= 0:
             raise PonderError("temperature must be > 0 for RL (greedy samples have no variance)")
+        if self.balance_modes and (self.group_size % 2 or self.prompt_suffix):
+            raise PonderError("--balance-modes needs an even --group-size and no --prompt-suffix "
+                              "(it starts half of each group with <think>, half with <answer>)")
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ def ledger_meta(state: State) -> dict:
 
 def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
     """One RL step: collect -> advantages -> step, plus metrics and the compute ledger."""
-    from ponder.rl.metrics import batch_metrics, pass_rates_by_level, post_training_share, rl_flops
+    from ponder.rl.metrics import batch_metrics, mode_metrics, pass_rates_by_level, post_training_share, rl_flops
 
     seed_step(cfg.seed, state.step)
     t0 = time.perf_counter()
@@ -211,6 +217,8 @@ def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
     batch = collect(state.policy, state.source, state.reward, cfg)
     state.model.train()
     m: dict[str, Any] = batch_metrics(batch)
+    if cfg.balance_modes:  # the batch's think-rate is forced to 1/2; log the policy's own
+        m.update(mode_metrics(state.policy, batch, cfg))
     gen_tokens = sum(c.num_tokens for c in batch.completions)
     trained = 0
     if batch.completions:
@@ -297,7 +305,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progre
                     writer.add_scalar(k, v, state.step)
         bar.update(1)
         bar.set_postfix(reward=f"{last['reward_mean']:.2f}", acc=f"{last['accuracy']:.2f}",
-                        think=f"{last['think_rate']:.2f}", len=f"{last['len_mean']:.0f}")
+                        think=f"{last.get('p_think', last['think_rate']):.2f}", len=f"{last['len_mean']:.0f}")
         if cfg.save_every and state.step % cfg.save_every == 0 and state.step < cfg.steps:
             checkpoint(state, run, cfg)
     bar.close()

@@ -81,6 +81,19 @@ def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
     return out
 
 
+def force_old_logprob(old, mask):
+    """`old` [n, T] with each row's first completion position (the first 1 of `mask`) set to
+    log 0.5: the importance-sampling probability of a mode-balanced group's forced first token."""
+    import torch
+
+    from ponder.rl.rollout import FORCED_LOGPROB
+
+    old = old.clone()
+    rows = torch.nonzero(mask.sum(1) > 0).squeeze(1)
+    old[rows, mask[rows].argmax(1)] = FORCED_LOGPROB
+    return old
+
+
 def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
     """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
 
@@ -110,6 +123,8 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 m = mask[idx, : L - 1]
                 logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
+                if cfg.balance_modes:  # the forced first token was drawn with probability 0.5
+                    old_mb = force_old_logprob(old_mb, m)
                 loss, s = policy_loss(logp, old_mb, adv[idx], m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
                                       ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)

@@ -1,0 +1,99 @@
+"""Mode-balanced rollouts (AdaptThink importance sampling), on the real tiny model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ponder.errors import PonderError
+from ponder.rl.data import PromptSource
+from ponder.rl.rollout import FORCED_LOGPROB, Batch, rollout, think_probability
+from ponder.rl.trainer import TrainConfig, build_tensors, step, token_logprobs
+from ponder.rl.update import force_old_logprob
+from ponder.types import Completion, Problem
+
+
+@pytest.fixture(scope="module")
+def live(warm_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.policy.hf import HFPolicy
+
+    model = AutoModelForCausalLM.from_pretrained(warm_model)
+    tok = AutoTokenizer.from_pretrained(warm_model)
+    return model, tok, HFPolicy.from_model(model, tok)
+
+
+def test_balanced_rollout_starts_half_of_each_group_in_each_mode(live):
+    _, tok, policy = live
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="x", group_size=4, max_new_tokens=24, balance_modes=True)
+    problems = PromptSource.from_task("arith", levels=(1, 2), seed=3).take(3)
+    comps = rollout(policy, problems, cfg)
+    assert len(comps) == 12
+    think_id, answer_id = (tok.convert_tokens_to_ids(t) for t in ("<think>", "<answer>"))
+    for g in range(3):
+        group = comps[4 * g: 4 * g + 4]
+        assert [c.token_ids[0] for c in group] == [think_id, think_id, answer_id, answer_id]
+        assert [c.text[:7] for c in group] == ["<think>"] * 2 + ["<answer"] * 2
+        for c in group:
+            assert c.num_tokens == len(c.token_ids) and tok.decode(c.token_ids, skip_special_tokens=True) == c.text
+            assert (c.think_tokens > 0) == c.text.startswith("<think>")
+
+
+def test_force_old_logprob_sets_each_rows_first_completion_token():
+    old = torch.zeros(3, 5)
+    mask = torch.tensor([[0, 1, 1, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], dtype=torch.float32)
+    out = force_old_logprob(old, mask)
+    want = torch.zeros(3, 5)
+    want[0, 1] = want[1, 3] = math.log(0.5)
+    assert torch.equal(out, want) and torch.equal(old, torch.zeros(3, 5))  # input untouched
+
+
+def test_balanced_step_uses_the_importance_ratio_on_the_forced_token(live):
+    model, tok, policy = live
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    texts = ["<think>2+3=5</think><answer>5</answer>", "<answer>5</answer>"]
+    comps = [Completion(text=t, token_ids=tok.encode(t, add_special_tokens=False) + [tok.eos_token_id],
+                        num_tokens=len(tok.encode(t, add_special_tokens=False)) + 1) for t in texts]
+    batch = Batch(problems=[p, p], completions=comps, rewards=[1.0, 1.25], correct=[1.0, 1.0], parts={}, group_size=2)
+    adv = torch.tensor([-0.7, 0.7])
+    ratios = {}
+    for balanced in (False, True):
+        cfg = TrainConfig(model="x", lr=0.0, balance_modes=balanced)  # lr 0: the stats, not the update
+        tensors = build_tensors(policy, tok, batch, cfg)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.0)
+        ratios[balanced] = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), tensors, adv, cfg)["ratio_mean"]
+    ids, attn, mask = tensors
+    with torch.no_grad():
+        logp = token_logprobs(model, ids, attn, 1.0)[0]
+    first = mask.argmax(1)
+    pi_first = torch.exp(logp[torch.arange(2), first])  # pi(<think>), pi(<answer>) after the prompt
+    n = mask.sum()
+    want = (n - 2 + (pi_first / 0.5).sum()) / n  # ratio 1 on every on-policy token, pi / 0.5 on the forced ones
+    assert ratios[False] == pytest.approx(1.0, abs=1e-6)
+    assert ratios[True] == pytest.approx(float(want), rel=1e-5)
+    # and think_probability reads the same pi(<think>) off the prompt
+    assert think_probability(policy, [p], 1.0)[0] == pytest.approx(float(pi_first[0]), rel=1e-5)
+    assert FORCED_LOGPROB == math.log(0.5)
+
+
+@pytest.mark.parametrize("kw", [dict(group_size=3), dict(prompt_suffix="<think>")])
+def test_balance_modes_refuses_odd_groups_and_suffixes(kw):
+    with pytest.raises(PonderError, match="balance-modes"):
+        TrainConfig(model="x", balance_modes=True, **kw)
+
+
+def test_balanced_training_logs_the_policys_own_think_probability(warm_model, tmp_path):
+    from ponder.rl.trainer import train
+
+    cfg = TrainConfig(model=str(warm_model), levels=(1, 2), steps=2, prompts_per_step=2, group_size=4,
+                      max_new_tokens=24, reward="correct:1,nothink:0.25", balance_modes=True, lr=1e-4, threads=1)
+    run = train(cfg, out=str(tmp_path / "run"), progress=False)
+    rows = run.metrics()
+    assert len(rows) == 2
+    for r in rows:
+        assert r["think_rate"] == 0.5  # forced: half of every group
+        assert 0.0 < r["p_think"] < 1.0 and any(k.startswith("p_think/d") for k in r)
