@@ -65,7 +65,8 @@ def test_balanced_step_uses_the_importance_ratio_on_the_forced_token(live):
         cfg = TrainConfig(model="x", lr=0.0, balance_modes=balanced)  # lr 0: the stats, not the update
         tensors = build_tensors(policy, tok, batch, cfg)
         opt = torch.optim.AdamW(model.parameters(), lr=0.0)
-        ratios[balanced] = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), tensors, adv, cfg)["ratio_mean"]
+        a = torch.stack([adv, adv], dim=1) if balanced else adv  # balanced: (first token, later tokens)
+        ratios[balanced] = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), tensors, a, cfg)["ratio_mean"]
     ids, attn, mask = tensors
     with torch.no_grad():
         logp = token_logprobs(model, ids, attn, 1.0)[0]
@@ -97,3 +98,29 @@ def test_balanced_training_logs_the_policys_own_think_probability(warm_model, tm
     for r in rows:
         assert r["think_rate"] == 0.5  # forced: half of every group
         assert 0.0 < r["p_think"] < 1.0 and any(k.startswith("p_think/d") for k in r)
+
+
+def test_mode_advantages_by_hand():
+    from ponder.rl.losses import mode_advantages
+
+    # an easy prompt: both halves all correct, direct answers earn the 0.25 bonus
+    # group mean 1.125, unbiased std sqrt(4 * 0.125^2 * 2 / 7) = 0.13363
+    adv = mode_advantages(torch.tensor([[1.0, 1.0, 1.0, 1.0, 1.25, 1.25, 1.25, 1.25]]))
+    std = math.sqrt(8 * 0.125 ** 2 / 7) + 1e-6
+    assert adv[:, 0].tolist() == pytest.approx([-0.125 / std] * 4 + [0.125 / std] * 4, rel=1e-5)
+    assert adv[:, 1].tolist() == [0.0] * 8  # correct traces are not pushed down by the bonus
+    # a hard prompt: think half 3 of 4 right, direct half 1 of 4 right (1.25)
+    r = torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.25, 0.0, 0.0, 0.0]])
+    adv = mode_advantages(r, "none")
+    assert adv[:, 0].tolist() == pytest.approx((r - r.mean()).flatten().tolist())
+    assert adv[:, 1].tolist() == pytest.approx([0.25, 0.25, 0.25, -0.75, 0.9375, -0.3125, -0.3125, -0.3125])
+    with pytest.raises(ValueError, match="even G"):
+        mode_advantages(torch.zeros(1, 3))
+
+
+def test_first_token_split_puts_column_0_on_the_first_completion_token():
+    from ponder.rl.update import first_token_split
+
+    mask = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 0]], dtype=torch.float32)
+    out = first_token_split(torch.tensor([[2.0, -1.0], [3.0, 0.5]]), mask)
+    assert out.tolist() == [[-1.0, 2.0, -1.0, -1.0], [0.5, 0.5, 3.0, 0.5]]

@@ -36,26 +36,23 @@ def _centre(rewards: torch.Tensor) -> torch.Tensor:
     return rewards - rewards.mean(dim=1, keepdim=True)
 
 
-def _scale_group(rewards: torch.Tensor) -> torch.Tensor:
+def _std_group(rewards: torch.Tensor) -> torch.Tensor:
     # unbiased std (divide by G-1), as TRL and verl; a group of one has std 0 -> NaN guarded
     std = rewards.std(dim=1, keepdim=True, unbiased=True) if rewards.shape[1] > 1 else torch.zeros_like(rewards[:, :1])
-    return _centre(rewards) / (torch.nan_to_num(std) + STD_EPS)
+    return torch.nan_to_num(std) + STD_EPS
 
 
-def _scale_batch(rewards: torch.Tensor) -> torch.Tensor:
-    # centre per group, scale by the unbiased std of ALL rewards of the batch (TRL scale_rewards="batch")
+def _std_batch(rewards: torch.Tensor) -> torch.Tensor:
+    # the unbiased std of ALL rewards of the batch (TRL scale_rewards="batch")
     std = rewards.flatten().std(unbiased=True) if rewards.numel() > 1 else torch.zeros(())
-    return _centre(rewards) / (torch.nan_to_num(std) + STD_EPS)
+    return torch.nan_to_num(std) + STD_EPS
 
 
-def _scale_none(rewards: torch.Tensor) -> torch.Tensor:
-    return _centre(rewards)
-
-
+# advantage scale -> the divisor of the group-centred rewards
 ADVANTAGE_SCALES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "group": _scale_group,
-    "batch": _scale_batch,
-    "none": _scale_none,
+    "group": _std_group,
+    "batch": _std_batch,
+    "none": lambda rewards: torch.ones(()),
 }
 
 
@@ -66,7 +63,25 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tenso
     rewards = torch.as_tensor(rewards, dtype=torch.float32)
     if rewards.ndim != 2:
         raise ValueError(f"rewards must be [num_prompts, G], got shape {tuple(rewards.shape)}")
-    return ADVANTAGE_SCALES[scale](rewards).flatten()
+    return (_centre(rewards) / ADVANTAGE_SCALES[scale](rewards)).flatten()
+
+
+def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
+    """[num_prompts * G, 2] advantages of mode-balanced groups (first G/2 samples one mode, the
+    rest the other): column 0 for the forced first token, the usual group advantage; column 1 for
+    every later token, centred on the mean of the sample's own half instead of the whole group's,
+    with the same scale. A baseline may depend on anything sampled before the token it scores,
+    so this stays unbiased, and it stops one mode's reward level from leaking into the other's
+    tokens: a correct trace on an easy prompt is not pushed down because answering directly
+    earned a bonus (that lesson belongs to the choice of mode, the first token). ponder's own."""
+    rewards = torch.as_tensor(rewards, dtype=torch.float32)
+    P, G = rewards.shape
+    if G % 2:
+        raise ValueError(f"mode-balanced groups need an even G, got {G}")
+    first = group_advantages(rewards, scale)
+    halves = rewards.view(P, 2, G // 2)
+    within = (halves - halves.mean(dim=2, keepdim=True)).view(P, G) / ADVANTAGE_SCALES[scale](rewards)
+    return torch.stack([first, within.flatten()], dim=1)
 
 
 # -- aggregation: per-token loss [N, T] + mask [N, T] -> scalar --------------------------------
@@ -127,7 +142,7 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
 def policy_loss(
     logp: torch.Tensor,  # [N, T] log pi_theta(token)
     old_logp: torch.Tensor,  # [N, T] log pi_old(token), detached
-    advantages: torch.Tensor,  # [N]
+    advantages: torch.Tensor,  # [N], or [N, T] per token
     mask: torch.Tensor,  # [N, T] 1 for completion tokens that count
     *,
     variant: str = "grpo",
@@ -145,7 +160,8 @@ def policy_loss(
     if variant not in AGGREGATIONS:
         raise ValueError(f"unknown loss variant {variant!r}; choose from {', '.join(AGGREGATIONS)}")
     mask = mask.to(logp.dtype)
-    adv = advantages.to(logp.dtype).unsqueeze(-1)  # [N, 1]
+    adv = advantages.to(logp.dtype)
+    adv = adv.unsqueeze(-1) if adv.ndim == 1 else adv  # [N, 1], or per token [N, T]
     ratio = torch.exp(logp - old_logp.detach())  # [N, T]
     clipped = ratio.clamp(1 - eps_low, 1 + eps_high)
     tok = -torch.min(ratio * adv, clipped * adv)  # [N, T]

@@ -146,10 +146,11 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
 
 
 def advantages(batch: Batch, cfg: TrainConfig):
-    """Group advantages [N] of the batch's rewards."""
+    """Group advantages [N] of the batch's rewards; for mode-balanced batches [N, 2] (the forced
+    first token's, then every later token's: `ponder.rl.losses.mode_advantages`)."""
     import torch
 
-    from ponder.rl.losses import group_advantages
+    from ponder.rl.losses import group_advantages, mode_advantages
 
     rewards = torch.tensor(batch.rewards, dtype=torch.float32).view(-1, batch.group_size)  # [P, G]
-    return group_advantages(rewards, cfg.advantage_scale)
+    return (mode_advantages if cfg.balance_modes else group_advantages)(rewards, cfg.advantage_scale)

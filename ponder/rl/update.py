@@ -94,6 +94,17 @@ def force_old_logprob(old, mask):
     return old
 
 
+def first_token_split(adv, mask):
+    """Per-token advantages [n, T] from [n, 2] (first token, later tokens): column 1 everywhere,
+    column 0 at each row's first completion position (the first 1 of `mask`)."""
+    import torch
+
+    out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
+    rows = torch.arange(mask.shape[0])
+    out[rows, mask.argmax(1)] = adv[:, 0]
+    return out
+
+
 def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
     """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
 
@@ -123,9 +134,11 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 m = mask[idx, : L - 1]
                 logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
+                a = adv[idx]
                 if cfg.balance_modes:  # the forced first token was drawn with probability 0.5
                     old_mb = force_old_logprob(old_mb, m)
-                loss, s = policy_loss(logp, old_mb, adv[idx], m, variant=cfg.loss, eps_low=cfg.eps_low,
+                    a = first_token_split(a, m)
+                loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
                                       ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
                 w = micro_weight(cfg.loss, m.sum(), tokens, len(idx), len(mb))
