@@ -11,7 +11,6 @@ from ponder.errors import PonderError
 from ponder.rl.data import PromptSource
 from ponder.rl.rollout import FORCED_LOGPROB, Batch, rollout, think_probability
 from ponder.rl.trainer import TrainConfig, build_tensors, step, token_logprobs
-from ponder.rl.update import force_old_logprob
 from ponder.types import Completion, Problem
 
 
@@ -43,39 +42,27 @@ def test_balanced_rollout_starts_half_of_each_group_in_each_mode(live):
             assert (c.think_tokens > 0) == c.text.startswith("<think>")
 
 
-def test_force_old_logprob_sets_each_rows_first_completion_token():
-    old = torch.zeros(3, 5)
-    mask = torch.tensor([[0, 1, 1, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], dtype=torch.float32)
-    out = force_old_logprob(old, mask)
-    want = torch.zeros(3, 5)
-    want[0, 1] = want[1, 3] = math.log(0.5)
-    assert torch.equal(out, want) and torch.equal(old, torch.zeros(3, 5))  # input untouched
-
-
-def test_balanced_step_uses_the_importance_ratio_on_the_forced_token(live):
+def test_balanced_step_trains_the_forced_token_on_the_first_column(live):
     model, tok, policy = live
     p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
     texts = ["<think>2+3=5</think><answer>5</answer>", "<answer>5</answer>"]
     comps = [Completion(text=t, token_ids=tok.encode(t, add_special_tokens=False) + [tok.eos_token_id],
                         num_tokens=len(tok.encode(t, add_special_tokens=False)) + 1) for t in texts]
     batch = Batch(problems=[p, p], completions=comps, rewards=[1.0, 1.25], correct=[1.0, 1.0], parts={}, group_size=2)
-    adv = torch.tensor([-0.7, 0.7])
-    ratios = {}
-    for balanced in (False, True):
-        cfg = TrainConfig(model="x", lr=0.0, balance_modes=balanced)  # lr 0: the stats, not the update
-        tensors = build_tensors(policy, tok, batch, cfg)
-        opt = torch.optim.AdamW(model.parameters(), lr=0.0)
-        a = torch.stack([adv, adv], dim=1) if balanced else adv  # balanced: (first token, later tokens)
-        ratios[balanced] = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), tensors, a, cfg)["ratio_mean"]
-    ids, attn, mask = tensors
+    adv = torch.tensor([[-0.7, 0.1], [0.7, -0.2]])  # (first token, later tokens) per row
+    cfg = TrainConfig(model="x", lr=0.0, balance_modes=True, loss="dapo")  # lr 0: the loss, not the update
+    ids, attn, mask = build_tensors(policy, tok, batch, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)
+    stats = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), (ids, attn, mask), adv, cfg)
     with torch.no_grad():
         logp = token_logprobs(model, ids, attn, 1.0)[0]
     first = mask.argmax(1)
     pi_first = torch.exp(logp[torch.arange(2), first])  # pi(<think>), pi(<answer>) after the prompt
-    n = mask.sum()
-    want = (n - 2 + (pi_first / 0.5).sum()) / n  # ratio 1 on every on-policy token, pi / 0.5 on the forced ones
-    assert ratios[False] == pytest.approx(1.0, abs=1e-6)
-    assert ratios[True] == pytest.approx(float(want), rel=1e-5)
+    # on-policy step: ratio 1 everywhere, so the DAPO loss is -(sum of per-token advantages) / tokens
+    lengths = mask.sum(1)
+    want = -float(((lengths - 1) * adv[:, 1] + adv[:, 0]).sum() / lengths.sum())
+    assert stats["ratio_mean"] == pytest.approx(1.0, abs=1e-6) and stats["clip_frac"] == 0.0
+    assert stats["loss"] == pytest.approx(want, rel=1e-5)
     # and think_probability reads the same pi(<think>) off the prompt
     assert think_probability(policy, [p], 1.0)[0] == pytest.approx(float(pi_first[0]), rel=1e-5)
     assert FORCED_LOGPROB == math.log(0.5)
@@ -124,3 +111,18 @@ def test_first_token_split_puts_column_0_on_the_first_completion_token():
     mask = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 0]], dtype=torch.float32)
     out = first_token_split(torch.tensor([[2.0, -1.0], [3.0, 0.5]]), mask)
     assert out.tolist() == [[-1.0, 2.0, -1.0, -1.0], [0.5, 0.5, 3.0, 0.5]]
+
+
+def test_mode_weight_scales_only_the_first_token_column():
+    from ponder.rl.losses import mode_advantages
+    from ponder.rl.rollout import advantages
+
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    rewards = [1.0, 0.0, 1.25, 0.0]
+    batch = Batch(problems=[p] * 4, completions=[Completion(text="")] * 4, rewards=rewards, correct=[1.0, 0.0, 1.0, 0.0],
+                  parts={}, group_size=4)
+    base = mode_advantages(torch.tensor([rewards]))
+    adv = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True, mode_weight=3.0))
+    assert adv[:, 0].tolist() == pytest.approx((3 * base[:, 0]).tolist()) and torch.equal(adv[:, 1], base[:, 1])
+    with pytest.raises(PonderError, match="mode_weight"):
+        TrainConfig(model="x", balance_modes=True, mode_weight=0.0)

@@ -4,13 +4,15 @@ sampling) and `advantages`. Each is importable and tested alone (tests/test_rl_t
 
 Mode-balanced rollouts (`balance_modes`, AdaptThink: Zhang et al. 2025, "AdaptThink: Reasoning
 Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
-with `<answer>`, the forced first token becoming part of the completion. Its sampling probability
-is 0.5 (the importance-sampling distribution), which `ponder.rl.update.step` uses as its old
-probability; every later token is sampled on-policy. So both modes are compared on every prompt
+with `<answer>`, the forced first token becoming part of the completion; every later token is
+sampled on-policy and scored against its own half's mean (`ponder.rl.losses.mode_advantages`).
+The forced token's term is not importance-weighted back to the policy
+(`ponder.rl.update.first_token_split` says why). So both modes are compared on every prompt
 however rarely the policy would pick one, which on-policy sampling cannot do once a mode's
 probability nears 0 or 1 (a group of 8 that all think teaches nothing about answering directly).
-Departure: AdaptThink forces `</think>` (an empty thought) vs a common first word of thought; in
-ponder's format the two first tokens are `<think>` and `<answer>`.
+Departures: AdaptThink forces `</think>` (an empty thought) vs a common first word of thought
+(ponder's two first tokens are `<think>` and `<answer>`), and it takes the PPO ratio of the forced
+token against the 0.5 draw.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def rollout(policy, problems: list[Problem], cfg: TrainConfig) -> list[Completio
 
 
 MODES = ("<think>", "<answer>")  # the forced first tokens of a mode-balanced group, G/2 each
-FORCED_LOGPROB = math.log(0.5)  # their probability under the importance-sampling distribution
+FORCED_LOGPROB = math.log(0.5)  # the probability each forced first token was drawn with
 
 
 def mode_token_ids(tokenizer) -> list[int]:
@@ -153,4 +155,8 @@ def advantages(batch: Batch, cfg: TrainConfig):
     from ponder.rl.losses import group_advantages, mode_advantages
 
     rewards = torch.tensor(batch.rewards, dtype=torch.float32).view(-1, batch.group_size)  # [P, G]
-    return (mode_advantages if cfg.balance_modes else group_advantages)(rewards, cfg.advantage_scale)
+    if not cfg.balance_modes:
+        return group_advantages(rewards, cfg.advantage_scale)
+    adv = mode_advantages(rewards, cfg.advantage_scale)
+    adv[:, 0] *= cfg.mode_weight
+    return adv

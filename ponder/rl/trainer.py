@@ -50,6 +50,8 @@ class TrainConfig:
     balance_modes: bool = field(default=False, metadata={"help": "AdaptThink mode balancing: start half of each group "
                                 "with <think> and half with <answer>, the forced token trained with old probability 0.5, "
                                 "so both modes stay explored however rarely the policy picks one (ponder.rl.rollout)"})
+    mode_weight: float = field(default=1.0, metadata={"help": "with --balance-modes: weight of the forced first token's "
+                               "term in the loss, in tokens (the choice of mode is one token against a whole trace)"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
     budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
     reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})
@@ -93,6 +95,8 @@ class TrainConfig:
             raise PonderError(f"need 0 <= eps_low < 1 and eps_high >= 0, got {self.eps_low}, {self.eps_high}")
         if self.temperature <= 0:
             raise PonderError("temperature must be > 0 for RL (greedy samples have no variance)")
+        if self.mode_weight <= 0:
+            raise PonderError(f"mode_weight must be > 0, got {self.mode_weight}")
         if self.balance_modes and (self.group_size % 2 or self.prompt_suffix):
             raise PonderError("--balance-modes needs an even --group-size and no --prompt-suffix "
                               "(it starts half of each group with <think>, half with <answer>)")

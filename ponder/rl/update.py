@@ -81,27 +81,19 @@ def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
     return out
 
 
-def force_old_logprob(old, mask):
-    """`old` [n, T] with each row's first completion position (the first 1 of `mask`) set to
-    log 0.5: the importance-sampling probability of a mode-balanced group's forced first token."""
-    import torch
-
-    from ponder.rl.rollout import FORCED_LOGPROB
-
-    old = old.clone()
-    rows = torch.nonzero(mask.sum(1) > 0).squeeze(1)
-    old[rows, mask[rows].argmax(1)] = FORCED_LOGPROB
-    return old
-
-
 def first_token_split(adv, mask):
-    """Per-token advantages [n, T] from [n, 2] (first token, later tokens): column 1 everywhere,
-    column 0 at each row's first completion position (the first 1 of `mask`)."""
+    """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
+    batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
+    `mask`). The PPO ratio of the forced token stays pi / pi_old and its advantage is not
+    importance-weighted back to the policy: each mode counts with weight 1/2, so the choice of
+    mode is trained like an advantage-weighted classification whose push does not fade as the
+    policy comes to prefer one mode. Both alternatives were measured and stall (docs/train.md):
+    a ratio to the 0.5 draw clips every forced token once the policy leans past 1 + eps_high,
+    and the weight pi_old / 0.5 makes the rarer mode's signal vanish as it does on-policy."""
     import torch
 
     out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
-    rows = torch.arange(mask.shape[0])
-    out[rows, mask.argmax(1)] = adv[:, 0]
+    out[torch.arange(mask.shape[0]), mask.argmax(1)] = adv[:, 0]
     return out
 
 
@@ -136,7 +128,6 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 a = adv[idx]
                 if cfg.balance_modes:  # the forced first token was drawn with probability 0.5
-                    old_mb = force_old_logprob(old_mb, m)
                     a = first_token_split(a, m)
                 loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
