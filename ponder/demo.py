@@ -5,11 +5,11 @@
 
 Stages (each writes its own sub-directory of the run, and shows a progress bar):
 
-    1. model/     build the tiny Llama + character tokenizer, warm-start it on oracle traces
-                  that think or answer directly at random (so it starts *uncalibrated*)
+    1. sft/       build the tiny Llama + character tokenizer, warm-start it on oracle traces
+                  that think (3 in 4) or answer directly at random (so it starts *uncalibrated*)
     2. baseline/  evaluate it on a held-out arith set (eval seed apart from training seeds)
     3. curate/    estimate pass rates adaptively; keep the problems it can learn from
-    4. train/     RL (the `calibration` preset: correctness + Kimi k1.5 group length penalty)
+    4. train/     RL (the `calibration` preset: correctness + a bonus for correct direct answers)
     5. trained/   evaluate again; report.html compares the two, summary.json holds the claim
 
 summary.json has, for `baseline` and `trained`, overall `accuracy` and per difficulty

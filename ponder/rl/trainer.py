@@ -48,8 +48,8 @@ class TrainConfig:
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
     balance_modes: bool = field(default=False, metadata={"help": "AdaptThink mode balancing: start half of each group "
-                                "with <think> and half with <answer>, the forced token trained with old probability 0.5, "
-                                "so both modes stay explored however rarely the policy picks one (ponder.rl.rollout)"})
+                                "with <think> and half with <answer>, so both modes are compared on every prompt however "
+                                "rarely the policy picks one (ponder.rl.rollout); logs p_think, the policy's own think-rate"})
     mode_weight: float = field(default=1.0, metadata={"help": "with --balance-modes: weight of the forced first token's "
                                "term in the loss, in tokens (the choice of mode is one token against a whole trace)"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
