@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/verify.py                 # 2,000 pairs, 3 rounds, pool = one worker per CPU
     .venv/bin/python bench/verify.py --pairs 500 --rounds 1
+    .venv/bin/python bench/verify.py --scaling       # the ceiling: 1 vs 2 direct processes at once
 
 Each round generates 2,000 varied (gold, completion) pairs (integers, fractions, decimals,
 LaTeX fractions/roots/sets/intervals/polynomials, percentages; about a quarter wrong; some with a
@@ -15,11 +16,16 @@ Verdicts must be identical (asserted). Both sides are warmed up first (pool star
 math-verify's first-parse grammar build are not timed); rounds use fresh pairs, so neither side
 replays math-verify's parse cache, and the order of the two alternates per round. The median
 round is reported. On a shared machine, note the load average printed alongside.
+
+`--scaling` measures the ceiling no pool can beat: the direct loop in one process alone, then
+in two processes at once (no IPC at all), on fresh pairs; total pairs/s of two over one is how
+much a second busy core adds on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import json
 import os
 import random
@@ -154,13 +160,50 @@ def run_round(pairs, tmpdir: Path, seed: int, pool_first: bool, workers: int | N
     return bt, pt, sum(bv), cpu["base"], cpu["pool"]
 
 
+def _direct_rate(seed: int, n: int, start, out) -> None:
+    """Child of --scaling: warm up, wait for the common start, score n fresh pairs directly."""
+    for g, c in make_pairs(100, seed=-2 - seed):
+        math_score(c, g)
+    pairs = make_pairs(n, seed=100 + seed)
+    start.wait()
+    t0 = time.perf_counter()
+    for g, c in pairs:
+        math_score(c, g)
+    out.put(n / (time.perf_counter() - t0))
+
+
+def scaling(n: int, rounds: int) -> None:
+    ctx = multiprocessing.get_context("fork")  # no pool (no threads) exists yet in this process
+    totals: dict[int, list[float]] = {1: [], 2: []}
+    for r in range(rounds):
+        for k in (1, 2):
+            start, out = ctx.Event(), ctx.Queue()
+            procs = [ctx.Process(target=_direct_rate, args=(10 * r + i, n, start, out)) for i in range(k)]
+            for proc in procs:
+                proc.start()
+            time.sleep(3)  # imports and warm-up done before the common start
+            start.set()
+            rates = [out.get() for _ in procs]
+            for proc in procs:
+                proc.join()
+            totals[k].append(sum(rates))
+            print(f"round {r}: {k} direct process(es) at once: {sum(rates):7.1f} pairs/s in all "
+                  f"({', '.join(f'{x:.1f}' for x in rates)})  load average {os.getloadavg()[0]:.2f}")
+    one, two = statistics.median(totals[1]), statistics.median(totals[2])
+    print(f"median: 1 process {one:.1f} pairs/s, 2 at once {two:.1f} pairs/s: ceiling {two / one:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=2000)
+    ap.add_argument("--pairs", type=int, default=None, help="pairs per round (default 2000; 600 per process with --scaling)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: one per CPU)")
+    ap.add_argument("--scaling", action="store_true", help="measure 1 vs 2 direct processes at once, then stop")
     args = ap.parse_args()
+    if args.scaling:
+        return scaling(args.pairs or 600, args.rounds)
     pool = shared_pool(args.workers)
+    args.pairs = args.pairs or 2000
     print(f"cpus={os.cpu_count()} pool workers={pool.workers} load average at start={os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
