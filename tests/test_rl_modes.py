@@ -126,3 +126,21 @@ def test_mode_weight_scales_only_the_first_token_column():
     assert adv[:, 0].tolist() == pytest.approx((3 * base[:, 0]).tolist()) and torch.equal(adv[:, 1], base[:, 1])
     with pytest.raises(PonderError, match="mode_weight"):
         TrainConfig(model="x", balance_modes=True, mode_weight=0.0)
+
+
+def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
+    from ponder.rl.rollout import advantages
+
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    # group 1 (easy): think 1, 1 | answer 1.25, 1.25; group 2 (hard): think 1, 0 | answer 0, 0
+    rewards = [1.0, 1.0, 1.25, 1.25, 1.0, 0.0, 0.0, 0.0]
+    batch = Batch(problems=[p] * 8, completions=[Completion(text="")] * 8, rewards=rewards, correct=rewards,
+                  parts={}, group_size=4)
+    group = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True))
+    # group advantages: easy -0.866 x2 | +0.866 x2 (std 0.1443); hard +1.5 -0.5 | -0.5 -0.5 (std 0.5)
+    assert group[:, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660, 1.5, -0.5, -0.5, -0.5], abs=1e-4)
+    batch_adv = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True, mode_baseline="batch"))
+    think_mean = (-0.8660 * 2 + 1.5 - 0.5) / 4  # -0.1830; the answer rows' mean is +0.1830
+    want = [-0.8660 - think_mean] * 2 + [0.8660 + think_mean] * 2 + [1.5 - think_mean, -0.5 - think_mean] + [-0.5 + think_mean] * 2
+    assert batch_adv[:, 0].tolist() == pytest.approx(want, abs=1e-4)
+    assert torch.equal(batch_adv[:, 1], group[:, 1])  # later tokens untouched

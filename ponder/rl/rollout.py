@@ -158,5 +158,8 @@ def advantages(batch: Batch, cfg: TrainConfig):
     if not cfg.balance_modes:
         return group_advantages(rewards, cfg.advantage_scale)
     adv = mode_advantages(rewards, cfg.advantage_scale)
+    if cfg.mode_baseline == "batch":  # each forced mode's first-token advantage, centred over the batch
+        half = adv.view(-1, 2, batch.group_size // 2, 2)[:, :, :, 0]  # [P, mode, G/2]
+        half -= half.mean(dim=(0, 2), keepdim=True)
     adv[:, 0] *= cfg.mode_weight
     return adv

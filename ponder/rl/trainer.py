@@ -50,6 +50,9 @@ class TrainConfig:
     balance_modes: bool = field(default=False, metadata={"help": "AdaptThink mode balancing: start half of each group "
                                 "with <think> and half with <answer>, so both modes are compared on every prompt however "
                                 "rarely the policy picks one (ponder.rl.rollout); logs p_think, the policy's own think-rate"})
+    mode_baseline: Literal["group", "batch"] = field(default="group", metadata={"help": "with --balance-modes: "
+                                 "'batch' also centres each mode's first-token advantage over the batch, so the choice of "
+                                 "mode learns where thinking pays more than on average, not a shared think-bias"})
     mode_weight: float = field(default=1.0, metadata={"help": "with --balance-modes: weight of the forced first token's "
                                "term in the loss, in tokens (the choice of mode is one token against a whole trace)"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
