@@ -81,19 +81,25 @@ def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
     return out
 
 
-def first_token_split(adv, mask):
+def first_token_split(adv, mask, old):
     """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
-    batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
-    `mask`). The PPO ratio of the forced token stays pi / pi_old and its advantage is not
-    importance-weighted back to the policy: each mode counts with weight 1/2, so the choice of
-    mode is trained like an advantage-weighted classification whose push does not fade as the
-    policy comes to prefer one mode. Both alternatives were measured and stall (docs/train.md):
-    a ratio to the 0.5 draw clips every forced token once the policy leans past 1 + eps_high,
-    and the weight pi_old / 0.5 makes the rarer mode's signal vanish as it does on-policy."""
+    batch: column 1 everywhere, and at each row's first completion position (the first 1 of
+    `mask`) column 0 times the importance weight pi_old(token) / 0.5 of the forced token, which
+    was drawn with probability 0.5, not from the policy. The weight multiplies the (detached)
+    advantage and the PPO ratio stays pi / pi_old, so the expected first-token gradient is the
+    on-policy one: p(1 - p) x (advantage gap) on the mode logit, which fades as the choice
+    saturates. Measured alternatives (docs/train.md): a PPO ratio to the 0.5 draw (AdaptThink's)
+    clips every forced token once the policy leans past 0.5 x (1 + eps_high) and stalls there;
+    no weight at all keeps pushing the losing mode's log-probability toward minus infinity and
+    blew the tiny model up (gradient norm 1 -> 20 within 30 steps). The decoupled ratio/weight
+    form is Hilton et al. 2021 ("Batch size-invariance for policy optimization")."""
     import torch
 
+    from ponder.rl.rollout import FORCED_LOGPROB
+
     out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
-    out[torch.arange(mask.shape[0]), mask.argmax(1)] = adv[:, 0]
+    rows, first = torch.arange(mask.shape[0]), mask.argmax(1)
+    out[rows, first] = adv[:, 0] * torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
     return out
 
 
@@ -128,7 +134,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 a = adv[idx]
                 if cfg.balance_modes:  # the forced first token was drawn with probability 0.5
-                    a = first_token_split(a, m)
+                    a = first_token_split(a, m, old_mb)
                 loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
                                       ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
