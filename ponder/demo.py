@@ -47,7 +47,8 @@ class DemoConfig:
     eval_per_level: int = field(default=50, metadata={"help": "held-out problems per difficulty level"})
     eval_n: int = field(default=2, metadata={"help": "samples per evaluation problem"})
     eval_temperature: float = field(default=1.0, metadata={"help": "evaluation sampling temperature (1.0: the policy itself)"})
-    curate_pool: int = field(default=100, metadata={"help": "problems in the curation pool"})
+    curate_pool: int = field(default=1000, metadata={"help": "problems in the curation pool (RL draws 2000 prompts; "
+                                                       "a small pool is memorised instead of learnt)"})
     window: tuple[float, ...] = field(default=(0.05, 1.0), metadata={"help": "curation pass-rate window LOW,HIGH (see the module docstring)", "metavar": "LOW,HIGH"})
     long: bool = field(default=False, metadata={"help": "the longer version: twice the warm start and RL steps"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})

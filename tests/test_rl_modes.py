@@ -42,7 +42,7 @@ def test_balanced_rollout_starts_half_of_each_group_in_each_mode(live):
             assert (c.think_tokens > 0) == c.text.startswith("<think>")
 
 
-def test_balanced_step_weights_the_forced_tokens_advantage_by_pi_over_one_half(live):
+def test_balanced_step_weights_a_negative_forced_advantage_by_pi_over_one_half(live):
     model, tok, policy = live
     p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
     texts = ["<think>2+3=5</think><answer>5</answer>", "<answer>5</answer>"]
@@ -60,7 +60,8 @@ def test_balanced_step_weights_the_forced_tokens_advantage_by_pi_over_one_half(l
     pi_first = torch.exp(logp[torch.arange(2), first])  # pi(<think>), pi(<answer>) after the prompt
     # on-policy step: ratio 1 everywhere, so the DAPO loss is -(sum of per-token advantages) / tokens
     lengths = mask.sum(1)
-    want = -float(((lengths - 1) * adv[:, 1] + adv[:, 0] * pi_first / 0.5).sum() / lengths.sum())
+    first_adv = torch.where(adv[:, 0] < 0, adv[:, 0] * pi_first / 0.5, adv[:, 0])  # only the negative one weighted
+    want = -float(((lengths - 1) * adv[:, 1] + first_adv).sum() / lengths.sum())
     assert stats["ratio_mean"] == pytest.approx(1.0, abs=1e-6) and stats["clip_frac"] == 0.0
     assert stats["loss"] == pytest.approx(want, rel=1e-5)
     # and think_probability reads the same pi(<think>) off the prompt
@@ -110,8 +111,9 @@ def test_first_token_split_puts_weighted_column_0_on_the_first_completion_token(
 
     mask = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 0]], dtype=torch.float32)
     old = torch.log(torch.tensor([[0.9, 0.25, 0.5, 0.5], [0.5, 0.5, 0.75, 0.5]]))  # pi_old of the forced tokens: 0.25, 0.75
-    out = first_token_split(torch.tensor([[2.0, -1.0], [3.0, 0.5]]), mask, old)
-    assert out.flatten().tolist() == pytest.approx([-1.0, 2.0 * 0.5, -1.0, -1.0, 0.5, 0.5, 3.0 * 1.5, 0.5])
+    out = first_token_split(torch.tensor([[-2.0, -1.0], [3.0, 0.5]]), mask, old)
+    # negative: weighted by pi_old / 0.5 = 0.5; positive: unweighted
+    assert out.flatten().tolist() == pytest.approx([-1.0, -2.0 * 0.5, -1.0, -1.0, 0.5, 0.5, 3.0, 0.5])
 
 
 def test_mode_weight_scales_only_the_first_token_column():

@@ -5,7 +5,7 @@
     ponder train --preset calibration --model runs/sft-x/model
 
 CALIBRATION is the demo's RL stage on `arith`: correctness plus an AdaptThink-style bonus for a
-correct answer given without `<think>` (`correct:1,nothink:0.25`), 100 steps at lr 1e-4.
+correct answer given without `<think>` (`correct:1,nothink:0.25`), 200 steps at lr 1e-4.
 Why this effort-aware reward and not Kimi's group length penalty: under group-normalised
 advantages, a group in which every sample is wrong (the usual case at the hardest levels for a
 tiny model) still has reward variance under Kimi's penalty -- long wrong answers get
@@ -14,11 +14,12 @@ is the only way to succeed. The no-think bonus is zero on wrong answers: a corre
 beats a correct trace by 0.25 on easy levels, and a direct answer wins only where its accuracy is
 at least 1 / 1.25 = 80% of the trace's, which keeps accuracy first.
 
-Measured (docs/train.md, "Calibration runs"), on the demo's warm start: 100 steps raise the
-level-5 think-rate from 0.41 to 0.63 and accuracy from 0.744 to 0.822, but leave level 1 at 0.81:
-the tiny model's choice of mode is mostly one shared bias, and four levels that reward thinking
-outvote the one that does not. lr 3e-4 degrades the traces; 300 steps on the demo's 100-problem
-pool memorise it. `--balance-modes` (mode-balanced groups) is the tool aimed at that gap.
+CALIBRATION adds AdaptThink's mode-balanced groups (`balance_modes`: half of each group forced to
+think, half to answer) with ponder's batch-centred mode baseline. Measured (docs/train.md,
+"Calibration runs") on the demo's warm start: on-policy, the tiny model's choice of mode moves as
+one shared bias that follows the majority of levels (level 1 stayed at 0.81 while level 5 rose);
+with this preset the choice separates by difficulty after ~130 steps (level 1 0.81 -> 0.00,
+levels 2-5 to 0.65-0.78).
 """
 
 from __future__ import annotations
@@ -29,16 +30,19 @@ CALIBRATION = TrainConfig(
     task="arith",
     levels=(1, 2, 3, 4, 5),
     reward="correct:1,nothink:0.25",
-    steps=100,  # ~1.5 s a step for the 870k tiny model on 2 CPU cores: under 3 minutes
+    steps=200,  # ~1 s a step for the 870k tiny model on one thread; the mode choice separates by level after ~130
     prompts_per_step=10,
-    group_size=8,  # the common small-GRPO setting; enough samples that both modes show up in a group
+    group_size=8,  # 4 samples forced to think, 4 to answer, per prompt
+    balance_modes=True,  # compare both modes on every prompt, however rarely the policy picks one
+    mode_baseline="batch",  # train where thinking pays more than on average, not a shared think-bias
+    mode_weight=10.0,  # the mode choice is one token against a trace of ~20
     max_new_tokens=64,  # the longest level-5 oracle completion is 46 tokens
     temperature=1.0,  # sample the policy itself, as the demo's evaluation does
     loss="dapo",  # token-level mean, so long traces are not down-weighted per token
     advantage_scale="group",
     eps_low=0.2,
     eps_high=0.28,  # DAPO clip-higher
-    lr=1e-4,  # 3e-4 collapsed accuracy (66% -> 26% at level 1) within 40 steps
+    lr=1e-4,  # 3e-4 degrades the traces
     warmup_steps=2,
     save_every=10,
 )

@@ -83,23 +83,26 @@ def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
 
 def first_token_split(adv, mask, old):
     """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
-    batch: column 1 everywhere, and at each row's first completion position (the first 1 of
-    `mask`) column 0 times the importance weight pi_old(token) / 0.5 of the forced token, which
-    was drawn with probability 0.5, not from the policy. The weight multiplies the (detached)
-    advantage and the PPO ratio stays pi / pi_old, so the expected first-token gradient is the
-    on-policy one: p(1 - p) x (advantage gap) on the mode logit, which fades as the choice
-    saturates. Measured alternatives (docs/train.md): a PPO ratio to the 0.5 draw (AdaptThink's)
-    clips every forced token once the policy leans past 0.5 x (1 + eps_high) and stalls there;
-    no weight at all keeps pushing the losing mode's log-probability toward minus infinity and
-    blew the tiny model up (gradient norm 1 -> 20 within 30 steps). The decoupled ratio/weight
-    form is Hilton et al. 2021 ("Batch size-invariance for policy optimization")."""
+    batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
+    `mask`). The forced token was drawn with probability 0.5, not from the policy; where its
+    advantage is negative it is weighted by pi_old(token) / 0.5, so pushing a losing mode down
+    fades as that mode becomes rare (unweighted, its log-probability is pushed toward minus
+    infinity: measured, the tiny model blew up within 30 steps); where it is positive it is left
+    unweighted, so a winning mode keeps being pulled up however rare it still is, and that pull
+    fades by itself as its probability nears 1. The PPO ratio stays pi / pi_old (a trust region
+    around the policy that sampled). Measured alternatives (docs/train.md): a ratio to the 0.5
+    draw (AdaptThink's) clips every forced token once the policy leans past 0.5 x (1 + eps_high)
+    and stalls there; pi_old / 0.5 on both signs (the on-policy expectation) lets the choice of
+    mode drift with the majority of prompts and never separate by difficulty."""
     import torch
 
     from ponder.rl.rollout import FORCED_LOGPROB
 
     out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
     rows, first = torch.arange(mask.shape[0]), mask.argmax(1)
-    out[rows, first] = adv[:, 0] * torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
+    a0 = adv[:, 0]
+    weight = torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
+    out[rows, first] = torch.where(a0 < 0, a0 * weight, a0)
     return out
 
 
