@@ -6,8 +6,8 @@ Mode-balanced rollouts (`balance_modes`, AdaptThink: Zhang et al. 2025, "AdaptTh
 Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
 with `<answer>`, the forced first token becoming part of the completion; every later token is
 sampled on-policy and scored against its own half's mean (`ponder.rl.losses.mode_advantages`).
-The forced token's term is not importance-weighted back to the policy
-(`ponder.rl.update.first_token_split` says why). So both modes are compared on every prompt
+The forced token's negative advantages are importance-weighted by pi_old / 0.5, its positive ones
+are not (`ponder.rl.update.first_token_split` says why). So both modes are compared on every prompt
 however rarely the policy would pick one, which on-policy sampling cannot do once a mode's
 probability nears 0 or 1 (a group of 8 that all think teaches nothing about answering directly).
 Departures: AdaptThink forces `</think>` (an empty thought) vs a common first word of thought
@@ -55,9 +55,10 @@ def rollout(policy, problems: list[Problem], cfg: TrainConfig) -> list[Completio
     if not cfg.balance_modes:
         prompts = [policy.render(p, cfg.prompt_suffix) for p in problems]
         return [c for group in policy.generate(prompts, cfg.group_size, sampling) for c in group]
-    half = cfg.group_size // 2
-    by_mode = {tag: policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in MODES}
-    return [force_prefix(policy, tag, c) for i in range(len(problems)) for tag in MODES for c in by_mode[tag][i]]
+    half, ids = cfg.group_size // 2, mode_token_ids(policy.tokenizer)
+    by_mode = [policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in MODES]
+    return [force_prefix(policy, tag, tid, c) for i in range(len(problems))
+            for tag, tid, outs in zip(MODES, ids, by_mode) for c in outs[i]]
 
 
 MODES = ("<think>", "<answer>")  # the forced first tokens of a mode-balanced group, G/2 each
@@ -72,11 +73,10 @@ def mode_token_ids(tokenizer) -> list[int]:
     return [i[0] for i in ids]
 
 
-def force_prefix(policy, tag: str, c: Completion) -> Completion:
-    """`c` sampled after a forced `tag`, as one completion that starts with the tag."""
+def force_prefix(policy, tag: str, tid: int, c: Completion) -> Completion:
+    """`c` sampled after a forced `tag` (token id `tid`), as one completion that starts with the tag."""
     from ponder.policy import segment_token_counts
 
-    (tid,) = policy.tokenizer.encode(tag, add_special_tokens=False)
     text = tag + c.text
     think, answer = segment_token_counts(text, policy.count_tokens)
     return replace(c, text=text, token_ids=[tid, *c.token_ids], num_tokens=c.num_tokens + 1,
