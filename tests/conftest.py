@@ -78,3 +78,19 @@ def warm_model(tmp_path_factory) -> Path:
                 shutil.rmtree(root / stale, ignore_errors=True)
             _build_warm(root)
     return model
+
+
+@pytest.fixture(scope="session")
+def load_live():
+    """model dir -> (model, tokenizer, HFPolicy over that in-memory model), freshly loaded per call,
+    so a test can train the weights the policy samples from (as the trainer does)."""
+    def load(model_dir):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ponder.policy.hf import HFPolicy
+
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+        tok = AutoTokenizer.from_pretrained(model_dir)
+        return model, tok, HFPolicy.from_model(model, tok)
+
+    return load

@@ -15,14 +15,8 @@ from ponder.types import Completion, Problem
 
 
 @pytest.fixture(scope="module")
-def live(warm_model):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ponder.policy.hf import HFPolicy
-
-    model = AutoModelForCausalLM.from_pretrained(warm_model)
-    tok = AutoTokenizer.from_pretrained(warm_model)
-    return model, tok, HFPolicy.from_model(model, tok)
+def live(warm_model, load_live):
+    return load_live(warm_model)
 
 
 def test_balanced_rollout_starts_half_of_each_group_in_each_mode(live):

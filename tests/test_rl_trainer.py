@@ -23,14 +23,8 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture()
-def live(tiny):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ponder.policy.hf import HFPolicy
-
-    model = AutoModelForCausalLM.from_pretrained(tiny)
-    tok = AutoTokenizer.from_pretrained(tiny)
-    return model, tok, HFPolicy.from_model(model, tok)
+def live(tiny, load_live):
+    return load_live(tiny)
 
 
 def test_dynamic_sampling_drops_zero_variance_groups(live):
