@@ -47,6 +47,29 @@ def test_mode_mix_is_configurable():
         assert sum(c.startswith("<think>") for c in ex) == want
 
 
+def test_sft_loss_weighs_the_mode_token_the_same_in_short_and_long_batches():
+    import torch
+
+    from ponder.sft import sft_loss
+
+    def first_token_grad(prompt: int, completion: int, mean_tokens: float):
+        T, V = prompt + completion, 7
+        logits = torch.zeros(2, T, V, requires_grad=True)
+        labels = torch.full((2, T), -100)
+        labels[:, prompt:] = 3
+        sft_loss(logits, labels, mean_tokens).backward()
+        return logits.grad[:, prompt - 1]  # the logits that predict the first completion token
+
+    short, long = first_token_grad(4, 2, 10.0), first_token_grad(4, 20, 10.0)
+    assert torch.allclose(short, long)  # 1 / mean_tokens in both; a plain batch mean gives 1/4 vs 1/40
+    assert not torch.allclose(first_token_grad(4, 2, 4.0), long)
+    # with mean_tokens equal to the batch's tokens it is the plain mean cross-entropy
+    logits, labels = torch.randn(3, 9, 7), torch.randint(0, 7, (3, 9))
+    labels[:, :4] = -100
+    plain = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 7), labels[:, 1:].reshape(-1), ignore_index=-100)
+    assert float(sft_loss(logits, labels, float((labels[:, 1:] != -100).sum()))) == pytest.approx(float(plain), rel=1e-6)
+
+
 def test_lr_schedule():
     from ponder.sft import SFTConfig, lr_at
 
