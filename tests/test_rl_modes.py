@@ -94,7 +94,10 @@ def test_mode_advantages_by_hand():
     # a hard prompt: think half 3 of 4 right, direct half 1 of 4 right (1.25)
     r = torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.25, 0.0, 0.0, 0.0]])
     adv = mode_advantages(r, "none")
-    assert adv[:, 0].tolist() == pytest.approx((r - r.mean()).flatten().tolist())
+    # first token: the half's mean (0.75 thinking, 0.3125 answering) minus the group's (0.53125),
+    # the same for every sample of the half: the lucky direct answer does not pull its mode up
+    assert adv[:, 0].tolist() == pytest.approx([0.21875] * 4 + [-0.21875] * 4)
+    assert adv[:4, 0].sum() == pytest.approx(float((r - r.mean())[0, :4].sum()))  # the half's total is unchanged
     assert adv[:, 1].tolist() == pytest.approx([0.25, 0.25, 0.25, -0.75, 0.9375, -0.3125, -0.3125, -0.3125])
     with pytest.raises(ValueError, match="even G"):
         mode_advantages(torch.zeros(1, 3))
@@ -134,10 +137,11 @@ def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     batch = Batch(problems=[p] * 8, completions=[Completion(text="")] * 8, rewards=rewards, correct=rewards,
                   parts={}, group_size=4)
     group = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True))
-    # group advantages: easy -0.866 x2 | +0.866 x2 (std 0.1443); hard +1.5 -0.5 | -0.5 -0.5 (std 0.5)
-    assert group[:, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660, 1.5, -0.5, -0.5, -0.5], abs=1e-4)
+    # half means minus group means, over the group std: easy -0.866 x2 | +0.866 x2 (std 0.1443);
+    # hard (0.5 - 0.25) / 0.5 = +0.5 x2 | -0.5 x2
+    assert group[:, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660, 0.5, 0.5, -0.5, -0.5], abs=1e-4)
     batch_adv = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True, mode_baseline="batch"))
-    think_mean = (-0.8660 * 2 + 1.5 - 0.5) / 4  # -0.1830; the answer rows' mean is +0.1830
-    want = [-0.8660 - think_mean] * 2 + [0.8660 + think_mean] * 2 + [1.5 - think_mean, -0.5 - think_mean] + [-0.5 + think_mean] * 2
+    think_mean = (-0.8660 * 2 + 0.5 * 2) / 4  # -0.1830; the answer rows' mean is +0.1830
+    want = [-0.8660 - think_mean] * 2 + [0.8660 + think_mean] * 2 + [0.5 - think_mean] * 2 + [-0.5 + think_mean] * 2
     assert batch_adv[:, 0].tolist() == pytest.approx(want, abs=1e-4)
     assert torch.equal(batch_adv[:, 1], group[:, 1])  # later tokens untouched

@@ -68,20 +68,33 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tenso
 
 def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
     """[num_prompts * G, 2] advantages of mode-balanced groups (first G/2 samples one mode, the
-    rest the other): column 0 for the forced first token, the usual group advantage; column 1 for
-    every later token, centred on the mean of the sample's own half instead of the whole group's,
-    with the same scale. A baseline may depend on anything sampled before the token it scores,
-    so this stays unbiased, and it stops one mode's reward level from leaking into the other's
-    tokens: a correct trace on an easy prompt is not pushed down because answering directly
-    earned a bonus (that lesson belongs to the choice of mode, the first token). ponder's own."""
+    rest the other), both divided by the group's usual scale:
+
+    - column 0, for the forced first token: its half's mean reward minus the group's mean. Every
+      sample of a half starts with the same forced token, so the half's mean is an unbiased and
+      G/2 times less noisy estimate of that token's value than one sample's reward; the sum over a
+      half equals that of the per-sample group advantages. It matters because the forced token's
+      advantage is weighted by its sign (`ponder.rl.update.first_token_split`): per sample, a
+      lucky correct direct answer in a half that mostly fails is a positive, unweighted pull
+      toward the losing mode, and the hard levels' think-rate settled at a plateau (measured
+      ~0.75, docs/train.md); by the half's mean, a mode is pulled up only where it wins.
+    - column 1, for every later token: the sample's reward centred on its own half's mean instead
+      of the whole group's. A baseline may depend on anything sampled before the token it scores,
+      so this stays unbiased, and it stops one mode's reward level from leaking into the other's
+      tokens: a correct trace on an easy prompt is not pushed down because answering directly
+      earned a bonus (that lesson belongs to the choice of mode, the first token).
+
+    ponder's own."""
     rewards = torch.as_tensor(rewards, dtype=torch.float32)
     P, G = rewards.shape
     if G % 2:
         raise ValueError(f"mode-balanced groups need an even G, got {G}")
-    first = group_advantages(rewards, scale)
     halves = rewards.view(P, 2, G // 2)
-    within = (halves - halves.mean(dim=2, keepdim=True)).view(P, G) / ADVANTAGE_SCALES[scale](rewards)
-    return torch.stack([first, within.flatten()], dim=1)
+    half_means = halves.mean(dim=2, keepdim=True)  # [P, 2, 1]
+    scale_by = ADVANTAGE_SCALES[scale](rewards).view(-1, 1, 1)
+    first = ((half_means - rewards.mean(dim=1).view(P, 1, 1)) / scale_by).expand(P, 2, G // 2)
+    within = (halves - half_means) / scale_by
+    return torch.stack([first.reshape(-1), within.reshape(-1)], dim=1)
 
 
 # -- aggregation: per-token loss [N, T] + mask [N, T] -> scalar --------------------------------

@@ -5,9 +5,10 @@ sampling) and `advantages`. Each is importable and tested alone (tests/test_rl_t
 Mode-balanced rollouts (`balance_modes`, AdaptThink: Zhang et al. 2025, "AdaptThink: Reasoning
 Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
 with `<answer>`, the forced first token becoming part of the completion; every later token is
-sampled on-policy and scored against its own half's mean (`ponder.rl.losses.mode_advantages`).
-The forced token's negative advantages are importance-weighted by pi_old / 0.5, its positive ones
-are not (`ponder.rl.update.first_token_split` says why). So both modes are compared on every prompt
+sampled on-policy and scored against its own half's mean, and the forced token is scored by its
+half's mean reward against the group's (`ponder.rl.losses.mode_advantages`). The forced token's
+negative advantages are importance-weighted by pi_old / 0.5, its positive ones are not
+(`ponder.rl.update.first_token_split` says why). So both modes are compared on every prompt
 however rarely the policy would pick one, which on-policy sampling cannot do once a mode's
 probability nears 0 or 1 (a group of 8 that all think teaches nothing about answering directly).
 Departures: AdaptThink forces `</think>` (an empty thought) vs a common first word of thought
