@@ -1,6 +1,6 @@
 """`ponder demo`: the talk's calibration claim, reproduced on the tiny default in one command.
 
-    ponder demo                      # ~15 minutes on 2 CPU cores; prints the run directory
+    ponder demo                      # ~6 minutes on 2 CPU cores (at most 15); prints the run directory
     ponder demo --out runs/demo-a --long
 
 Stages (each writes its own sub-directory of the run, and shows a progress bar):
