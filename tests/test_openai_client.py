@@ -319,3 +319,34 @@ def test_cli_with_no_server_exits_2_with_one_line(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last == f"ponder: error: cannot connect to http://127.0.0.1:{port}/v1/completions: connection refused (is the server running?)"
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_eval_and_curate_take_the_server_from_base_url(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PONDER_OPENAI_BASE_URL", "OPENAI_BASE_URL")}
+    with ScriptedServer() as srv:
+        ev = subprocess.run(
+            [sys.executable, "-m", "ponder", "eval", "--backend", "openai", "--base-url", srv.url, "--model", "tiny",
+             "--tasks", "arith", "--difficulties", "1", "--per-level", "2", "-n", "1", "--out", str(tmp_path / "eval")],
+            env=env, capture_output=True, text=True, timeout=120)
+        cu = subprocess.run(
+            [sys.executable, "-m", "ponder", "curate", "--backend", "openai", "--base-url", srv.url, "--model", "tiny",
+             "--tasks", "arith", "--difficulties", "1", "--pool", "2", "--out", str(tmp_path / "curate")],
+            env=env, capture_output=True, text=True, timeout=120)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    assert cu.returncode == 0, cu.stderr[-2000:]
+    assert len(srv.requests) >= 2 + 2 * 4  # eval: 2 problems x 1 sample; curate: at least a first round of 4 each
+    assert all(r["model"] == "tiny" and r["path"] == "/v1/completions" for r in srv.requests)
+    assert (tmp_path / "eval" / "config.yaml").read_text().count(srv.url) == 1
+
+
+def test_base_url_with_a_local_backend_is_one_line_error_and_writes_nothing(tmp_path, capsys):
+    from ponder.cli import main
+
+    out = tmp_path / "run"
+    assert main(["eval", "--model", "models/none", "--base-url", "http://127.0.0.1:1/v1", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "ponder: error: --base-url is for --backend openai (the hf backend runs the model itself)"
+    assert not out.exists()

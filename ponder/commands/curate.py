@@ -40,9 +40,9 @@ def run(args) -> int:
     problems = build_pool(cfg)  # unknown task / level: before anything is written
     if cfg.out and Path(cfg.out).exists() and any(Path(cfg.out).iterdir()):
         raise PonderError(f"{cfg.out} already exists and is not empty; choose another --out")
-    from ponder.policy import load_policy
+    from ponder.policy import backend_options, load_policy
 
-    policy = load_policy(cfg.model, backend=cfg.backend)  # missing model / unknown backend: same
+    policy = load_policy(cfg.model, backend=cfg.backend, **backend_options(cfg.backend, cfg.base_url))  # missing model / unknown backend: same
     from ponder.runs import RunDir
 
     run_dir = RunDir.create("curate", cfg.out)

@@ -61,9 +61,9 @@ def run(args) -> int:
         raise PonderError("--model is required (a model directory, or a served model name with --backend openai)")
     problems = make_problems(cfg)  # unknown task / bad level: fails before anything is written
     out = _check_out(cfg)
-    from ponder.policy import load_policy
+    from ponder.policy import backend_options, load_policy
 
-    policy = load_policy(cfg.model, backend=cfg.backend)  # missing model dir / unknown backend: same
+    policy = load_policy(cfg.model, backend=cfg.backend, **backend_options(cfg.backend, cfg.base_url))  # missing model dir / unknown backend: same
     from ponder.runs import RunDir
 
     run_dir = RunDir.create("eval", out)

@@ -35,6 +35,7 @@ class CurateConfig:
 
     model: str | None = field(default=None, metadata={"help": "model directory (or served model name for --backend openai)"})
     backend: str = field(default="hf", metadata={"help": "policy backend: hf, vllm or openai"})
+    base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
     tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "tasks to draw the pool from (comma-separated)"})
     difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 2,4"})
     pool: int = field(default=200, metadata={"help": "pool size: problems generated, spread evenly over tasks x difficulties"})

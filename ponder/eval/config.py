@@ -12,6 +12,7 @@ from ponder.errors import PonderError
 class EvalConfig:
     model: str = field(default="", metadata={"help": "model directory (hf, vllm) or served model name (openai)"})
     backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "policy backend"})
+    base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
     tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "comma-separated task names"})
     difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "levels, e.g. 1-5 or 1,3"})
     n: int = field(default=4, metadata={"help": "samples per problem (pass@k / maj@k go up to n)",

@@ -105,7 +105,18 @@ def load_policy(model: str, backend: str = "hf", **kwargs) -> Policy:
     return getattr(module, cls_name)(model, **kwargs)
 
 
+def backend_options(backend: str, base_url: str | None) -> dict:
+    """The `load_policy` keyword arguments of a command's `--base-url`: the openai backend's server
+    URL (without it: $PONDER_OPENAI_BASE_URL, $OPENAI_BASE_URL, a local `vllm serve`); PonderError
+    when it is given for a backend that runs the model itself."""
+    if not base_url:
+        return {}
+    if backend != "openai":
+        raise PonderError(f"--base-url is for --backend openai (the {backend} backend runs the model itself)")
+    return {"base_url": base_url}
+
+
 __all__ = [
-    "BACKENDS", "CHAT_SYSTEM", "PLAIN_SEP", "Policy", "check_model_dir", "load_policy", "render_prompt",
+    "BACKENDS", "CHAT_SYSTEM", "PLAIN_SEP", "Policy", "backend_options", "check_model_dir", "load_policy", "render_prompt",
     "segment_token_counts",
 ]
