@@ -259,19 +259,20 @@ def train(cfg: SFTConfig, run_dir, progress: bool = True) -> Path:
         return meta
 
     per_pool = BUCKET_POOL
-    pool_cache: dict[int, list] = {}
+    pool_cache: dict[int, tuple[list, float]] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=cfg.steps, initial=start, desc="sft", unit="step", disable=not progress, dynamic_ncols=True)
     loss_acc, n_acc = 0.0, 0
     for step in range(start, cfg.steps):
         pool_i, k = divmod(step, per_pool)
-        if pool_i not in pool_cache:
-            pool_cache = {pool_i: pool_examples(cfg, pool_i, tok, tasks)}
-            pool_norm = {pool_i: pool_mean_tokens(pool_cache[pool_i], max_len)}
-        ids, mask, labels = (x.to(device) for x in collate(pool_cache[pool_i][k], pad, max_len))
+        if pool_i not in pool_cache:  # (batches, mean loss tokens per batch) of the current pool only
+            batches = pool_examples(cfg, pool_i, tok, tasks)
+            pool_cache = {pool_i: (batches, pool_mean_tokens(batches, max_len))}
+        batches, mean_tokens = pool_cache[pool_i]
+        ids, mask, labels = (x.to(device) for x in collate(batches[k], pad, max_len))
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loss = sft_loss(model(input_ids=ids, attention_mask=mask).logits, labels, pool_norm[pool_i])
+        loss = sft_loss(model(input_ids=ids, attention_mask=mask).logits, labels, mean_tokens)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:

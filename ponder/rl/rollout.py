@@ -90,12 +90,14 @@ def think_probability(policy, problems: list[Problem], temperature: float) -> li
     (what a mode-balanced batch's forced think-rate of 0.5 hides)."""
     import torch
 
+    from ponder.rl.update import encode_prompt
+
     think_id = mode_token_ids(policy.tokenizer)[0]
     model, tok = policy.model, policy.tokenizer
     out = []
     with torch.no_grad():
         for p in problems:
-            ids = torch.tensor([tok.encode(policy.render(p), add_special_tokens=False)], device=policy.device)
+            ids = torch.tensor([encode_prompt(tok, policy.render(p))], device=policy.device)
             logits = model(input_ids=ids).logits[0, -1].float() / temperature
             out.append(float(torch.softmax(logits, -1)[think_id]))
     return out
