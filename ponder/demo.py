@@ -112,7 +112,8 @@ def run_demo(cfg: DemoConfig) -> Path:
     from ponder.commands.curate import execute as curate_execute
     from ponder.curate.runner import CurateConfig, build_pool
     from ponder.policy import load_policy
-    from ponder.policy.tiny import init_tiny, read_meta
+    from ponder.ledger import read_meta
+    from ponder.policy.tiny import init_tiny
     from ponder.report.compare import write_compare
     from ponder.rl.presets import CALIBRATION
     from ponder.rl.trainer import train

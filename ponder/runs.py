@@ -51,6 +51,37 @@ def _atomic_target(path: str | os.PathLike):
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike):
+    """Yield a temp directory beside `path`; on success fsync its files and rename it over `path`.
+
+    A crash leaves either the old directory or the new one, never a half-written one (the one
+    directory-level twin of the file writes below: model checkpoints use it).
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with _atomic_target(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
@@ -158,8 +189,54 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
         raise PonderError(f"{path}: not a problems file ({e})") from None
 
 
+# -- the run-directory convention and the one resume helper -------------------------------------
+CONFIG_NAME = "config.yaml"
+
+
+def check_out(out: str | os.PathLike | None, *, resume: bool = False) -> Path | None:
+    """Check, before anything is written, that `out` can hold this run; PonderError if not.
+
+    A new run needs `out` absent or empty (None: a fresh runs/<command>-<time>/ is made later);
+    `--resume` needs `out` to be an earlier run of the same command (it holds config.yaml).
+    """
+    if resume:
+        if not out:
+            raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        path = Path(out)
+        if not (path / CONFIG_NAME).exists():
+            raise PonderError(f"--resume: {path} is not a run directory (no {CONFIG_NAME})")
+        return path
+    if out is None:
+        return None
+    path = Path(out)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise PonderError(f"{out} already exists and is not empty; use --resume to continue it, or another --out")
+    return path
+
+
+def saved_config(out: str | os.PathLike) -> dict[str, Any]:
+    """The config.yaml of an earlier run, as a plain dict."""
+    path = Path(out) / CONFIG_NAME
+    data = yaml.safe_load(path.read_text()) if path.exists() else None
+    return data if isinstance(data, dict) else {}
+
+
+def check_resume_matches(saved: dict[str, Any], cfg: Any, keys: Sequence[str], out: str | os.PathLike) -> None:
+    """PonderError if a field in `keys` differs from the saved run's: resuming would mix two runs."""
+    for k in keys:
+        new = getattr(cfg, k)
+        new = json.loads(json.dumps(new, default=_json_default))  # tuples -> lists, as saved
+        if k in saved and saved[k] != new:
+            raise PonderError(f"--resume: {k} was {saved[k]!r} in {out}, now {new!r}; use a new --out")
+
+
 class RunDir:
-    """A run directory. `RunDir.create("eval", out)` makes runs/eval-<time>/ unless `out` is given."""
+    """A run directory. `RunDir.create("eval", out)` makes runs/eval-<time>/ unless `out` is given.
+
+    `RunDir.open(command, out, cfg, resume=...)` is the one way a stage starts: it creates the
+    directory (or reopens it on resume) and writes the resolved config, after `check_out` and the
+    config's own validation have passed.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -176,6 +253,16 @@ class RunDir:
         path = Path(out)
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
+
+    @classmethod
+    def open(cls, command: str, out: str | os.PathLike | None, config: Any = None, *, resume: bool = False) -> "RunDir":
+        path = check_out(out, resume=resume)
+        if resume:
+            return cls(path)  # type: ignore[arg-type]
+        run = cls.create(command, path)
+        if config is not None:
+            run.write_config(config)
+        return run
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

@@ -169,7 +169,7 @@ def save_checkpoint(path: Path, model, tokenizer, meta: dict, opt, step: int, to
     """HF model + optimizer state in one directory, replaced atomically (temp dir, then rename)."""
     import torch
 
-    from ponder.policy.tiny import save_model
+    from ponder.policy.checkpoint import save_model
 
     save_model(model, tokenizer, path, meta,
                extra=lambda d: torch.save({"optimizer": opt.state_dict(), "step": step, "tokens": tokens},
@@ -208,7 +208,8 @@ def train(cfg: SFTConfig, run_dir, progress: bool = True) -> Path:
 
     from ponder.policy import check_model_dir
     from ponder.policy.hf import _resolve_device
-    from ponder.policy.tiny import read_meta, save_model
+    from ponder.ledger import read_meta
+    from ponder.policy.checkpoint import save_model
     from ponder.runs import write_jsonl
     from ponder.tasks import get_task
 

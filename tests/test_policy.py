@@ -27,7 +27,7 @@ def test_tokenizer_round_trip_is_exact_and_tags_are_single_tokens(tiny_model):
 def test_model_init_loads_like_any_checkpoint(tiny_model):
     from transformers import AutoModelForCausalLM
 
-    from ponder.policy.tiny import read_meta
+    from ponder.ledger import read_meta
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     n = sum(p.numel() for p in model.parameters())
@@ -159,7 +159,7 @@ def test_load_policy_errors(tmp_path):
 
 def test_cli_model_init_and_errors(tmp_path, capsys):
     from ponder.cli import main
-    from ponder.policy.tiny import read_meta
+    from ponder.ledger import read_meta
 
     out = tmp_path / "m"
     assert main(["model", "init", "--out", str(out)]) == 0

@@ -82,7 +82,7 @@ def test_lr_schedule():
 
 def test_cli_sft_writes_model_curve_and_flops(tiny_model, tmp_path, capsys):
     from ponder.cli import main
-    from ponder.policy.tiny import read_meta
+    from ponder.ledger import read_meta
     from ponder.runs import read_jsonl
 
     run = tmp_path / "run"

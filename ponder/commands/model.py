@@ -30,7 +30,8 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.force:
         raise PonderError(f"{out} already exists and is not empty (use --force to replace it)")
-    from ponder.policy.tiny import init_tiny, read_meta
+    from ponder.ledger import read_meta
+    from ponder.policy.tiny import init_tiny
 
     path = init_tiny(out, size=args.size, seed=args.seed)
     print(f"{args.size} model with {read_meta(path)['params']:,} parameters", file=sys.stderr)

@@ -57,7 +57,7 @@ class HFPolicy:
         path = check_model_dir(model_path)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ponder.policy.tiny import read_meta
+        from ponder.ledger import read_meta
 
         dev = _resolve_device(device)
         tok = AutoTokenizer.from_pretrained(path)

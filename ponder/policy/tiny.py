@@ -11,14 +11,11 @@ Weights are random (seeded); `ponder sft` warm-starts them.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
 
 from ponder.errors import PonderError
+from ponder.policy.checkpoint import num_params, save_model
 
 # name -> LlamaConfig fields. `tiny` (~0.87M parameters) is the demo default: small enough that a
 # warm start on a 2-core CPU reaches the arithmetic floor in minutes (docs/policy.md has the
@@ -30,7 +27,6 @@ SIZES: dict[str, dict[str, int]] = {
                   intermediate_size=768),
 }
 MAX_POSITIONS = 512  # prompts + completions of the procedural tasks fit well within this
-PONDER_JSON = "ponder.json"
 
 
 def tiny_config(size: str = "tiny", vocab_size: int = 128):
@@ -52,47 +48,6 @@ def tiny_config(size: str = "tiny", vocab_size: int = 128):
         torch_dtype="float32",
         **SIZES[size],
     )
-
-
-def num_params(model) -> int:
-    """Parameters counted once (tied embeddings count once)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """The model's ponder.json ({} for a checkpoint that has none)."""
-    path = Path(model_dir) / PONDER_JSON
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict[str, Any],
-               extra: Callable[[Path], None] | None = None) -> Path:
-    """Save an HF checkpoint + ponder.json atomically: write a sibling temp dir, then rename.
-
-    A crash leaves either the old directory or the new one, never a half-written checkpoint.
-    `extra(tmp_dir)` may write more files (e.g. optimizer state) before the rename.
-    """
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / PONDER_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        if extra is not None:
-            extra(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def init_tiny(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0) -> Path:

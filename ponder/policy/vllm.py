@@ -29,7 +29,7 @@ from typing import Any
 
 from ponder.errors import PonderError
 from ponder.policy import check_model_dir, render_prompt, segment_token_counts
-from ponder.policy.tiny import read_meta
+from ponder.ledger import read_meta
 from ponder.types import Completion, Problem, Sampling
 
 

@@ -160,7 +160,7 @@ def setup(cfg: TrainConfig, run, resume: bool = False) -> State:
     import torch
 
     from ponder.policy.hf import HFPolicy
-    from ponder.policy.tiny import read_meta
+    from ponder.ledger import read_meta
     from ponder.rewards import combine
     from ponder.rl.checkpoint import latest_checkpoint, load_trainer_state
     from ponder.rl.data import make_curriculum
@@ -285,7 +285,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progre
     """Run RL; returns the RunDir (config.yaml, metrics.jsonl, checkpoints/, model/, summary.json)."""
     from tqdm import tqdm
 
-    from ponder.policy.tiny import save_model
+    from ponder.policy.checkpoint import save_model
     from ponder.runs import RunDir
 
     if not resume:
