@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+ANSWER_STOP = "</answer>"  # = ponder.format.ANSWER_CLOSE (types sits below format in the import order)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -64,6 +66,17 @@ class Sampling:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: bool = False  # return the logprob of each sampled token
+
+    @classmethod
+    def to_answer(cls, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 256,
+                  seed: int | None = None, logprobs: bool = False) -> "Sampling":
+        """The sampling of every stage that scores completions (curation, training, evaluation).
+
+        Generation stops at the closing answer tag (the format's natural end; the verifier sees
+        the tag), so pass rates are estimated under exactly the sampling training then uses.
+        """
+        return cls(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                   stop=(ANSWER_STOP,), seed=seed, logprobs=logprobs)
 
 
 @dataclass
