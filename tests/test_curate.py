@@ -177,27 +177,19 @@ def test_curriculum_promotes_and_retires_by_hand():
 
 
 def test_curriculum_state_round_trips_through_json():
-    a = Curriculum(levels=(1, 2, 3, 4, 5), newest_weight=2.0)
+    a = Curriculum(levels=(1, 2, 3, 4, 5))
     for r in (0.7, 0.8, 0.9):
         a.update({lvl: r for lvl in a.levels()})
-    a.sample_problems(["arith"], 5, seed=3)
-    b = Curriculum.from_state_dict(json.loads(json.dumps(a.state_dict())))
-    assert b.state_dict() == a.state_dict()
+    b = Curriculum()
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.state_dict() == a.state_dict() and b.levels() == a.levels() != [1]
     for step in range(4):
-        assert a.sample(20, seed=step) == b.sample(20, seed=step)
         assert a.update({lvl: 0.97 for lvl in a.levels()}) == b.update({lvl: 0.97 for lvl in b.levels()})
-    pa, pb = a.sample_problems(["arith"], 4, seed=3), b.sample_problems(["arith"], 4, seed=3)
-    assert [p.id for p in pa] == [p.id for p in pb]
-    assert all(p.difficulty in a.levels() for p in pa)
-
-
-def test_curriculum_draws_only_active_levels_and_fresh_problems():
-    cur = Curriculum(levels=(1, 2, 3), start=2)
-    assert set(cur.sample(200, seed=0)) == {2}
-    first = cur.sample_problems(["arith", "add"], 6, seed=0)
-    second = cur.sample_problems(["arith", "add"], 6, seed=0)
-    assert len({p.id for p in first + second}) == 12
-    assert {p.task for p in first} == {"arith", "add"}
+    # a state written before the curriculum stopped drawing problems itself still resumes
+    old = {**a.state_dict(), "newest_weight": 2.0, "drawn": 5}
+    c = Curriculum()
+    c.load_state_dict(old)
+    assert c.state_dict() == a.state_dict()
 
 
 def test_curriculum_rejects_bad_input():
@@ -205,8 +197,8 @@ def test_curriculum_rejects_bad_input():
     assert cur.update({7: 0.5}) == [1] and 7 not in cur.rates  # levels it does not manage are ignored
     with pytest.raises(PonderError):
         cur.update({1: 1.5})
-    with pytest.raises(PonderError):
-        Curriculum.from_state_dict({"version": 1, "levels": [1]})
+    with pytest.raises(PonderError, match="malformed curriculum state"):
+        Curriculum().load_state_dict({"version": 1, "levels": [1]})
     with pytest.raises(PonderError):
         Curriculum(levels=(1, 2), start=4)
 
