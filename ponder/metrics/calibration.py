@@ -11,8 +11,8 @@ Definitions (docs/eval.md has the long form):
 - Outcome efficiency (Chen et al. 2024, "Do NOT Think That Much for 2+3=? On the Overthinking of
   o1-like LLMs", eq. 1): xi_O = (1/N) sum_i sigma_i * T^_i / T_i, with sigma_i = 1 for a correct
   sample, T_i its tokens and T^_i the tokens needed to reach the first correct answer.
-  We report that (`outcome_efficiency_paper`) and, as the issue asks, the mean of T^_i / T_i over
-  correct samples only (`outcome_efficiency`). Departure: the paper splits a trace into solution
+  We report that (`outcome_efficiency_paper`) and the mean of T^_i / T_i over correct samples
+  only (`outcome_efficiency`), which does not mix accuracy into the efficiency. Departure: the paper splits a trace into solution
   rounds with an LLM; we locate the point where the answer is determined mechanically (see
   `determined_at`) and count every token after it inside `<think>` as redundant.
 - Overthinking / underthinking: see `over_under_thinking`.
