@@ -26,10 +26,35 @@ def assert_one_line_error(r, *needles):
 def test_list():
     r = ponder("tasks", "list")
     assert r.returncode == 0, r.stderr
-    names = [line.split()[0] for line in r.stdout.splitlines()]
+    builtin, _, gym = r.stdout.partition("\n\n")
+    names = [line.split()[0] for line in builtin.splitlines()]
     assert names == sorted(BUILTIN_TASKS)
-    flags = {line.split()[0]: line for line in r.stdout.splitlines()}
+    flags = {line.split()[0]: line for line in builtin.splitlines()}
     assert flags["grid"].endswith("[plan]") and flags["sumprod"].endswith("[decompose]")
+    assert gym.startswith("reasoning-gym tasks (rg/<name>")
+
+
+def test_list_shows_reasoning_gym_tasks_or_how_to_install_them(tmp_path):
+    import os
+
+    def gym_part(*extra_path):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, extra_path), os.environ.get("PYTHONPATH", "")])}
+        r = subprocess.run([sys.executable, "-m", "ponder", "tasks", "list"], capture_output=True, text=True,
+                           timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.partition("\n\n")[2].splitlines()
+
+    # a stand-in reasoning_gym package holding two datasets
+    (tmp_path / "reasoning_gym").mkdir()
+    (tmp_path / "reasoning_gym" / "__init__.py").write_text("")
+    (tmp_path / "reasoning_gym" / "factory.py").write_text("DATASETS = {'zebra_puzzles': None, 'chain_sum': None}\n")
+    heading, *rows = gym_part(tmp_path)
+    assert heading.startswith("reasoning-gym tasks") and rows == ["  rg/chain_sum", "  rg/zebra_puzzles"]
+    try:
+        import reasoning_gym  # noqa: F401
+    except ImportError:
+        heading, *rows = gym_part()
+        assert rows == ["  not installed: install the gym extra, pip install 'ponder[gym]'"]
 
 
 def test_show_prints_each_level_with_its_oracle():

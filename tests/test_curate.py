@@ -177,27 +177,19 @@ def test_curriculum_promotes_and_retires_by_hand():
 
 
 def test_curriculum_state_round_trips_through_json():
-    a = Curriculum(levels=(1, 2, 3, 4, 5), newest_weight=2.0)
+    a = Curriculum(levels=(1, 2, 3, 4, 5))
     for r in (0.7, 0.8, 0.9):
         a.update({lvl: r for lvl in a.levels()})
-    a.sample_problems(["arith"], 5, seed=3)
-    b = Curriculum.from_state_dict(json.loads(json.dumps(a.state_dict())))
-    assert b.state_dict() == a.state_dict()
+    b = Curriculum()
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.state_dict() == a.state_dict() and b.levels() == a.levels() != [1]
     for step in range(4):
-        assert a.sample(20, seed=step) == b.sample(20, seed=step)
         assert a.update({lvl: 0.97 for lvl in a.levels()}) == b.update({lvl: 0.97 for lvl in b.levels()})
-    pa, pb = a.sample_problems(["arith"], 4, seed=3), b.sample_problems(["arith"], 4, seed=3)
-    assert [p.id for p in pa] == [p.id for p in pb]
-    assert all(p.difficulty in a.levels() for p in pa)
-
-
-def test_curriculum_draws_only_active_levels_and_fresh_problems():
-    cur = Curriculum(levels=(1, 2, 3), start=2)
-    assert set(cur.sample(200, seed=0)) == {2}
-    first = cur.sample_problems(["arith", "add"], 6, seed=0)
-    second = cur.sample_problems(["arith", "add"], 6, seed=0)
-    assert len({p.id for p in first + second}) == 12
-    assert {p.task for p in first} == {"arith", "add"}
+    # a state written before the curriculum stopped drawing problems itself still resumes
+    old = {**a.state_dict(), "newest_weight": 2.0, "drawn": 5}
+    c = Curriculum()
+    c.load_state_dict(old)
+    assert c.state_dict() == a.state_dict()
 
 
 def test_curriculum_rejects_bad_input():
@@ -205,8 +197,8 @@ def test_curriculum_rejects_bad_input():
     assert cur.update({7: 0.5}) == [1] and 7 not in cur.rates  # levels it does not manage are ignored
     with pytest.raises(PonderError):
         cur.update({1: 1.5})
-    with pytest.raises(PonderError):
-        Curriculum.from_state_dict({"version": 1, "levels": [1]})
+    with pytest.raises(PonderError, match="malformed curriculum state"):
+        Curriculum().load_state_dict({"version": 1, "levels": [1]})
     with pytest.raises(PonderError):
         Curriculum(levels=(1, 2), start=4)
 
@@ -248,11 +240,13 @@ def test_export_verl_layout_and_its_reward_adapter(tmp_path):
     info = first["extra_info"]
     assert (info["index"], info["id"], info["difficulty"], info["pass_rate"]) == (0, rows[0]["id"], 2, 0.25)
     assert json.loads(info["meta"]) == json.loads(rows[0]["meta"])
-    # verl calls compute_score(data_source, solution_str, ground_truth, extra_info) per sample
+    # verl calls compute_score(data_source=, solution_str=, ground_truth=, extra_info=, **reward_kwargs) per sample
     for r, orig in zip(back, rows):
         good = get_task(orig["task"]).oracle(Problem.from_dict(orig))
-        assert compute_score(r["data_source"], good, r["reward_model"]["ground_truth"], r["extra_info"]) == 1.0
-        assert compute_score(r["data_source"], "<answer>nope</answer>", r["reward_model"]["ground_truth"], r["extra_info"]) == 0.0
+        call = dict(data_source=r["data_source"], ground_truth=r["reward_model"]["ground_truth"], extra_info=r["extra_info"])
+        assert compute_score(solution_str=good, **call) == 1.0
+        assert compute_score(solution_str="<answer>nope</answer>", **call) == 0.0
+        assert compute_score(solution_str=good, **call, reward="correct:1,format:0.5") == 1.5
     assert src.exists()
 
 
@@ -275,8 +269,12 @@ def test_export_trl_columns_feed_its_reward_adapter(tmp_path):
     columns = {k: [r[k] for r in back] for k in table.column_names if k != "prompt"}
     oracles = [get_task(r["task"]).oracle(Problem.from_dict(r)) for r in rows]
     assert trl_reward("correct:1")([r["prompt"] for r in back], oracles, **columns) == [1.0] * len(rows)
+    # plain prompts end with the separator ponder's own plain prompts use (what the tiny model is trained on)
+    from ponder.policy import PLAIN_SEP, render_prompt
+
     plain = pq.read_table(export_trl(rows, tmp_path / "plain", conversational=False)).to_pylist()
-    assert plain[1]["prompt"] == rows[1]["prompt"]
+    assert plain[1]["prompt"] == rows[1]["prompt"] + PLAIN_SEP == render_prompt(None, Problem.from_dict(rows[1]))
+    assert PLAIN_SEP == "\n"
     try:
         import datasets
     except ImportError:
@@ -361,7 +359,7 @@ def test_export_command_writes_both_layouts(tmp_path, capsys):
     write_jsonl(tmp_path / "c.jsonl", rows)
     assert main(["export", "--format", "trl", "--input", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "t"),
                  "--split", "test", "--plain"]) == 0
-    assert pq.read_table(tmp_path / "t" / "test.parquet").column("prompt").to_pylist()[0] == rows[0]["prompt"]
+    assert pq.read_table(tmp_path / "t" / "test.parquet").column("prompt").to_pylist()[0] == rows[0]["prompt"] + "\n"
     capsys.readouterr()
     assert main(["export", "--format", "verl", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -32,6 +32,13 @@ def test_every_rg_dataset_is_a_task():
         assert get_task(f"rg/{name}").levels in ((1,), (1, 2, 3, 4, 5))
 
 
+def test_tasks_list_shows_every_dataset_under_its_heading():
+    r = subprocess.run([sys.executable, "-m", "ponder", "tasks", "list"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    heading, *rows = r.stdout.partition("\n\n")[2].splitlines()
+    assert heading.startswith("reasoning-gym tasks") and rows == [f"  rg/{name}" for name in dataset_names()]
+
+
 def test_level_mapping_spreads_ponder_levels_over_rg_levels():
     assert [rg_level(d, 4) for d in range(1, 6)] == [0, 1, 2, 2, 3]  # hand-computed ((d-1)*3+2)//4
     assert [rg_level(d, 5) for d in range(1, 6)] == [0, 1, 2, 3, 4]

@@ -214,3 +214,19 @@ def test_cost_flops():
     assert c["generated_tokens"] == 40 and c["flops"] == 2 * 1000 * 40 and c["prompt_flops"] == 16000
     assert c["tokens_per_s"] == 20.0 and c["mean_tokens"] == 20.0
     assert cost_metrics([{"num_tokens": 10}], params=None, wall_s=1.0)["flops"] is None  # served model
+    # one FLOP formula: the ledger's (a model's ponder.json and an evaluation's cost count alike)
+    import ponder.ledger
+    from ponder.metrics import inference_flops
+
+    assert inference_flops is ponder.ledger.inference_flops
+
+
+def test_empty_groups_have_no_value_not_zero():
+    """The metrics' means are ponder.stats.mean: NaN where nothing was measured (never a fake 0)."""
+    assert math.isnan(cost_metrics([], params=1000, wall_s=1.0)["mean_tokens"])
+    m = plan_metrics([{"correct": True, "plan_parsed": False}])
+    assert m["plan_rate"] == 0.0 and math.isnan(m["plan_validity"]) and math.isnan(m["plan_adherence"])
+    assert m["accuracy_without_plan"] == 1.0 and math.isnan(m["accuracy_with_plan"])
+    assert math.isnan(outcome_efficiency([{"correct": False, "num_tokens": 8, "needed_tokens": 8}])["outcome_efficiency"])
+    assert math.isnan(orchestration_metrics([{"sub_correct": [], "composed_correct": True, "parallel_s": 1.0,
+                                              "sequential_s": 1.0}])["sub_accuracy"])

@@ -1,5 +1,7 @@
 """Each reward by hand, on the real tasks and verifier."""
 
+import time
+
 import pytest
 
 from ponder.errors import PonderError
@@ -104,6 +106,76 @@ def test_verl_adapter_signature():
     assert score("arith", "5", "5", None) == 0.0
     p = arith()
     assert score("whatever", "<answer>5</answer>", "5", {"problem": p.to_dict()}) == 1.5
+    # verl calls with keywords and merges its reward_kwargs (and, in its reward loop, fields of its own) in
+    assert score(data_source="ponder/arith", solution_str="<answer>5</answer>", ground_truth="5",
+                 extra_info={"num_turns": None}, reward_router_address=None) == 1.5
+
+
+def test_verl_module_entry_points_take_the_spec_from_reward_kwargs():
+    from ponder.rewards.adapters import compute_score, compute_score_batch
+
+    call = dict(data_source="ponder/arith", solution_str="<answer>5</answer>", ground_truth="5", extra_info={"id": "a"})
+    assert compute_score(**call) == 1.0  # correctness alone by default
+    assert compute_score(**call, reward="correct:1,format:0.5", reward_router_address=None) == 1.5
+    with pytest.raises(PonderError, match="unknown reward"):
+        compute_score(**call, reward="corect")
+    # the batch form sees whole groups: Kimi's length penalty works there (one sample alone gets 0)
+    texts = ["<answer>5</answer>", "<think>2+3=5</think><answer>5</answer>"]
+    out = compute_score_batch(data_sources=["ponder/arith"] * 2, solution_strs=texts, ground_truths=["5", "5"],
+                              extra_infos=[{"id": "g"}, {"id": "g"}], reward="kimi_length:1")
+    assert out == pytest.approx([0.5, -0.5])
+    assert compute_score(**{**call, "solution_str": texts[0]}, reward="kimi_length:1") == 0.0
+
+
+def test_trl_ready_made_reward_functions():
+    """`trl grpo --reward_funcs ponder.rewards.adapters.<name>` imports a module attribute and calls it."""
+    import importlib
+
+    from ponder.rewards import BUILTIN_REWARDS
+
+    module = importlib.import_module("ponder.rewards.adapters")
+    for name in BUILTIN_REWARDS:
+        fn = getattr(module, name)
+        assert callable(fn) and fn.__name__ == f"ponder_{name}", name
+    columns = dict(id=["p1", "p1"], task=["arith"] * 2, answer=["5", "5"], difficulty=[1, 1], meta=["{}", "{}"])
+    # TRL adds keywords of its own (trainer_state, log_extra, log_metric): they are ignored
+    extra = dict(trainer_state=None, log_extra=lambda *a: None, log_metric=lambda *a: None)
+    completions = ["<answer>5</answer>", "<think>2+3=5</think><answer>5</answer>"]
+    assert module.correct(prompts=["2+3=?\n"] * 2, completions=completions, completion_ids=[[0] * 3, [0] * 9],
+                          **columns, **extra) == [1.0, 1.0]
+    assert module.nothink(prompts=["2+3=?\n"] * 2, completions=completions, completion_ids=None,
+                          **columns, **extra) == [1.0, 0.0]
+    assert module.format(prompts=None, completions=["<answer>5</answer>", "5"], **columns) == [1.0, 0.0]
+
+
+def test_register_reward_makes_a_name_usable_in_specs():
+    from ponder.rewards import REWARDS, register_reward
+    from ponder.rewards.base import text_of
+
+    try:
+        @register_reward("_test_short")
+        def short(problems, completions, *, limit=20):
+            return [float(len(text_of(c)) < limit) for c in completions]
+
+        register_reward("_test_long", lambda problems, completions: [float(len(text_of(c)) >= 20) for c in completions])
+        p = arith()
+        ys = ["<answer>5</answer>", "<think>2+3=5</think><answer>5</answer>"]
+        totals, parts = combine("correct:1,_test_short:0.5,_test_long:0.25")([p, p], ys)
+        assert parts == {"correct": [1.0, 1.0], "_test_short": [1.0, 0.0], "_test_long": [0.0, 1.0]}
+        assert totals == [1.5, 1.25]
+        # parameters reach a registered reward like a built-in one
+        assert combine("_test_short", params={"_test_short": {"limit": 100}})([p, p], ys)[0] == [1.0, 1.0]
+        assert trl_reward("_test_short")(prompts=None, completions=ys, id=["a", "a"], task=["arith"] * 2,
+                                         answer=["5", "5"]) == [1.0, 0.0]
+        with pytest.raises(ValueError, match="already registered"):
+            register_reward("_test_short", short)
+        with pytest.raises(ValueError, match="already registered"):
+            register_reward("correct", short)  # a built-in cannot be replaced by accident
+    finally:
+        REWARDS.unregister("_test_short")
+        REWARDS.unregister("_test_long")
+    with pytest.raises(PonderError, match="unknown reward '_test_short'"):
+        parse_spec("_test_short")
 
 
 def test_trace_partial_credit_by_hand():
@@ -123,3 +195,56 @@ def test_trace_partial_credit_by_hand():
           f"<answer>{wrong}</answer>",  # no work shown -> 0
           task.oracle(p)]  # right answer: correctness pays, not this -> 0
     assert trace([p] * 4, ys) == pytest.approx([2 / 3, 1 / 3, 0.0, 0.0])
+
+
+class _YieldingStr(str):
+    """A str whose comparisons sleep(0), so another thread can run in the middle of a cache lookup."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other):
+        time.sleep(0)
+        return str.__eq__(self, other)
+
+    def __ne__(self, other):
+        time.sleep(0)
+        return str.__ne__(self, other)
+
+
+def test_correctness_cache_is_thread_safe(monkeypatch):
+    """Threads scoring different batches at once (verl scores samples in a thread pool) each get
+    their own batch's scores, never another thread's cached ones."""
+    import threading
+
+    import ponder.verify
+
+    calls = []
+
+    def fake_verify(problems, texts):  # the score of a text is its number: distinct per batch
+        calls.append(len(texts))
+        return [float(t) for t in texts]
+
+    monkeypatch.setattr(ponder.verify, "verify_batch", fake_verify)
+    from ponder.rewards.base import correctness_scores
+
+    errors = []
+
+    def worker(k):
+        texts = [str(k), str(k + 1000), str(k + 2000)]
+        for _ in range(300):
+            problems = [arith(_YieldingStr(f"t{k}"))] * 3  # a fresh id each time: compared, not identical
+            got = correctness_scores(problems, texts)
+            if got != [float(k), float(k + 1000), float(k + 2000)]:
+                errors.append((k, got))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    # one thread asking for the same batch twice in a row (several rewards of one spec) verifies once
+    calls.clear()
+    batch = ([arith("solo")] * 2, ["1", "2"])
+    assert correctness_scores(*batch) == correctness_scores(*batch) == [1.0, 2.0]
+    assert calls == [2]

@@ -33,6 +33,7 @@ def run(args) -> int:
             t = get_task(name)
             flags = "".join([" [plan]" if t.plannable else "", " [decompose]" if t.decomposable else ""])
             print(f"{name:<14} {t.description}{flags}")
+        print_gym_tasks()
         return 0
     task = get_task(args.name)
     if args.tasks_cmd == "show":
@@ -67,3 +68,16 @@ def run(args) -> int:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
     return 0
+
+
+def print_gym_tasks() -> None:
+    """The reasoning-gym datasets under their own heading, or how to get them (without importing
+    reasoning-gym when it is absent, so the listing stays instant)."""
+    from ponder.tasks import gym
+
+    print("\nreasoning-gym tasks (rg/<name>; levels 1-5 where rg has a curriculum, else 1):")
+    if not gym.installed():
+        print("  not installed: install the gym extra, pip install 'ponder[gym]'")
+        return
+    for name in gym.dataset_names():
+        print(f"  rg/{name}")

@@ -9,13 +9,16 @@ verl (its data-preparation layout, one row per problem):
     ability       "math" for tasks graded as numbers/math, else the task name
     reward_model  {"style": "rule", "ground_truth": answer}
     extra_info    {index, split, id, task, difficulty, prompt, meta (JSON), pass_rate, samples}
-  Score it with `custom_reward_function.path=ponder/rewards/adapters.py` (name `compute_score`),
-  which rebuilds the Problem from `extra_info`.
+  Score it with `custom_reward_function.path=pkg://ponder.rewards.adapters` (name
+  `compute_score`), which rebuilds the Problem from `extra_info`.
 
 TRL (GRPOTrainer takes a dataset with a `prompt` column, conversational (a list of messages) or
 plain text, and passes every other column to the reward functions as keyword lists):
-    prompt        conversational messages as above, or the plain prompt with `--plain`
-    id, task, answer, difficulty, meta (JSON)   what `ponder.rewards.adapters.trl_reward` reads
+    prompt        conversational messages as above, or with `--plain` the plain prompt as ponder
+                  renders it for models without a chat template (problem + PLAIN_SEP, a newline:
+                  what `ponder sft` trains the tiny model on), so TRL's prompt + completion
+                  concatenation is the text ponder trains and evaluates on
+    id, task, answer, difficulty, meta (JSON)   what the reward functions of `ponder.rewards.adapters` read
     problem_id, pass_rate, samples              for filtering and curricula
   Written as Parquet, which `datasets.load_dataset("parquet", data_files=...)` reads; when the
   `datasets` package is importable a `save_to_disk` copy goes in `<out>/hf/` as well.
@@ -79,6 +82,12 @@ def _messages(prompt: str, system: bool) -> list[dict]:
     return msgs + [{"role": "user", "content": str(prompt)}]
 
 
+def _plain(prompt: str) -> str:
+    from ponder.policy import render_prompt
+
+    return render_prompt(None, str(prompt))  # no chat template: the problem, then PLAIN_SEP
+
+
 def _ability(task: str) -> str:
     from ponder.tasks import get_task
 
@@ -114,7 +123,7 @@ def verl_rows(rows: Sequence[dict], split: str = "train", system: bool = True) -
 
 def trl_rows(rows: Sequence[dict], conversational: bool = True, system: bool = True) -> list[dict]:
     return [{
-        "prompt": _messages(r["prompt"], system) if conversational else str(r["prompt"]),
+        "prompt": _messages(r["prompt"], system) if conversational else _plain(r["prompt"]),
         "id": str(r["id"]),
         "problem_id": str(r["id"]),
         "task": str(r["task"]),

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
-def _mean(xs):
-    xs = list(xs)
-    return sum(xs) / len(xs) if xs else float("nan")
+from ponder.stats import mean
 
 
 def decomposition_metrics(rows: Sequence[dict]) -> dict[str, float]:
     scores = [float(r["decomposition"]) if r.get("decomposition") is not None else 0.0 for r in rows]
     return {
         "n": len(rows),
-        "decomposition_rate": _mean(float(s >= 1.0) for s in scores),
-        "decomposition_score": _mean(scores),
+        "decomposition_rate": mean(float(s >= 1.0) for s in scores),
+        "decomposition_score": mean(scores),
     }
 
 
@@ -38,8 +35,8 @@ def orchestration_metrics(records: Sequence[dict]) -> dict[str, float]:
     return {
         "problems": len(records),
         "subproblems": len(subs),
-        "sub_accuracy": _mean(float(c) for c in subs),
-        "composed_accuracy": _mean(float(bool(r["composed_correct"])) for r in records),
+        "sub_accuracy": mean(float(c) for c in subs),
+        "composed_accuracy": mean(float(bool(r["composed_correct"])) for r in records),
         "parallel_s": par,
         "sequential_s": seq,
         "speedup": seq / par if par > 0 else float("nan"),

@@ -11,8 +11,8 @@ Definitions (docs/eval.md has the long form):
 - Outcome efficiency (Chen et al. 2024, "Do NOT Think That Much for 2+3=? On the Overthinking of
   o1-like LLMs", eq. 1): xi_O = (1/N) sum_i sigma_i * T^_i / T_i, with sigma_i = 1 for a correct
   sample, T_i its tokens and T^_i the tokens needed to reach the first correct answer.
-  We report that (`outcome_efficiency_paper`) and, as the issue asks, the mean of T^_i / T_i over
-  correct samples only (`outcome_efficiency`). Departure: the paper splits a trace into solution
+  We report that (`outcome_efficiency_paper`) and the mean of T^_i / T_i over correct samples
+  only (`outcome_efficiency`), which does not mix accuracy into the efficiency. Departure: the paper splits a trace into solution
   rounds with an LLM; we locate the point where the answer is determined mechanically (see
   `determined_at`) and count every token after it inside `<think>` as redundant.
 - Overthinking / underthinking: see `over_under_thinking`.
@@ -30,6 +30,7 @@ import re
 from collections.abc import Sequence
 
 from ponder.format import THINK_CLOSE, THINK_OPEN
+from ponder.stats import mean
 
 
 # -- rank correlation ----------------------------------------------------------------------
@@ -67,10 +68,6 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 # -- effort per difficulty -------------------------------------------------------------------
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs) if xs else float("nan")
-
-
 def effort_by_difficulty(rows: Sequence[dict]) -> dict[int, dict]:
     """Per difficulty: n, accuracy, think_rate and mean think / answer / total tokens."""
     levels: dict[int, list[dict]] = {}
@@ -79,11 +76,11 @@ def effort_by_difficulty(rows: Sequence[dict]) -> dict[int, dict]:
     return {
         d: {
             "n": len(rs),
-            "accuracy": _mean([float(bool(r["correct"])) for r in rs]),
-            "think_rate": _mean([float(bool(r["has_think"])) for r in rs]),
-            "mean_tokens": _mean([r["num_tokens"] for r in rs]),
-            "mean_think_tokens": _mean([r["think_tokens"] for r in rs]),
-            "mean_answer_tokens": _mean([r["answer_tokens"] for r in rs]),
+            "accuracy": mean([float(bool(r["correct"])) for r in rs]),
+            "think_rate": mean([float(bool(r["has_think"])) for r in rs]),
+            "mean_tokens": mean([r["num_tokens"] for r in rs]),
+            "mean_think_tokens": mean([r["think_tokens"] for r in rs]),
+            "mean_answer_tokens": mean([r["answer_tokens"] for r in rs]),
         }
         for d, rs in sorted(levels.items())
     }
@@ -94,8 +91,8 @@ def effort_correlations(rows: Sequence[dict]) -> dict[str, float]:
     by_problem: dict[str, list[dict]] = {}
     for r in rows:
         by_problem.setdefault(r["problem_id"], []).append(r)
-    fail = [1 - _mean([float(bool(r["correct"])) for r in g]) for g in by_problem.values()]
-    toks = [_mean([r["num_tokens"] for r in g]) for g in by_problem.values()]
+    fail = [1 - mean([float(bool(r["correct"])) for r in g]) for g in by_problem.values()]
+    toks = [mean([r["num_tokens"] for r in g]) for g in by_problem.values()]
     return {
         "difficulty_vs_tokens": spearman([r["difficulty"] for r in rows], [r["num_tokens"] for r in rows]),
         "failure_rate_vs_tokens": spearman(fail, toks),
@@ -167,7 +164,7 @@ def outcome_efficiency(rows: Sequence[dict]) -> dict[str, float]:
     ratios = [min(1.0, r["needed_tokens"] / r["num_tokens"]) for r in rows
               if r["correct"] and r["num_tokens"] > 0]
     return {
-        "outcome_efficiency": _mean(ratios),
+        "outcome_efficiency": mean(ratios),  # NaN without a correct sample: no efficiency to speak of
         "outcome_efficiency_paper": sum(ratios) / len(rows) if rows else float("nan"),
     }
 
@@ -197,10 +194,10 @@ def over_under_thinking(rows: Sequence[dict], reliable: float = 1.0) -> dict:
         plain = [i for i in idx if not rows[i]["has_think"]]
         if not plain:
             continue
-        acc_a = _mean([float(bool(rows[i]["correct"])) for i in plain])
+        acc_a = mean([float(bool(rows[i]["correct"])) for i in plain])
         if acc_a >= reliable:
             n_reliable += 1
-            base = _mean([rows[i]["num_tokens"] for i in plain])
+            base = mean([rows[i]["num_tokens"] for i in plain])
             for i in think:
                 extra = max(0.0, rows[i]["num_tokens"] - base)
                 extra_total += extra
@@ -208,7 +205,7 @@ def over_under_thinking(rows: Sequence[dict], reliable: float = 1.0) -> dict:
                     examples.append((i, extra))
         if think:
             n_mixed += 1
-            acc_t = _mean([float(bool(rows[i]["correct"])) for i in think])
+            acc_t = mean([float(bool(rows[i]["correct"])) for i in think])
             lost += len(plain) * max(0.0, acc_t - acc_a)
     n = len(rows)
     all_tokens = sum(r["num_tokens"] for r in rows)

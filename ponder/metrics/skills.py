@@ -24,6 +24,8 @@ import math
 import random
 from collections.abc import Sequence
 
+from ponder.stats import mean
+
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
@@ -107,10 +109,6 @@ def best_of_n_index(scores: Sequence[float]) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
-def mean_over_problems(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
 def accuracy_table(rows: Sequence[dict], keys: Sequence[str] = ("task", "difficulty")) -> list[dict]:
     """Accuracy with a 95% Wilson interval per group of `keys`; rows need `correct` (bool).
 
@@ -149,7 +147,7 @@ def pass_and_maj_curves(rows: Sequence[dict], ks: Sequence[int] | None = None) -
     ks = [k for k in ks if 1 <= k <= n_min]
     curves: dict[str, dict[int, float]] = {"pass": {}, "maj": {}}
     for k in ks:
-        curves["pass"][k] = mean_over_problems([pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups])
-        curves["maj"][k] = mean_over_problems(
+        curves["pass"][k] = mean([pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups])
+        curves["maj"][k] = mean(
             [maj_at_k([r.get("pred") for r in g], [bool(r["correct"]) for r in g], k) for g in groups])
     return curves

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
-def _mean(xs):
-    xs = list(xs)
-    return sum(xs) / len(xs) if xs else float("nan")
+from ponder.stats import mean
 
 
 def plan_metrics(rows: Sequence[dict]) -> dict[str, float]:
@@ -28,11 +25,11 @@ def plan_metrics(rows: Sequence[dict]) -> dict[str, float]:
     unplanned = [r for r in rows if not r.get("plan_parsed")]
     return {
         "n": len(rows),
-        "plan_rate": _mean(float(bool(r.get("plan_parsed"))) for r in rows),
-        "plan_validity": _mean(float(bool(r.get("plan_valid"))) for r in parsed),
-        "plan_validity_all": _mean(float(bool(r.get("plan_valid"))) for r in rows),
-        "plan_goal_rate": _mean(float(bool(r.get("plan_goal"))) for r in parsed),
-        "plan_adherence": _mean(float(r["plan_adherence"]) for r in parsed if r.get("plan_adherence") is not None),
-        "accuracy_with_plan": _mean(float(bool(r["correct"])) for r in parsed),
-        "accuracy_without_plan": _mean(float(bool(r["correct"])) for r in unplanned),
+        "plan_rate": mean(float(bool(r.get("plan_parsed"))) for r in rows),
+        "plan_validity": mean(float(bool(r.get("plan_valid"))) for r in parsed),
+        "plan_validity_all": mean(float(bool(r.get("plan_valid"))) for r in rows),
+        "plan_goal_rate": mean(float(bool(r.get("plan_goal"))) for r in parsed),
+        "plan_adherence": mean(float(r["plan_adherence"]) for r in parsed if r.get("plan_adherence") is not None),
+        "accuracy_with_plan": mean(float(bool(r["correct"])) for r in parsed),
+        "accuracy_without_plan": mean(float(bool(r["correct"])) for r in unplanned),
     }

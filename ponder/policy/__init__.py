@@ -22,20 +22,20 @@ Contract every backend keeps (tests check it per backend; docs/policy.md says mo
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
 from ponder.errors import PonderError
 from ponder.format import segments
+from ponder.registry import Registry
 from ponder.types import Completion, Problem, Sampling
 
-# name -> "module:Class"; imported on first use so `hf` never pulls vllm or an HTTP client.
-BACKENDS: dict[str, str] = {
-    "hf": "ponder.policy.hf:HFPolicy",
-    "vllm": "ponder.policy.vllm:VLLMPolicy",
-    "openai": "ponder.policy.openai:OpenAIPolicy",
-}
+# name -> backend class, registered lazily ("module:Class", imported on first lookup) so `hf` never
+# pulls vllm or an HTTP client; another backend registers with BACKENDS.register_lazy(name, target).
+BACKENDS: Registry[type] = Registry("backend")
+BACKENDS.register_lazy("hf", "ponder.policy.hf:HFPolicy")
+BACKENDS.register_lazy("vllm", "ponder.policy.vllm:VLLMPolicy")
+BACKENDS.register_lazy("openai", "ponder.policy.openai:OpenAIPolicy")
 
 # The plain prompt format of models without a chat template: the problem, then this separator,
 # then the completion. `ponder sft` trains on exactly this, so every backend must render it.
@@ -94,15 +94,9 @@ def check_model_dir(model: str) -> Path:
 
 
 def load_policy(model: str, backend: str = "hf", **kwargs) -> Policy:
-    """A `Policy` for `model` on `backend` (one of BACKENDS); PonderError on bad input."""
-    if backend not in BACKENDS:
-        raise PonderError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    module_name, cls_name = BACKENDS[backend].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise PonderError(f"backend {backend!r} is not available: {e}") from None
-    return getattr(module, cls_name)(model, **kwargs)
+    """A `Policy` for `model` on `backend` (a name in BACKENDS); PonderError on bad input, or when the
+    backend's package is not installed."""
+    return BACKENDS.get(backend)(model, **kwargs)
 
 
 def backend_options(backend: str, base_url: str | None) -> dict:

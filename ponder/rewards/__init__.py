@@ -10,15 +10,32 @@ Every reward, its formula and its source is documented in its module:
 `basic` (correct, format), `calibration` (kimi_length, l1_exact, l1_max, overlong, nothink, trace),
 `strategy` (plan_format, plan_validity, plan_adherence, decomposition); adapters for TRL and verl
 are in `ponder.rewards.adapters`.
+
+Your own reward: register it under a name, then use the name in any spec (`combine`, the
+`reward` of a training config run through `ponder.rl.run`, the TRL/verl adapters). Registration
+happens in the process that scores, so register before the run starts (the `ponder` command
+itself knows the built-ins only):
+
+    from ponder.rewards import register_reward
+    from ponder.rewards.base import text_of       # a completion is a Completion or a str
+
+    @register_reward("short")
+    def short(problems, completions):             # one float per (problem, completion) pair
+        return [1.0 if len(text_of(c)) < 40 else 0.0 for c in completions]
+
+    combine("correct:1,short:0.1")
+
+`register_reward("short", fn)` does the same without the decorator. A name is registered once
+(a second registration raises ValueError); `REWARDS.names()` lists them all.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from ponder.errors import PonderError
+from ponder.registry import Registry
 from ponder.rewards.base import CompletionLike, RewardFn
 from ponder.rewards.basic import correct, format_reward
 from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1_max, nothink, overlong, trace,
@@ -26,7 +43,8 @@ from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1
 from ponder.rewards.strategy import decomposition, plan_adherence, plan_format, plan_validity
 from ponder.types import Problem
 
-REWARDS: dict[str, RewardFn] = {
+REWARDS: Registry[RewardFn] = Registry("reward")
+for _name, _fn in {
     "correct": correct,
     "format": format_reward,
     "kimi_length": kimi_length,
@@ -39,15 +57,26 @@ REWARDS: dict[str, RewardFn] = {
     "plan_validity": plan_validity,
     "plan_adherence": plan_adherence,
     "decomposition": decomposition,
-}
+}.items():
+    REWARDS.register(_name, _fn)
+del _name, _fn
+BUILTIN_REWARDS = tuple(REWARDS.names())  # the rewards ponder ships (the TRL adapters have one each)
+
+
+def register_reward(name: str, fn: RewardFn | None = None) -> RewardFn | Callable[[RewardFn], RewardFn]:
+    """Register a reward function under `name` so specs can use it; without `fn`, a decorator.
+
+    `fn(problems, completions, **params) -> list[float]`, one float per pair (see `ponder.rewards.base`).
+    A name already taken raises ValueError.
+    """
+    if fn is None:
+        return REWARDS.decorator(name)
+    return REWARDS.register(name, fn)
 
 
 def get_reward(name: str) -> RewardFn:
-    if name not in REWARDS:
-        close = difflib.get_close_matches(name, list(REWARDS), n=2)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise PonderError(f"unknown reward {name!r}{hint} (available: {', '.join(REWARDS)})")
-    return REWARDS[name]
+    """The reward registered under `name`; PonderError (one line, close matches) for an unknown one."""
+    return REWARDS.get(name)
 
 
 def parse_spec(spec: str) -> list[tuple[str, float]]:
@@ -91,6 +120,6 @@ def combine(spec: str, params: dict[str, dict] | None = None) -> Combined:
     return Combined(spec, params)
 
 
-__all__ = ["REWARDS", "Combined", "budget_suffix", "combine", "get_reward", "parse_spec", "with_budget",
+__all__ = ["BUILTIN_REWARDS", "REWARDS", "Combined", "register_reward", "budget_suffix", "combine", "get_reward", "parse_spec", "with_budget",
            "correct", "format_reward", "kimi_length", "l1_exact", "l1_max", "overlong", "nothink", "trace",
            "plan_format", "plan_validity", "plan_adherence", "decomposition"]

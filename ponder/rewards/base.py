@@ -10,7 +10,9 @@ Rewards that compare samples within a GRPO group (Kimi's length penalty) find th
 
 from __future__ import annotations
 
-from collections import defaultdict
+import os
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Callable, Union
 
@@ -60,11 +62,31 @@ def correctness_scores(problems: Sequence[Problem], completions: Sequence[Comple
         return []
     texts = [text_of(c) for c in completions]
     # several rewards of one spec (correct + kimi_length + nothink) ask for the same batch in a row:
-    # remember the last answer so the verifier runs once per batch
+    # remember the last few batches so the verifier runs once per batch. The cache is shared by
+    # threads (verl scores samples from a thread pool), so lookups and updates hold a lock; the
+    # verification itself runs outside it, so threads still verify in parallel.
     key = tuple((p.task, p.id, p.answer, t) for p, t in zip(problems, texts))
-    if _LAST[0] != key:
-        _LAST[:] = [key, [float(s) for s in verify_batch(list(problems), texts)]]
-    return list(_LAST[1])
+    with _cache_lock:
+        scores = _cache.get(key)
+        if scores is not None:
+            _cache.move_to_end(key)
+    if scores is None:
+        scores = tuple(float(s) for s in verify_batch(list(problems), texts))
+        with _cache_lock:
+            _cache[key] = scores
+            while len(_cache) > CACHE_BATCHES:
+                _cache.popitem(last=False)
+    return list(scores)
 
 
-_LAST: list = [None, None]
+CACHE_BATCHES = 4  # a batch is asked for by consecutive rewards; a few slots survive interleaved threads
+_cache: OrderedDict[tuple, tuple[float, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _after_fork() -> None:  # a lock held by another thread at fork time would never be released in the child
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -5,23 +5,19 @@
     problems = task.sample(n=4, difficulty=2, seed=0)
     task.verify(task.oracle(problems[0]), problems[0])  # 1.0
 
-Built-in tasks register when their module is imported below; `tests/test_tasks.py` checks the
-list, so a family that silently stops registering fails a test.
+Built-in tasks register when their module is imported below (`@register`, into the `TASKS`
+registry). `BUILTIN_TASKS` names them, and `tests/test_tasks.py` checks that each is registered,
+so a family that silently stops registering fails a test; the task contract test runs over every
+name `list_tasks()` returns.
 """
 
-from ponder.tasks.base import LEVELS, PlanCheck, Task, get_task, item_rng, list_tasks, parse_int, problem_id, register
+from ponder.tasks.base import (LEVELS, TASKS, PlanCheck, Task, get_task, item_rng, list_tasks, parse_int, problem_id,
+                               register)
 
 # Built-in families, imported for their @register side effect (checked by tests).
 from ponder.tasks import add, arith, code, countdown, grid, sumprod  # noqa: E402,F401  (registers them)
 
-BUILTIN_MODULES = (
-    "ponder.tasks.arith",
-    "ponder.tasks.add",
-    "ponder.tasks.countdown",
-    "ponder.tasks.grid",
-    "ponder.tasks.sumprod",
-    "ponder.tasks.code",
-)
 BUILTIN_TASKS = ("arith", "add", "countdown", "grid", "sumprod", "code")
 
-__all__ = ["BUILTIN_MODULES", "BUILTIN_TASKS", "LEVELS", "PlanCheck", "Task", "get_task", "item_rng", "list_tasks", "parse_int", "problem_id", "register"]
+__all__ = ["BUILTIN_TASKS", "LEVELS", "PlanCheck", "TASKS", "Task", "get_task", "item_rng", "list_tasks", "parse_int",
+           "problem_id", "register"]

@@ -8,11 +8,10 @@ Difficulty is the number of terms (2, 3, 4, 6, 8 at levels 1-5). Every term is o
 chain is a walk on 0..9: each partial sum is a digit too, and no signed term (`+4`, `-6`) occurs
 twice in one problem. So each trace step `a+b=c` is a one-digit fact, every step has the same
 width, and the next term is found in the prompt by matching the term the previous step used
-(unique, so the match is unambiguous). That is a trace a few-million-parameter character-level
-model learns in minutes. Without the trace the answer needs up to seven chained facts done
-internally: the tiny model manages levels 1-2 that way and guesses at 4-5 (see docs/tasks.md).
-`ArithConfig(high=...)` widens the range of the walk (larger numbers) for harder variants.
-The longest level-5 oracle completion is 63 characters.
+(unique, so the match is unambiguous). Without the trace the answer needs up to seven chained
+facts done internally. docs/tasks.md says why the task has this shape and what the tiny model
+learns with and without the trace. `ArithConfig(high=...)` widens the range of the walk (larger
+numbers) for harder variants. The longest level-5 oracle completion is 74 characters.
 
 Verification: the last <answer> (or \\boxed{}) outside <think>, read as an integer by
 `parse_int` (whitespace and a leading `+` ignored, `5.0` accepted, `5.5` not), must equal the

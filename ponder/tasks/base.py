@@ -11,7 +11,6 @@ and any item is reproducible on its own.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import random
 import re
@@ -20,6 +19,7 @@ from typing import Callable
 
 from ponder.errors import PonderError
 from ponder.format import extract_answer
+from ponder.registry import Registry
 from ponder.types import Problem
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -124,7 +124,7 @@ def parse_int(text: str | None) -> int | None:
 
 
 # -- registry --------------------------------------------------------------------------------
-_REGISTRY: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task", hint="also rg/<name>, file:<path>")
 # name prefixes resolved on demand: "rg/<dataset>" (reasoning-gym), "file:<path>" (datasets)
 _RESOLVERS: dict[str, str] = {
     "rg/": "ponder.tasks.gym:resolve",
@@ -135,7 +135,7 @@ _RESOLVERS: dict[str, str] = {
 def register(task_cls: type[Task] | None = None, *, name: str | None = None) -> Callable:
     """Class decorator: instantiate and register a task under `name` (default `cls.name`).
 
-    Duplicate names are refused.
+    Duplicate names are refused (ValueError).
     """
 
     def deco(cls: type[Task]) -> type[Task]:
@@ -143,35 +143,29 @@ def register(task_cls: type[Task] | None = None, *, name: str | None = None) -> 
         key = name or task.name
         if not key:
             raise ValueError(f"{cls.__name__} has no name")
-        if key in _REGISTRY:
-            raise ValueError(f"task {key!r} is already registered ({type(_REGISTRY[key]).__name__})")
         task.name = key
-        _REGISTRY[key] = task
+        TASKS.register(key, task)
         return cls
 
     return deco(task_cls) if task_cls is not None else deco
 
 
 def register_instance(task: Task) -> Task:
-    if task.name in _REGISTRY:
-        raise ValueError(f"task {task.name!r} is already registered")
-    _REGISTRY[task.name] = task
-    return task
+    """Register an already-built task under its own name (file datasets given a name)."""
+    return TASKS.register(task.name, task)
 
 
 def list_tasks() -> list[str]:
-    """Names of the registered built-in tasks (rg/ and file: tasks resolve on demand)."""
-    return sorted(_REGISTRY)
+    """Names of the registered tasks, sorted (rg/ and file: tasks resolve on demand)."""
+    return TASKS.names()
 
 
 def get_task(name: str) -> Task:
     """Look a task up by name; unknown names fail with one line listing close matches."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+    if name in TASKS:
+        return TASKS.get(name)
     for prefix, target in _RESOLVERS.items():
         if name.startswith(prefix):
             module, fn = target.split(":")
             return getattr(importlib.import_module(module), fn)(name[len(prefix):])
-    close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise PonderError(f"unknown task {name!r}{hint} (available: {', '.join(list_tasks())}; also rg/<name>, file:<path>)")
+    raise TASKS.unknown(name)

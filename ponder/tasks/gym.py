@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import json
 import math
 import os
@@ -64,6 +65,11 @@ def _factory():
     except ImportError:
         raise PonderError("rg/ tasks need reasoning-gym: pip install 'ponder[gym]'") from None
     return factory
+
+
+def installed() -> bool:
+    """Whether reasoning-gym is importable, found without importing it (which takes seconds)."""
+    return importlib.util.find_spec("reasoning_gym") is not None
 
 
 def dataset_names() -> list[str]:
