@@ -4,15 +4,28 @@ Real components throughout: the tiny model (random init here: fast, and its beha
 the hf policy wrapping the live weights, the arith task and the verifier pool.
 """
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from ponder.rewards import combine
+from ponder.rl import TrainConfig, check, run
 from ponder.rl.data import PromptSource
-from ponder.rl.trainer import Batch, TrainConfig, advantages, build_tensors, collect, step
+from ponder.rl.rollout import Batch, advantages, collect
+from ponder.rl.update import build_tensors, step
+from ponder.runs import RunDir
 from ponder.types import Completion, Problem
+
+
+def train(cfg, out):
+    """check + run into a fresh run directory, as `ponder train` does; returns the RunDir."""
+    cfg = dataclasses.replace(cfg, out=str(out))
+    check(cfg)
+    run_dir = RunDir.open("train", cfg.out, cfg)
+    run(cfg, run_dir, progress=False)
+    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +100,7 @@ def test_step_updates_and_raises_logprob_of_advantaged_sample(live):
     tensors = build_tensors(policy, tok, batch, cfg)
     adv = advantages(batch, cfg)  # rewards [1, 0], unbiased std 0.7071 -> [+0.7071, -0.7071]
     assert adv.tolist() == pytest.approx([0.5 / (math.sqrt(0.5) + 1e-6), -0.5 / (math.sqrt(0.5) + 1e-6)])
-    from ponder.rl.trainer import token_logprobs
+    from ponder.rl.update import token_logprobs
 
     with torch.no_grad():
         before = (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2])[0].sum()
@@ -114,7 +127,7 @@ def test_step_skips_non_finite_loss(live):
 
 
 def test_think_budget_forcing_closes_thought_and_answers(live):
-    from ponder.rl.budget import generate_with_think_budget
+    from ponder.policy.budget import generate_with_think_budget
     from ponder.types import Sampling
 
     _, tok, policy = live
@@ -150,15 +163,13 @@ def test_cli_bad_input_one_line_and_nothing_written(tmp_path, tiny):
 def test_lora_trains_adapter_and_merges(warm_model, tmp_path):
     from safetensors.torch import load_file
 
-    from ponder.rl.trainer import train
-
     tiny = str(warm_model)  # varied lengths and answers: the reward has variance, so gradients are non-zero
-    cfg = TrainConfig(model=tiny, task="arith", levels=(1,), reward="correct:1,kimi_length:1", steps=2,
+    cfg = TrainConfig(model=tiny, tasks=("arith",), levels=(1,), reward="correct:1,kimi_length:1", steps=2,
                       prompts_per_step=2, group_size=4, max_new_tokens=48, lora_rank=4, lr=1e-2, save_every=1)
-    run = train(cfg, out=str(tmp_path / "run"), progress=False)
-    ckpt = run.path / "checkpoints" / "step-000002"
+    run_dir = train(cfg, tmp_path / "run")
+    ckpt = run_dir.path / "checkpoints" / "step-000002"
     assert (ckpt / "adapter_config.json").exists()  # the checkpoint is a peft adapter dir
-    base, merged = load_file(f"{tiny}/model.safetensors"), load_file(run.path / "model" / "model.safetensors")
+    base, merged = load_file(f"{tiny}/model.safetensors"), load_file(run_dir.path / "model" / "model.safetensors")
     assert set(base) == set(merged)  # merged back into a plain HF model
     assert any(not (base[k] == merged[k]).all() for k in base)  # ...with the adapter's update folded in
 
