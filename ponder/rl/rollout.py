@@ -39,8 +39,10 @@ class Batch:
 
 # -- rollout / score / collect ------------------------------------------------------------------
 def sampling(cfg: TrainConfig) -> Sampling:
-    """The training sampling: the policy itself at `temperature` / `top_p`."""
-    return Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
+    """The training sampling: the policy itself at `temperature` / `top_p`, stopping at the closing
+    answer tag as curation and evaluation do (`Sampling.to_answer`), so the pass rates curation
+    measured are those of the sampling training uses."""
+    return Sampling.to_answer(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
 
 
 def rollout(policy, problems: list[Problem], cfg: TrainConfig) -> list[Completion]:
