@@ -59,3 +59,17 @@ def test_mode_strategies_come_from_the_table():
 def test_resume_needs_out():
     with pytest.raises(PonderError, match="--out"):
         TrainConfig(model="x", resume=True)
+
+
+def test_cli_alias_flags_and_layering(tmp_path):
+    from ponder.cli import build_parser
+    from ponder.commands.train import resolve
+
+    (tmp_path / "c.yaml").write_text("steps: 7\nlr: 0.001\n")
+    args = build_parser().parse_args(["train", "--model", "m", "--task", "arith,countdown", "--difficulties", "1-2",
+                                      "--balance-modes", "--preset", "calibration", "--config", str(tmp_path / "c.yaml"),
+                                      "--lr", "0.002"])
+    cfg = resolve(args)
+    assert cfg.tasks == ("arith", "countdown") and cfg.levels == (1, 2) and cfg.modes == "balanced"
+    assert cfg.reward == "correct:1,nothink:0.25"  # from the preset
+    assert cfg.steps == 7 and cfg.lr == 0.002  # the file overrides the preset, flags override the file

@@ -8,6 +8,8 @@ The easy task: arith level 1 under correctness plus DAPO's overlong penalty with
 
 import json
 
+import pytest
+
 from ponder.rl import TrainConfig, check, run
 from ponder.runs import RunDir
 
@@ -35,3 +37,11 @@ def test_rl_raises_reward_and_drops_needless_thinking(warm_model, tmp_path):
     meta = json.loads((result.model / "ponder.json").read_text())
     assert meta["flops"]["rl"] == rows[-1]["rl_flops"] > 0 and meta["flops"]["sft"] > 0
     assert 0 < rows[-1]["post_training_share"] < 1
+    # every trained completion is in the run's rollouts, and the run has its report
+    import pandas as pd
+
+    rollouts = pd.read_parquet(run_dir.path / "rollouts")
+    assert len(rollouts) == steps * 4 * 8 and set(rollouts["step"]) == set(range(1, steps + 1))
+    first = rollouts[rollouts["step"] == 1]
+    assert first["reward"].tolist() == pytest.approx(first["reward_correct"] + first["reward_overlong"])
+    assert "<h1>" in (run_dir.path / "report.html").read_text()
