@@ -32,13 +32,16 @@ def problems_file(out: Path):
 
 
 def run_ponder(model: str, path: Path, args, out: Path) -> dict:
-    from ponder.rl.trainer import TrainConfig, train
+    from ponder.rl import TrainConfig, check, run as train
+    from ponder.runs import RunDir
 
     cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
                       group_size=8, max_new_tokens=32, temperature=1.0, loss="grpo", lr=args.lr, beta=0.0,
-                      save_every=0, seed=0)
+                      save_every=0, seed=0, out=str(out / "ponder"))
+    check(cfg)
     t0 = time.perf_counter()
-    run = train(cfg, out=str(out / "ponder"), progress=False)
+    run = RunDir.open("train", cfg.out, cfg)
+    train(cfg, run, progress=False)
     wall = time.perf_counter() - t0
     rows = run.metrics()
     return {"step_s": [r["step_time_s"] for r in rows], "wall_s": wall,

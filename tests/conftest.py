@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("PONDER_TEST_THREADS", "
 REPO = Path(__file__).resolve().parents[1]
 # What the warm start depends on: changing any of these files or settings rebuilds it.
 WARM_SOURCES = ("ponder/sft.py", "ponder/policy/tiny.py", "ponder/policy/tokenizer.py", "ponder/policy/__init__.py",
+                "ponder/policy/prompts.py",
                 "ponder/tasks/arith.py", "ponder/format.py")
 WARM_SETTINGS = dict(tasks=("arith",), difficulties=(1, 2, 3), difficulty_weights=(3.0, 2.0, 1.0), steps=240,
                      batch_size=32, lr=2e-3, warmup=20, checkpoint_every=0, log_every=20, threads=1, seed=0)

@@ -34,3 +34,11 @@ def test_file_source_walks_a_seeded_permutation(tmp_path):
     src = PromptSource.from_file(str(tmp_path / "p.jsonl"), levels=(2,), seed=3)
     got = src.take(5)
     assert sorted(p.id for p in got) == sorted(p.id for p in problems[5:])  # level 2 only, each once per pass
+
+
+def test_several_tasks_take_turns_and_cover_every_level():
+    src = PromptSource.from_tasks(("arith", "countdown"), levels=(1, 2), seed=5)
+    got = src.take(8)
+    assert [p.task for p in got] == ["arith", "countdown"] * 4
+    assert [p.difficulty for p in got] == [1, 1, 2, 2, 1, 1, 2, 2]  # every (task, level) pair comes up
+    assert got[3] == get_task("countdown").generate(5, 3, 2)

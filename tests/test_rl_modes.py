@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from ponder.errors import PonderError
+from ponder.rl import TrainConfig, check, run
 from ponder.rl.data import PromptSource
-from ponder.rl.rollout import FORCED_LOGPROB, Batch, rollout, think_probability
-from ponder.rl.trainer import TrainConfig, build_tensors, step, token_logprobs
+from ponder.rl.modes import FORCED_LOGPROB, think_probability
+from ponder.rl.rollout import Batch, rollout
+from ponder.rl.update import build_tensors, step, token_logprobs
+from ponder.runs import RunDir
 from ponder.types import Completion, Problem
+
+
+def train(cfg, out):
+    """check + run into a fresh run directory, as `ponder train` does; returns the RunDir."""
+    cfg = dataclasses.replace(cfg, out=str(out))
+    check(cfg)
+    run_dir = RunDir.open("train", cfg.out, cfg)
+    run(cfg, run_dir, progress=False)
+    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +35,7 @@ def live(warm_model, load_live):
 def test_balanced_rollout_starts_half_of_each_group_in_each_mode(live):
     _, tok, policy = live
     torch.manual_seed(0)
-    cfg = TrainConfig(model="x", group_size=4, max_new_tokens=24, balance_modes=True)
+    cfg = TrainConfig(model="x", group_size=4, max_new_tokens=24, modes="balanced")
     problems = PromptSource.from_task("arith", levels=(1, 2), seed=3).take(3)
     comps = rollout(policy, problems, cfg)
     assert len(comps) == 12
@@ -44,7 +57,7 @@ def test_balanced_step_weights_a_negative_forced_advantage_by_pi_over_one_half(l
                         num_tokens=len(tok.encode(t, add_special_tokens=False)) + 1) for t in texts]
     batch = Batch(problems=[p, p], completions=comps, rewards=[1.0, 1.25], correct=[1.0, 1.0], parts={}, group_size=2)
     adv = torch.tensor([[-0.7, 0.1], [0.7, -0.2]])  # (first token, later tokens) per row
-    cfg = TrainConfig(model="x", lr=0.0, balance_modes=True, loss="dapo")  # lr 0: the loss, not the update
+    cfg = TrainConfig(model="x", lr=0.0, modes="balanced", loss="dapo")  # lr 0: the loss, not the update
     ids, attn, mask = build_tensors(policy, tok, batch, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=0.0)
     stats = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), (ids, attn, mask), adv, cfg)
@@ -64,18 +77,15 @@ def test_balanced_step_weights_a_negative_forced_advantage_by_pi_over_one_half(l
 
 
 @pytest.mark.parametrize("kw", [dict(group_size=3), dict(prompt_suffix="<think>")])
-def test_balance_modes_refuses_odd_groups_and_suffixes(kw):
-    with pytest.raises(PonderError, match="balance-modes"):
-        TrainConfig(model="x", balance_modes=True, **kw)
+def test_balanced_modes_refuse_odd_groups_and_suffixes(kw):
+    with pytest.raises(PonderError, match="modes balanced"):
+        TrainConfig(model="x", modes="balanced", **kw)
 
 
 def test_balanced_training_logs_the_policys_own_think_probability(warm_model, tmp_path):
-    from ponder.rl.trainer import train
-
     cfg = TrainConfig(model=str(warm_model), levels=(1, 2), steps=2, prompts_per_step=2, group_size=4,
-                      max_new_tokens=24, reward="correct:1,nothink:0.25", balance_modes=True, lr=1e-4, threads=1)
-    run = train(cfg, out=str(tmp_path / "run"), progress=False)
-    rows = run.metrics()
+                      max_new_tokens=24, reward="correct:1,nothink:0.25", modes="balanced", lr=1e-4, threads=1)
+    rows = train(cfg, tmp_path / "run").metrics()
     assert len(rows) == 2
     for r in rows:
         assert r["think_rate"] == 0.5  # forced: half of every group
@@ -104,7 +114,7 @@ def test_mode_advantages_by_hand():
 
 
 def test_first_token_split_puts_weighted_column_0_on_the_first_completion_token():
-    from ponder.rl.update import first_token_split
+    from ponder.rl.modes import first_token_split
 
     mask = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 0]], dtype=torch.float32)
     old = torch.log(torch.tensor([[0.9, 0.25, 0.5, 0.5], [0.5, 0.5, 0.75, 0.5]]))  # pi_old of the forced tokens: 0.25, 0.75
@@ -122,10 +132,10 @@ def test_mode_weight_scales_only_the_first_token_column():
     batch = Batch(problems=[p] * 4, completions=[Completion(text="")] * 4, rewards=rewards, correct=[1.0, 0.0, 1.0, 0.0],
                   parts={}, group_size=4)
     base = mode_advantages(torch.tensor([rewards]))
-    adv = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True, mode_weight=3.0))
+    adv = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced", mode_weight=3.0))
     assert adv[:, 0].tolist() == pytest.approx((3 * base[:, 0]).tolist()) and torch.equal(adv[:, 1], base[:, 1])
     with pytest.raises(PonderError, match="mode_weight"):
-        TrainConfig(model="x", balance_modes=True, mode_weight=0.0)
+        TrainConfig(model="x", modes="balanced", mode_weight=0.0)
 
 
 def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
@@ -136,11 +146,11 @@ def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     rewards = [1.0, 1.0, 1.25, 1.25, 1.0, 0.0, 0.0, 0.0]
     batch = Batch(problems=[p] * 8, completions=[Completion(text="")] * 8, rewards=rewards, correct=rewards,
                   parts={}, group_size=4)
-    group = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True))
+    group = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced"))
     # half means minus group means, over the group std: easy -0.866 x2 | +0.866 x2 (std 0.1443);
     # hard (0.5 - 0.25) / 0.5 = +0.5 x2 | -0.5 x2
     assert group[:, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660, 0.5, 0.5, -0.5, -0.5], abs=1e-4)
-    batch_adv = advantages(batch, TrainConfig(model="x", group_size=4, balance_modes=True, mode_baseline="batch"))
+    batch_adv = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced", mode_baseline="batch"))
     think_mean = (-0.8660 * 2 + 0.5 * 2) / 4  # -0.1830; the answer rows' mean is +0.1830
     want = [-0.8660 - think_mean] * 2 + [0.8660 + think_mean] * 2 + [0.5 - think_mean] * 2 + [-0.5 + think_mean] * 2
     assert batch_adv[:, 0].tolist() == pytest.approx(want, abs=1e-4)

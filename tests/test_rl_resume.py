@@ -71,6 +71,13 @@ def test_kill9_resume_matches_uninterrupted(tiny, tmp_path):
     a_rows, b_rows = _metrics(tmp_path / "a"), _metrics(b)
     assert [r["step"] for r in b_rows] == list(range(1, steps + 1))
     assert a_rows == b_rows
+    # the rollouts written per step match too (the killed run's extra steps were rewound)
+    import pandas as pd
+
+    ra, rb = pd.read_parquet(tmp_path / "a" / "rollouts"), pd.read_parquet(b / "rollouts")
+    assert sorted(ra["step"].unique()) == list(range(1, steps + 1))
+    pd.testing.assert_frame_equal(ra.sort_values(["step", "group"], kind="stable").reset_index(drop=True),
+                                  rb.sort_values(["step", "group"], kind="stable").reset_index(drop=True))
     # both final models are identical too
     from safetensors.torch import load_file
 

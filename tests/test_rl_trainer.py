@@ -4,15 +4,28 @@ Real components throughout: the tiny model (random init here: fast, and its beha
 the hf policy wrapping the live weights, the arith task and the verifier pool.
 """
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from ponder.rewards import combine
+from ponder.rl import TrainConfig, check, run
 from ponder.rl.data import PromptSource
-from ponder.rl.trainer import Batch, TrainConfig, advantages, build_tensors, collect, step
+from ponder.rl.rollout import Batch, advantages, collect
+from ponder.rl.update import build_tensors, step
+from ponder.runs import RunDir
 from ponder.types import Completion, Problem
+
+
+def train(cfg, out):
+    """check + run into a fresh run directory, as `ponder train` does; returns the RunDir."""
+    cfg = dataclasses.replace(cfg, out=str(out))
+    check(cfg)
+    run_dir = RunDir.open("train", cfg.out, cfg)
+    run(cfg, run_dir, progress=False)
+    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +100,7 @@ def test_step_updates_and_raises_logprob_of_advantaged_sample(live):
     tensors = build_tensors(policy, tok, batch, cfg)
     adv = advantages(batch, cfg)  # rewards [1, 0], unbiased std 0.7071 -> [+0.7071, -0.7071]
     assert adv.tolist() == pytest.approx([0.5 / (math.sqrt(0.5) + 1e-6), -0.5 / (math.sqrt(0.5) + 1e-6)])
-    from ponder.rl.trainer import token_logprobs
+    from ponder.rl.update import token_logprobs
 
     with torch.no_grad():
         before = (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2])[0].sum()
@@ -114,7 +127,7 @@ def test_step_skips_non_finite_loss(live):
 
 
 def test_think_budget_forcing_closes_thought_and_answers(live):
-    from ponder.rl.budget import generate_with_think_budget
+    from ponder.policy.budget import generate_with_think_budget
     from ponder.types import Sampling
 
     _, tok, policy = live
@@ -137,7 +150,13 @@ def test_cli_bad_input_one_line_and_nothing_written(tmp_path, tiny):
              (["--model", tiny, "--reward", "corect:1"], "unknown reward 'corect'"),
              (["--model", tiny, "--task", "arithm"], "unknown task 'arithm'"),
              (["--model", tiny, "--levels", "1,9"], "difficulty levels 1..5, got 9"),
-             (["--model", tiny, "--group-size", "1"], "group_size must be >= 2")]
+             (["--model", tiny, "--group-size", "1"], "group_size must be >= 2"),
+             (["--model", tiny, "--tasks", "arith,nope"], "unknown task 'nope'"),
+             # contradictions caught when the config is built, before any run directory exists
+             (["--model", tiny, "--reward", "l1_exact:1", "--budget", "0"], "pass --budget B"),
+             (["--model", tiny, "--loss", "dr_grpo", "--advantage-scale", "group"], "--loss dr_grpo drops the std"),
+             (["--model", tiny, "--mode-weight", "10"], "--mode-weight is an option of --modes balanced"),
+             (["--model", tiny, "--resume"], "--resume: ")]
     for i, (flags, msg) in enumerate(cases):
         out = tmp_path / f"run{i}"
         r = subprocess.run([sys.executable, "-m", "ponder", "train", "--out", str(out), *flags],
@@ -150,15 +169,13 @@ def test_cli_bad_input_one_line_and_nothing_written(tmp_path, tiny):
 def test_lora_trains_adapter_and_merges(warm_model, tmp_path):
     from safetensors.torch import load_file
 
-    from ponder.rl.trainer import train
-
     tiny = str(warm_model)  # varied lengths and answers: the reward has variance, so gradients are non-zero
-    cfg = TrainConfig(model=tiny, task="arith", levels=(1,), reward="correct:1,kimi_length:1", steps=2,
+    cfg = TrainConfig(model=tiny, tasks=("arith",), levels=(1,), reward="correct:1,kimi_length:1", steps=2,
                       prompts_per_step=2, group_size=4, max_new_tokens=48, lora_rank=4, lr=1e-2, save_every=1)
-    run = train(cfg, out=str(tmp_path / "run"), progress=False)
-    ckpt = run.path / "checkpoints" / "step-000002"
+    run_dir = train(cfg, tmp_path / "run")
+    ckpt = run_dir.path / "checkpoints" / "step-000002"
     assert (ckpt / "adapter_config.json").exists()  # the checkpoint is a peft adapter dir
-    base, merged = load_file(f"{tiny}/model.safetensors"), load_file(run.path / "model" / "model.safetensors")
+    base, merged = load_file(f"{tiny}/model.safetensors"), load_file(run_dir.path / "model" / "model.safetensors")
     assert set(base) == set(merged)  # merged back into a plain HF model
     assert any(not (base[k] == merged[k]).all() for k in base)  # ...with the adapter's update folded in
 
@@ -182,3 +199,41 @@ def test_preset_from_cli_with_overrides(tiny, tmp_path):
     assert cfg["reward"] == CALIBRATION.reward and cfg["lr"] == CALIBRATION.lr  # from the preset
     assert cfg["steps"] == 1 and cfg["group_size"] == 2  # flags override it
     assert (out / "model" / "model.safetensors").exists() and (out / "summary.json").exists()
+
+
+def test_curriculum_sees_the_groups_dynamic_sampling_drops(warm_model, tmp_path):
+    """Level-1 problems the warm model always solves: every group has zero variance, so dynamic
+    sampling drops them all. The curriculum must still see their pass rate (1.0) and move on, and
+    steps that trained on nothing must not report a reward or accuracy of 0."""
+    import json
+    import subprocess
+    import sys
+
+    from ponder.policy import load_policy
+    from ponder.runs import write_problems
+    from ponder.tasks import get_task
+    from ponder.types import Sampling
+
+    temperature = 1e-3  # near-greedy, so a problem solved 4 times out of 4 here is solved in training too
+    task, policy = get_task("arith"), load_policy(str(warm_model))
+    candidates = [task.generate(0, i, 1) for i in range(40)]
+    outs = policy.generate([policy.render(p) for p in candidates], 4,
+                           Sampling.to_answer(temperature=temperature, max_new_tokens=24))
+    solved = [p for p, group in zip(candidates, outs) if all(task.verify(c.text, p) == 1.0 for c in group)]
+    assert len(solved) >= 4
+    write_problems(tmp_path / "pool.jsonl", solved[:4] + [task.generate(0, i, 2) for i in range(8)])
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "ponder", "train", "--model", str(warm_model), "--out", str(out),
+                        "--problems", str(tmp_path / "pool.jsonl"), "--levels", "1,2", "--curriculum",
+                        "--dynamic-sampling", "--steps", "2", "--prompts-per-step", "2", "--group-size", "4",
+                        "--max-new-tokens", "24", "--temperature", str(temperature), "--lr", "0", "--save-every", "0",
+                        "--threads", "1", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(x["dropped_frac"], x["sampled_accuracy"]) for x in rows] == [(1.0, 1.0), (1.0, 1.0)]
+    # patience 2: after the second update level 2 opens, and solved level 1 retires
+    assert rows[0]["curriculum_levels"] == [1] and rows[1]["curriculum_levels"] == [2]
+    assert not any("reward_mean" in x or "accuracy" in x for x in rows)  # nothing trained: no 0.000 reported
+    assert "no step trained on data" in r.stderr and "reward 0.000" not in r.stderr
+    assert json.loads((out / "summary.json").read_text())["final"] is None
+    assert not (out / "rollouts").exists() and (out / "report.html").exists()

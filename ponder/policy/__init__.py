@@ -27,6 +27,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 from ponder.errors import PonderError
 from ponder.format import segments
+from ponder.policy.prompts import CHAT_SYSTEM, PLAIN_SEP, render_prompt  # re-exported: the backends' shared rendering
 from ponder.registry import Registry
 from ponder.types import Completion, Problem, Sampling
 
@@ -36,15 +37,6 @@ BACKENDS: Registry[type] = Registry("backend")
 BACKENDS.register_lazy("hf", "ponder.policy.hf:HFPolicy")
 BACKENDS.register_lazy("vllm", "ponder.policy.vllm:VLLMPolicy")
 BACKENDS.register_lazy("openai", "ponder.policy.openai:OpenAIPolicy")
-
-# The plain prompt format of models without a chat template: the problem, then this separator,
-# then the completion. `ponder sft` trains on exactly this, so every backend must render it.
-PLAIN_SEP = "\n"
-# The instruction given to chat models (system turn) so they answer in ponder's format.
-CHAT_SYSTEM = (
-    "Solve the problem. You may first write a plan in <plan>...</plan> and reason step by step in "
-    "<think>...</think>; then give only the final answer in <answer>...</answer>."
-)
 
 
 @runtime_checkable
@@ -56,19 +48,6 @@ class Policy(Protocol):
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]: ...
 
     def render(self, problem: Problem, suffix: str = "") -> str: ...
-
-
-def render_prompt(tokenizer, problem: Problem | str, suffix: str = "") -> str:
-    """The prompt string for `problem` under `tokenizer`: chat template if it has one, else plain.
-
-    Shared by the backends that hold an HF tokenizer (hf, vllm) so they render identically.
-    """
-    prompt = problem.prompt if isinstance(problem, Problem) else str(problem)
-    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": prompt}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return text + suffix
-    return prompt + PLAIN_SEP + suffix
 
 
 def segment_token_counts(text: str, count: Callable[[str], int]) -> tuple[int, int]:

@@ -21,7 +21,8 @@ import time
 from typing import Any
 
 from ponder.errors import PonderError
-from ponder.policy import check_model_dir, render_prompt, segment_token_counts
+from ponder.policy import check_model_dir, segment_token_counts
+from ponder.policy.prompts import encode_prompt, render_prompt
 from ponder.types import Completion, Problem, Sampling
 
 DEFAULT_BATCH = 512  # max rows (prompts x n) decoded together; more prompts run in chunks
@@ -111,8 +112,7 @@ class HFPolicy:
         gen = None
         if sampling.seed is not None:
             gen = torch.Generator(device=self.device).manual_seed(int(sampling.seed))
-        # prompts are encoded as given: the model's special tokens are already in rendered text
-        ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
         per_chunk = max(1, self.batch_size // n)
         out: list[list[Completion]] = []
         was_training = self.model.training

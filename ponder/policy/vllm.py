@@ -28,7 +28,8 @@ import time
 from typing import Any
 
 from ponder.errors import PonderError
-from ponder.policy import check_model_dir, render_prompt, segment_token_counts
+from ponder.policy import check_model_dir, segment_token_counts
+from ponder.policy.prompts import encode_prompt, render_prompt
 from ponder.ledger import read_meta
 from ponder.types import Completion, Problem, Sampling
 
@@ -86,7 +87,7 @@ class VLLMPolicy:
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
         if n < 1:
             raise PonderError(f"n must be >= 1, got {n}")
-        ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
         # vLLM refuses n > 1 with greedy decoding; its n samples would be identical anyway
         copies = n if sampling.temperature <= 0 else 1
         t0 = time.perf_counter()

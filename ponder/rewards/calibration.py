@@ -47,6 +47,8 @@ from ponder.rewards.base import CompletionLike, correctness_scores, groups, has_
 from ponder.types import Problem
 
 # -- budgets stated in the prompt (L1) and at inference (think budget) ------------------------
+# the rewards that score against problem.meta["budget"]: training with one needs a budget (--budget)
+BUDGET_REWARDS = frozenset({"l1_exact", "l1_max"})
 BUDGET_SUFFIXES = {
     "exact": " Think for {budget} tokens.",  # L1-Exact prompt wording
     "max": " Think for maximum {budget} tokens.",  # L1-Max prompt wording

@@ -6,10 +6,11 @@
                      state.json         step, data cursor + curriculum state, compute ledger
     run/checkpoints/latest.json      {"step": 10, "path": "step-000010"}, replaced atomically
 
-Write order: everything into a hidden temp dir, fsync, rename it into place, then atomically
-replace latest.json. A crash before the last rename leaves latest.json on the previous complete
-checkpoint; a stale temp dir is removed at the next save or resume. Only the newest `keep`
-checkpoints are kept.
+Write order: the step directory through `ponder.policy.checkpoint.save_model` (everything into a
+hidden temp dir beside it, fsync, rename: `ponder.runs.atomic_dir`), then latest.json replaced
+atomically. A crash before the last rename leaves latest.json on the previous complete
+checkpoint; a stale temp dir is removed at the next save. Only the newest `keep` checkpoints are
+kept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,38 +43,24 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _fsync_tree(path: Path) -> None:
-    for f in path.rglob("*"):
-        if f.is_file():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-
-
 def save_checkpoint(ckpt_dir: str | os.PathLike, step: int, *, model, tokenizer, optimizer, scheduler,
                     state: dict[str, Any], meta: dict[str, Any], keep: int = 2) -> Path:
     import torch
 
+    from ponder.policy.checkpoint import save_model
+
     root = Path(ckpt_dir)
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(".step-*.tmp"):
+    for stale in root.glob(".step-*"):  # temp dirs of a save that was killed
         shutil.rmtree(stale, ignore_errors=True)
     name = f"step-{step:06d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.", suffix=".tmp"))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "ponder.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    def trainer_files(tmp: Path) -> None:
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()},
                    tmp / "trainer_state.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step, **state}, indent=2, sort_keys=True) + "\n")
-        _fsync_tree(tmp)
-        final = root / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    final = save_model(model, tokenizer, root / name, meta, extra=trainer_files)
     write_json(root / LATEST, {"step": step, "path": name})
     done = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in done[:-keep] if keep > 0 else []:

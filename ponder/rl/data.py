@@ -1,12 +1,13 @@
-"""Where training prompts come from: a task generator or a `ponder curate` file, optionally
+"""Where training prompts come from: task generators or a `ponder curate` file, optionally
 steered by a curriculum. The whole state is a JSON-able dict, so a checkpoint restores it.
 
-    source = PromptSource.from_task("arith", levels=(1, 2, 3, 4, 5), seed=12345)
+    source = PromptSource.from_tasks(("arith",), levels=(1, 2, 3, 4, 5), seed=12345)
     problems = source.take(8)            # deterministic in (seed, cursor, curriculum state)
     source.state_dict() -> {"cursor": 8, "curriculum": {...}}
 
-A task source generates item `cursor` at level `levels[cursor % len(levels)]`, so the level mix
-is balanced and every problem is reproducible from the cursor alone. A file source walks a
+A task source generates item i = `cursor` from task `tasks[i % T]` at level
+`levels[(i // T) % L]` (T tasks, L open levels), so the task and level mix is balanced, every
+(task, level) pair comes up, and every problem is reproducible from the cursor alone. A file source walks a
 seeded permutation of the file's problems (a new permutation per pass), skipping problems whose
 level the curriculum has not opened.
 """
@@ -22,23 +23,30 @@ from ponder.types import Problem
 
 
 class PromptSource:
-    def __init__(self, *, task: str | None = None, problems: Sequence[Problem] | None = None,
+    def __init__(self, *, tasks: Sequence[str] = (), problems: Sequence[Problem] | None = None,
                  levels: Sequence[int] = (1, 2, 3, 4, 5), seed: int = 0, curriculum: Any = None):
-        self.task, self.pool = task, list(problems) if problems is not None else None
+        self.tasks, self.pool = tuple(tasks), list(problems) if problems is not None else None
         self.levels, self.seed, self.curriculum = tuple(levels), seed, curriculum
         self.cursor = 0
         if self.pool is not None and not self.pool:
             raise PonderError("the problems file holds no problems")
 
     @classmethod
-    def from_task(cls, name: str, **kw) -> "PromptSource":
+    def from_tasks(cls, names: Sequence[str], **kw) -> "PromptSource":
         from ponder.tasks import get_task
 
-        task = get_task(name)
-        levels = kw.pop("levels", task.levels)
-        for d in levels:
-            task.check_difficulty(d)
-        return cls(task=name, levels=levels, **kw)
+        if not names:
+            raise PonderError("a task source needs at least one task")
+        tasks = [get_task(n) for n in names]
+        levels = kw.pop("levels", tasks[0].levels)
+        for task in tasks:
+            for d in levels:
+                task.check_difficulty(d)
+        return cls(tasks=names, levels=levels, **kw)
+
+    @classmethod
+    def from_task(cls, name: str, **kw) -> "PromptSource":
+        return cls.from_tasks((name,), **kw)
 
     @classmethod
     def from_file(cls, path: str, **kw) -> "PromptSource":
@@ -58,9 +66,9 @@ class PromptSource:
         if self.pool is None:
             from ponder.tasks import get_task
 
-            i = self.cursor
+            i, n = self.cursor, len(self.tasks)
             self.cursor += 1
-            return get_task(self.task).generate(self.seed, i, levels[i % len(levels)])
+            return get_task(self.tasks[i % n]).generate(self.seed, i, levels[(i // n) % len(levels)])
         any_open = any(p.difficulty in levels for p in self.pool)
         while True:  # terminates: within one pass over the pool an open problem comes up
             epoch, k = divmod(self.cursor, len(self.pool))
@@ -82,12 +90,7 @@ class PromptSource:
 
 
 def make_curriculum(levels: Sequence[int]):
-    """The curate engineer's `ponder.curate.curriculum.Curriculum` over these levels."""
-    try:
-        from ponder.curate.curriculum import Curriculum
-    except ImportError as e:
-        raise PonderError(f"--curriculum needs ponder.curate.curriculum ({e})") from None
-    try:
-        return Curriculum(levels=tuple(levels))
-    except TypeError:
-        return Curriculum()
+    """A `ponder.curate.curriculum.Curriculum` over these levels (it starts on the easiest)."""
+    from ponder.curate.curriculum import Curriculum
+
+    return Curriculum(levels=tuple(levels))

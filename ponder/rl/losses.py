@@ -74,10 +74,10 @@ def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor
       sample of a half starts with the same forced token, so the half's mean is an unbiased and
       G/2 times less noisy estimate of that token's value than one sample's reward; the sum over a
       half equals that of the per-sample group advantages. It matters because the forced token's
-      advantage is weighted by its sign (`ponder.rl.update.first_token_split`): per sample, a
+      advantage is weighted by its sign (`ponder.rl.modes.first_token_split`): per sample, a
       lucky correct direct answer in a half that mostly fails is a positive, unweighted pull
-      toward the losing mode, and the hard levels' think-rate settled at a plateau (measured
-      ~0.75, docs/train.md); by the half's mean, a mode is pulled up only where it wins.
+      toward the losing mode (docs/train.md has the plateau it caused); by the half's mean, a
+      mode is pulled up only where it wins.
     - column 1, for every later token: the sample's reward centred on its own half's mean instead
       of the whole group's. A baseline may depend on anything sampled before the token it scores,
       so this stays unbiased, and it stops one mode's reward level from leaking into the other's

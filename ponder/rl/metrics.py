@@ -1,11 +1,9 @@
-"""Per-step training metrics and the compute ledger: pure functions over a scored batch.
+"""Per-step training metrics: pure functions over a scored `Batch` (the compute ledger they are
+logged with is `ponder.ledger`).
 
-Compute ledger (Kaplan et al. 2020 rule of thumb): training costs 6 x params x tokens (forward +
-backward), generation 2 x params x tokens (forward only). The warm start's FLOPs come from the
-model dir's `ponder.json` ({"params": N, "flops": {"sft": F, ...}}); RL adds
-6 x params x trained tokens (prompt + completion, per optimisation epoch) + 2 x params x generated
-tokens. `post_training_share` = RL FLOPs / all FLOPs in the ledger: the talk's 0.18% (DeepSeek-V3
-era) rising toward 10-20% for reasoning models.
+A step whose every group was dropped (dynamic sampling) trained on nothing: its row has no
+reward, accuracy or length (a 0.0 there would read as a measurement), only the group counts and
+`sampled_accuracy`, the pass rate over every sampled group.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from ponder.format import THINK_OPEN
+from ponder.stats import mean
 
 
 def percentile(xs: Sequence[float], q: float) -> float:
@@ -27,70 +26,45 @@ def percentile(xs: Sequence[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
-
-
 def batch_metrics(batch) -> dict[str, float]:
     """Reward, accuracy, length, think-rate (overall and per level) of a scored `Batch`."""
+    sampled = [c for xs in batch.sampled_correct.values() for c in xs]
+    m: dict[str, float] = {
+        "zero_var_frac": batch.zero_var_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
+        "dropped_frac": batch.dropped_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
+        "groups": float(len(batch.completions) // batch.group_size) if batch.group_size else 0.0,
+        "sampled_accuracy": mean(sampled) if sampled else None,
+    }
+    if not batch.completions:
+        return m
     n = len(batch.completions)
     lengths = [c.num_tokens for c in batch.completions]
     thinks = [float(THINK_OPEN in c.text) for c in batch.completions]
-    m: dict[str, float] = {
-        "reward_mean": _mean(batch.rewards),
-        "reward_std": (sum((r - _mean(batch.rewards)) ** 2 for r in batch.rewards) / n) ** 0.5 if n else 0.0,
-        "accuracy": _mean(batch.correct),
-        "len_mean": _mean(lengths),
+    reward_mean = mean(batch.rewards)
+    m.update({
+        "reward_mean": reward_mean,
+        "reward_std": (sum((r - reward_mean) ** 2 for r in batch.rewards) / n) ** 0.5,
+        "accuracy": mean(batch.correct),
+        "len_mean": mean(lengths),
         "len_p50": percentile(lengths, 50),
         "len_p90": percentile(lengths, 90),
-        "len_max": float(max(lengths, default=0)),
-        "think_rate": _mean(thinks),
-        "truncated_frac": _mean([float(c.finish_reason == "length") for c in batch.completions]),
-        "zero_var_frac": batch.zero_var_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
-        "dropped_frac": batch.dropped_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
-        "groups": float(n // batch.group_size) if batch.group_size else 0.0,
-    }
+        "len_max": float(max(lengths)),
+        "think_rate": mean(thinks),
+        "truncated_frac": mean([float(c.finish_reason == "length") for c in batch.completions]),
+    })
     for name, xs in batch.parts.items():
-        m[f"reward/{name}"] = _mean(xs)
+        m[f"reward/{name}"] = mean(xs)
     by_level: dict[int, list[int]] = defaultdict(list)
     for i, p in enumerate(batch.problems):
         by_level[p.difficulty].append(i)
     for d, idx in sorted(by_level.items()):
-        m[f"think_rate/d{d}"] = _mean([thinks[i] for i in idx])
-        m[f"accuracy/d{d}"] = _mean([batch.correct[i] for i in idx])
-        m[f"len_mean/d{d}"] = _mean([lengths[i] for i in idx])
-    return m
-
-
-def mode_metrics(policy, batch, cfg) -> dict[str, float]:
-    """`p_think` (overall and per level): the policy's own probability of starting with <think>
-    on the batch's prompts, for mode-balanced batches whose sampled think-rate is forced to 1/2."""
-    from ponder.rl.rollout import think_probability
-
-    firsts = batch.problems[:: batch.group_size]
-    probs = think_probability(policy, firsts, cfg.temperature)
-    m = {"p_think": _mean(probs)}
-    by_level: dict[int, list[float]] = defaultdict(list)
-    for p, x in zip(firsts, probs):
-        by_level[p.difficulty].append(x)
-    for d, xs in sorted(by_level.items()):
-        m[f"p_think/d{d}"] = _mean(xs)
+        m[f"think_rate/d{d}"] = mean([thinks[i] for i in idx])
+        m[f"accuracy/d{d}"] = mean([batch.correct[i] for i in idx])
+        m[f"len_mean/d{d}"] = mean([lengths[i] for i in idx])
     return m
 
 
 def pass_rates_by_level(batch) -> dict[int, float]:
-    by_level: dict[int, list[float]] = defaultdict(list)
-    for p, c in zip(batch.problems, batch.correct):
-        by_level[p.difficulty].append(c)
-    return {d: _mean(xs) for d, xs in sorted(by_level.items())}
-
-
-def rl_flops(params: int, trained_tokens: int, generated_tokens: int) -> float:
-    return 6.0 * params * trained_tokens + 2.0 * params * generated_tokens
-
-
-def post_training_share(prior_flops: dict[str, float], rl: float) -> float:
-    """RL FLOPs over all FLOPs (prior stages from ponder.json plus this run's RL)."""
-    prior_post = sum(v for k, v in prior_flops.items() if k.startswith("rl"))
-    total = sum(prior_flops.values()) + rl
-    return (prior_post + rl) / total if total > 0 else 0.0
+    """Pass rate per level over every sampled group, dropped ones included: a curriculum that saw
+    only the kept groups would never see a level whose groups are all solved (and so all dropped)."""
+    return {d: mean(xs) for d, xs in sorted(batch.sampled_correct.items()) if xs}

@@ -1,13 +1,16 @@
 """`ponder train`: a GRPO-family RL loop you can read top to bottom.
 
-    from ponder.rl.trainer import TrainConfig, train
-    train(TrainConfig(model="runs/sft/model", task="arith", reward="correct:1,kimi_length:0.5"))
+    from ponder.rl import TrainConfig, check, run
+    from ponder.runs import RunDir
+    cfg = TrainConfig(model="runs/sft/model", tasks=("arith",), reward="correct:1,kimi_length:0.5")
+    check(cfg)
+    result = run(cfg, RunDir.open("train", cfg.out, cfg))
 
 One step (`train_step`) is four functions, each importable and tested alone:
 
     batch = collect(...)      rollout G completions per prompt with the LIVE weights, score them,
                               drop zero-variance groups and re-sample (dynamic sampling)
-    adv   = advantages(...)   group-relative advantages (ponder.rl.losses.group_advantages)
+    adv   = advantages(...)   group-relative advantages, as the mode strategy credits them (ponder.rl.modes)
     stats = step(...)         (ponder.rl.update) recompute old logprobs, then `epochs` passes of the clipped loss
                               (ponder.rl.losses.policy_loss), AdamW + warm-up + grad clipping
 
@@ -22,6 +25,9 @@ Departures from the papers, all deliberate:
 - Each step reseeds python/numpy/torch from (seed, step) before sampling: with the restored
   weights, optimizer and data cursor this makes a resumed run repeat an uninterrupted one exactly.
 - A non-finite loss or gradient norm skips the update (logged as `skipped`), never trained on.
+
+A run directory gets config.yaml, metrics.jsonl (a row per step), rollouts/ (Parquet, a file per
+step: ponder.rl.records), checkpoints/, model/, summary.json and report.html (ponder.rl.report).
 """
 
 from __future__ import annotations
@@ -30,82 +36,14 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ponder.errors import PonderError
+from ponder.rl.config import TrainConfig
 from ponder.rl.data import PromptSource
-from ponder.rl.rollout import Batch, advantages, collect, rollout, score  # noqa: F401  (the loop's parts)
-from ponder.rl.update import build_tensors, micro_batches, step, token_logprobs  # noqa: F401
+from ponder.rl.rollout import advantages, collect
+from ponder.rl.update import build_tensors, step
 
 
-@dataclass
-class TrainConfig:
-    model: str = field(default="", metadata={"help": "model dir (HF format; the warm-started tiny model or any checkpoint)"})
-    task: str = field(default="arith", metadata={"help": "task to draw prompts from (ignored with --problems)"})
-    problems: str | None = field(default=None, metadata={"help": "a `ponder curate` output (Parquet/JSONL of problems) to draw prompts from"})
-    levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels to train on"})
-    curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
-    data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
-    prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
-    balance_modes: bool = field(default=False, metadata={"help": "AdaptThink mode balancing: start half of each group "
-                                "with <think> and half with <answer>, so both modes are compared on every prompt however "
-                                "rarely the policy picks one (ponder.rl.rollout); logs p_think, the policy's own think-rate"})
-    mode_baseline: Literal["group", "batch"] = field(default="group", metadata={"help": "with --balance-modes: "
-                                 "'batch' also centres each mode's first-token advantage over the batch, so the choice of "
-                                 "mode learns where thinking pays more than on average, not a shared think-bias"})
-    mode_weight: float = field(default=1.0, metadata={"help": "with --balance-modes: weight of the forced first token's "
-                               "term in the loss, in tokens (the choice of mode is one token against a whole trace)"})
-    budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
-    budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
-    reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})
-    overlong_cache: int = field(default=16, metadata={"help": "DAPO overlong soft zone in tokens (max_len = max_new_tokens)"})
-    steps: int = field(default=50, metadata={"help": "optimizer steps (one batch of rollouts each)"})
-    prompts_per_step: int = field(default=8, metadata={"help": "prompts per batch"})
-    group_size: int = field(default=8, metadata={"help": "G: completions per prompt (GRPO uses 64; 8 is the common small setting)"})
-    max_new_tokens: int = field(default=128, metadata={"help": "completion length limit"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (1.0: sample the policy itself)"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    loss: Literal["grpo", "dapo", "dr_grpo"] = field(default="grpo", metadata={"help": "loss aggregation (ponder.rl.losses.AGGREGATIONS)"})
-    advantage_scale: Literal["group", "batch", "none"] = field(default="group", metadata={"help": "advantage scaling (none = Dr. GRPO)"})
-    eps_low: float = field(default=0.2, metadata={"help": "lower clip range (PPO's 0.2)"})
-    eps_high: float = field(default=0.2, metadata={"help": "upper clip range (DAPO clip-higher: 0.28)"})
-    beta: float = field(default=0.0, metadata={"help": "k3 KL penalty to the initial policy (0: off, as DAPO/Dr. GRPO)"})
-    epochs: int = field(default=1, metadata={"help": "optimisation passes over each batch (GRPO's mu)"})
-    minibatches: int = field(default=1, metadata={"help": "minibatches per pass (one optimizer step each)"})
-    micro_batch_size: int = field(default=16, metadata={"help": "sequences per forward/backward, bucketed by length (0: all at once); only speed changes"})
-    lr: float = field(default=1e-5, metadata={"help": "AdamW learning rate (1e-6..1e-5 for real models; the tiny model likes 1e-4+)"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear LR warm-up steps, then constant"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
-    mask_truncated: bool = field(default=False, metadata={"help": "drop completions cut off at max_new_tokens from the loss (DAPO overlong filtering)"})
-    dynamic_sampling: bool = field(default=False, metadata={"help": "drop zero-variance groups and re-sample fresh prompts (DAPO)"})
-    max_resample_rounds: int = field(default=2, metadata={"help": "extra generation rounds per step for dynamic sampling"})
-    lora_rank: int = field(default=0, metadata={"help": "LoRA rank via peft (0: train all weights)"})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
-    dtype: Literal["float32", "bfloat16"] = field(default="float32", metadata={"help": "training dtype"})
-    save_every: int = field(default=10, metadata={"help": "checkpoint every K steps (0: only at the end)"})
-    keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept on disk"})
-    seed: int = field(default=0, metadata={"help": "seed of sampling and initialisation"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
-
-    def __post_init__(self):
-        for name in ("steps", "prompts_per_step", "group_size", "max_new_tokens", "epochs", "minibatches"):
-            if getattr(self, name) < 1:
-                raise PonderError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.group_size < 2:
-            raise PonderError("group_size must be >= 2: group advantages compare samples of one prompt")
-        if not 0 <= self.eps_low < 1 or self.eps_high < 0:
-            raise PonderError(f"need 0 <= eps_low < 1 and eps_high >= 0, got {self.eps_low}, {self.eps_high}")
-        if self.temperature <= 0:
-            raise PonderError("temperature must be > 0 for RL (greedy samples have no variance)")
-        if self.mode_weight <= 0:
-            raise PonderError(f"mode_weight must be > 0, got {self.mode_weight}")
-        if self.balance_modes and (self.group_size % 2 or self.prompt_suffix):
-            raise PonderError("--balance-modes needs an even --group-size and no --prompt-suffix "
-                              "(it starts half of each group with <think>, half with <answer>)")
-
-
-# -- the loop -----------------------------------------------------------------------------------
 @dataclass
 class State:
     """Everything a step touches; what a checkpoint saves."""
@@ -123,6 +61,16 @@ class State:
     ledger: dict = field(default_factory=lambda: {"rl_flops": 0.0, "generated_tokens": 0, "trained_tokens": 0})
 
 
+@dataclass
+class TrainResult:
+    """What `run` returns: where things are and how the run ended."""
+
+    run_dir: Path
+    model: Path  # the trained model (HF format, with its ponder.json ledger)
+    steps: int
+    final: dict | None  # metrics of the last step that trained on data (None: no step had any)
+
+
 def seed_step(seed: int, it: int) -> None:
     """Seed python, numpy and torch from (seed, step): step `it` samples the same after a resume."""
     import numpy as np
@@ -134,50 +82,47 @@ def seed_step(seed: int, it: int) -> None:
     torch.manual_seed(s)
 
 
-def _load_model(path: str, cfg: TrainConfig, adapter: str | None = None):
+def _load_model(path: str, dtype: str, lora_rank: int = 0, lora_alpha: int = 16, adapter: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not Path(path).is_dir():
-        raise PonderError(f"model directory not found: {path}")
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype={"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype])
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if cfg.lora_rank > 0:
+    if lora_rank > 0:
         from peft import LoraConfig, PeftModel, get_peft_model
 
         if adapter:
             model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
         else:
-            model = get_peft_model(model, LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
+            model = get_peft_model(model, LoraConfig(r=lora_rank, lora_alpha=lora_alpha,
                                                      target_modules="all-linear", lora_dropout=0.0))
     model.train()
     return model, tokenizer
 
 
-def setup(cfg: TrainConfig, run, resume: bool = False) -> State:
-    """Build (or restore from the run's latest checkpoint) model, optimizer, data and reward."""
+def setup(cfg: TrainConfig, run_dir) -> State:
+    """Build (or, with cfg.resume, restore from the run's latest checkpoint) model, optimizer,
+    data and reward."""
     import torch
 
-    from ponder.policy.hf import HFPolicy
     from ponder.ledger import read_meta
+    from ponder.policy.checkpoint import num_params
+    from ponder.policy.hf import HFPolicy
     from ponder.rewards import combine
     from ponder.rl.checkpoint import latest_checkpoint, load_trainer_state
     from ponder.rl.data import make_curriculum
 
-    if not cfg.model:
-        raise PonderError("no model given; pass --model DIR (e.g. the output of `ponder sft`)")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    ckpt = latest_checkpoint(run / "checkpoints") if resume else None
+    ckpt = latest_checkpoint(run_dir / "checkpoints") if cfg.resume else None
     seed_step(cfg.seed, -1)
     if ckpt is not None and cfg.lora_rank > 0:
-        model, tokenizer = _load_model(cfg.model, cfg, adapter=str(ckpt))
+        model, tokenizer = _load_model(cfg.model, cfg.dtype, cfg.lora_rank, cfg.lora_alpha, adapter=str(ckpt))
     else:
-        model, tokenizer = _load_model(str(ckpt or cfg.model), cfg)
+        model, tokenizer = _load_model(str(ckpt or cfg.model), cfg.dtype, cfg.lora_rank, cfg.lora_alpha)
     ref_model = None
     if cfg.beta > 0:  # the initial policy, frozen (for LoRA: the base weights are the reference)
-        ref_model, _ = _load_model(cfg.model, TrainConfig(**{**cfg.__dict__, "lora_rank": 0}))
+        ref_model, _ = _load_model(cfg.model, cfg.dtype)
         ref_model.eval().requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -185,10 +130,10 @@ def setup(cfg: TrainConfig, run, resume: bool = False) -> State:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     curriculum = make_curriculum(cfg.levels) if cfg.curriculum else None
     kw = dict(levels=cfg.levels, seed=cfg.data_seed, curriculum=curriculum)
-    source = PromptSource.from_file(cfg.problems, **kw) if cfg.problems else PromptSource.from_task(cfg.task, **kw)
+    source = PromptSource.from_file(cfg.problems, **kw) if cfg.problems else PromptSource.from_tasks(cfg.tasks, **kw)
     reward = combine(cfg.reward, {"overlong": {"max_len": cfg.max_new_tokens, "cache": min(cfg.overlong_cache, cfg.max_new_tokens)}})
     meta = read_meta(cfg.model)
-    meta.setdefault("params", sum(p.numel() for p in model.parameters()))
+    meta.setdefault("params", num_params(model))
     state = State(model=model, tokenizer=tokenizer, policy=HFPolicy.from_model(model, tokenizer), optimizer=optimizer,
                   scheduler=scheduler, source=source, reward=reward, ref_model=ref_model, meta=meta)
     if ckpt is not None:
@@ -198,25 +143,28 @@ def setup(cfg: TrainConfig, run, resume: bool = False) -> State:
     return state
 
 
-def checkpoint(state: State, run, cfg: TrainConfig) -> None:
+def ledger_meta(state: State) -> dict:
+    """ponder.json of the trained model: earlier stages' FLOPs plus this run's RL."""
+    from ponder.ledger import add_flops
+
+    return add_flops(state.meta, "rl", state.ledger["rl_flops"])
+
+
+def checkpoint(state: State, run_dir, cfg: TrainConfig) -> None:
     from ponder.rl.checkpoint import save_checkpoint
 
-    save_checkpoint(run / "checkpoints", state.step, model=state.model, tokenizer=state.tokenizer,
+    save_checkpoint(run_dir / "checkpoints", state.step, model=state.model, tokenizer=state.tokenizer,
                     optimizer=state.optimizer, scheduler=state.scheduler,
                     state={"data": state.source.state_dict(), "ledger": state.ledger},
                     meta=ledger_meta(state), keep=cfg.keep_checkpoints)
 
 
-def ledger_meta(state: State) -> dict:
-    """ponder.json of the trained model: earlier stages' FLOPs plus this run's RL."""
-    flops = dict(state.meta.get("flops") or {})
-    flops["rl"] = flops.get("rl", 0.0) + state.ledger["rl_flops"]
-    return {**state.meta, "flops": flops}
-
-
-def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
-    """One RL step: collect -> advantages -> step, plus metrics and the compute ledger."""
-    from ponder.rl.metrics import batch_metrics, mode_metrics, pass_rates_by_level, post_training_share, rl_flops
+def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dict]]:
+    """One RL step: collect -> advantages -> step. Returns the step's metrics and its rollout
+    rows (ponder.rl.records)."""
+    from ponder.ledger import post_training_share, rl_flops
+    from ponder.rl.metrics import batch_metrics, pass_rates_by_level
+    from ponder.rl.records import rollout_rows
 
     seed_step(cfg.seed, state.step)
     t0 = time.perf_counter()
@@ -224,12 +172,12 @@ def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
     batch = collect(state.policy, state.source, state.reward, cfg)
     state.model.train()
     m: dict[str, Any] = batch_metrics(batch)
-    if cfg.balance_modes:  # the batch's think-rate is forced to 1/2; log the policy's own
-        m.update(mode_metrics(state.policy, batch, cfg))
+    m.update(cfg.mode_strategy.metrics(state.policy, batch, cfg.temperature))
     gen_tokens = sum(c.num_tokens for c in batch.completions)
-    trained = 0
+    trained, rows = 0, []
     if batch.completions:
         adv = advantages(batch, cfg)
+        rows = rollout_rows(batch, cfg.mode_strategy.advantage_columns(adv), state.step + 1)
         tensors = build_tensors(state.policy, state.tokenizer, batch, cfg)
         trained = int(tensors[1].sum()) * cfg.epochs
         m.update(step(state.model, state.optimizer, state.scheduler, tensors, adv, cfg, state.ref_model))
@@ -240,8 +188,7 @@ def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
         state.source.curriculum.update(pass_rates_by_level(batch))
         m["curriculum_levels"] = list(state.source.open_levels())
     state.step += 1
-    flops = rl_flops(int(state.meta["params"]), trained, gen_tokens)
-    state.ledger["rl_flops"] += flops
+    state.ledger["rl_flops"] += rl_flops(int(state.meta["params"]), trained, gen_tokens)
     state.ledger["generated_tokens"] += gen_tokens
     state.ledger["trained_tokens"] += trained
     dt = time.perf_counter() - t0
@@ -249,87 +196,84 @@ def train_step(state: State, cfg: TrainConfig) -> dict[str, Any]:
              gen_tokens_per_s=gen_tokens / batch.gen_time_s if batch.gen_time_s else 0.0,
              tokens_per_s=(gen_tokens + trained) / dt, rl_flops=state.ledger["rl_flops"],
              post_training_share=post_training_share(dict(state.meta.get("flops") or {}), state.ledger["rl_flops"]))
-    return m
+    return m, rows
 
 
-def validate(cfg: TrainConfig) -> None:
-    """PonderError (one line) for a missing model, unknown task/levels/reward or missing problems file."""
-    from ponder.rewards import parse_spec
-
-    if not cfg.model:
-        raise PonderError("no model given; pass --model DIR (e.g. the output of `ponder sft`)")
-    if not Path(cfg.model).is_dir():
-        raise PonderError(f"model directory not found: {cfg.model}")
-    parse_spec(cfg.reward)
-    if cfg.problems:
-        if not Path(cfg.problems).exists():
-            raise PonderError(f"problems file not found: {cfg.problems}")
-    else:
-        from ponder.tasks import get_task
-
-        task = get_task(cfg.task)
-        for d in cfg.levels:
-            task.check_difficulty(d)
-
-
-def _rewind_metrics(run, step: int) -> None:
-    """Drop metric rows after the checkpoint we resume from (they will be recomputed)."""
-    from ponder.runs import read_jsonl, write_jsonl
-
-    path = run / "metrics.jsonl"
-    if path.exists():
-        write_jsonl(path, [r for r in read_jsonl(path) if int(r.get("step", 0)) <= step])
-
-
-def train(cfg: TrainConfig, out: str | None = None, resume: bool = False, progress: bool = True):
-    """Run RL; returns the RunDir (config.yaml, metrics.jsonl, checkpoints/, model/, summary.json)."""
+def run(cfg: TrainConfig, run_dir, *, progress: bool = True) -> TrainResult:
+    """Train into `run_dir` (a `ponder.runs.RunDir`, created and holding config.yaml); with
+    cfg.resume, continue it from its latest checkpoint. `check(cfg)` first."""
     from tqdm import tqdm
 
-    from ponder.policy.checkpoint import save_model
-    from ponder.runs import RunDir
+    from ponder.rl.records import write_rollouts
 
-    if not resume:
-        validate(cfg)  # bad input fails before anything is written
-    if resume and (out is None or not Path(out).is_dir()):
-        raise PonderError(f"--resume needs an existing run directory (--out), got {out}")
-    if not resume and out is not None and (Path(out) / "metrics.jsonl").exists():
-        raise PonderError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
-    run = RunDir(out) if resume else RunDir.create("train", out)
-    if not resume:
-        run.write_config(cfg)
-    state = setup(cfg, run, resume)
-    _rewind_metrics(run, state.step)
-    writer = _tensorboard(run)
+    state = setup(cfg, run_dir)
+    if cfg.resume:
+        _rewind(run_dir, state.step)
+        run_dir.write_config(cfg)  # the config this run continues under (flags given now included)
+    writer = _tensorboard(run_dir)
     t_start = time.perf_counter()
     bar = tqdm(total=cfg.steps, initial=state.step, desc="train", disable=not progress, dynamic_ncols=True)
-    last: dict[str, Any] = {}
     while state.step < cfg.steps:
-        last = train_step(state, cfg)
-        run.log(last)
+        m, rows = train_step(state, cfg)
+        write_rollouts(run_dir, state.step, rows)
+        run_dir.log(m)
         if writer is not None:
-            for k, v in last.items():
-                if isinstance(v, (int, float)) and v is not None:
+            for k, v in m.items():
+                if isinstance(v, (int, float)):
                     writer.add_scalar(k, v, state.step)
         bar.update(1)
-        bar.set_postfix(reward=f"{last['reward_mean']:.2f}", acc=f"{last['accuracy']:.2f}",
-                        think=f"{last.get('p_think', last['think_rate']):.2f}", len=f"{last['len_mean']:.0f}")
+        bar.set_postfix(_postfix(m))
         if cfg.save_every and state.step % cfg.save_every == 0 and state.step < cfg.steps:
-            checkpoint(state, run, cfg)
+            checkpoint(state, run_dir, cfg)
     bar.close()
-    last = (run.metrics() or [{}])[-1]
-    checkpoint(state, run, cfg)
-    model = state.model.merge_and_unload() if cfg.lora_rank > 0 else state.model
-    save_model(model, state.tokenizer, run / "model", ledger_meta(state))
-    run.write_json("summary.json", {"steps": state.step, "final": last, "ledger": state.ledger,
-                                    "flops": ledger_meta(state)["flops"], "wall_s_this_session": time.perf_counter() - t_start})
     if writer is not None:
         writer.close()
-    return run
+    return _finish(state, run_dir, cfg, time.perf_counter() - t_start)
 
 
-def _tensorboard(run):
+def _postfix(m: dict) -> dict[str, str]:
+    if "reward_mean" not in m:
+        return {"data": "none (every group dropped)"}
+    return {"reward": f"{m['reward_mean']:.2f}", "acc": f"{m['accuracy']:.2f}",
+            "think": f"{m.get('p_think', m['think_rate']):.2f}", "len": f"{m['len_mean']:.0f}"}
+
+
+def _finish(state: State, run_dir, cfg: TrainConfig, wall_s: float) -> TrainResult:
+    """Final checkpoint, model/, summary.json and report.html."""
+    from ponder.policy.checkpoint import save_model
+    from ponder.rl.report import render_train_report
+    from ponder.runs import atomic_write_text
+
+    rows = run_dir.metrics()
+    final = next((r for r in reversed(rows) if "reward_mean" in r), None)
+    checkpoint(state, run_dir, cfg)
+    model = state.model.merge_and_unload() if cfg.lora_rank > 0 else state.model
+    meta = ledger_meta(state)
+    model_dir = save_model(model, state.tokenizer, run_dir / "model", meta)
+    run_dir.write_json("summary.json", {"steps": state.step, "final": final, "ledger": state.ledger,
+                                        "flops": meta["flops"], "wall_s_this_session": wall_s})
+    summary = {"model": cfg.model, "steps": state.step, "last step with data": final["step"] if final else "none",
+               "reward": final["reward_mean"] if final else None, "accuracy": final["accuracy"] if final else None,
+               "RL FLOPs": state.ledger["rl_flops"], "post-training share": rows[-1]["post_training_share"] if rows else None}
+    atomic_write_text(run_dir / "report.html", render_train_report(rows, summary, title=f"ponder train {run_dir}",
+                                                                   subtitle=f"reward {cfg.reward}"))
+    return TrainResult(run_dir=Path(run_dir.path), model=model_dir, steps=state.step, final=final)
+
+
+def _rewind(run_dir, step: int) -> None:
+    """Drop the metric rows and rollout files after the checkpoint we resume from (they will be recomputed)."""
+    from ponder.rl.records import rewind_rollouts
+    from ponder.runs import read_jsonl, write_jsonl
+
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        write_jsonl(path, [r for r in read_jsonl(path) if int(r.get("step", 0)) <= step])
+    rewind_rollouts(run_dir, step)
+
+
+def _tensorboard(run_dir):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard not installed: JSONL only
         return None
-    return SummaryWriter(str(run / "tb"))
+    return SummaryWriter(str(run_dir / "tb"))

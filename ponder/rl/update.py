@@ -8,22 +8,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ponder.policy.prompts import encode_prompt
+
 if TYPE_CHECKING:
+    from ponder.rl.config import TrainConfig
     from ponder.rl.rollout import Batch
-    from ponder.rl.trainer import TrainConfig
 
 
 # -- tensors for the loss ---------------------------------------------------------------------
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Prompt ids exactly as `HFPolicy.generate` encodes them (rendered text already holds any
-    special tokens the model needs)."""
-    return tokenizer.encode(prompt, add_special_tokens=False)
-
-
 def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
     """input_ids / attention_mask [N, L] (right-padded prompt+completion) and loss mask [N, L-1]
-    over the completion tokens exactly as sampled (the policy keeps the final EOS in `token_ids`,
-    so the model is also trained on when to stop)."""
+    over the completion tokens exactly as sampled (prompts encoded as the backends encode them,
+    `ponder.policy.prompts.encode_prompt`; the policy keeps a final EOS in `token_ids`, so the
+    model is also trained on when to stop)."""
     import torch
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -81,31 +78,6 @@ def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
     return out
 
 
-def first_token_split(adv, mask, old):
-    """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
-    batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
-    `mask`). The forced token was drawn with probability 0.5, not from the policy; where its
-    advantage is negative it is weighted by pi_old(token) / 0.5, so pushing a losing mode down
-    fades as that mode becomes rare (unweighted, its log-probability is pushed toward minus
-    infinity: measured, the tiny model blew up within 30 steps); where it is positive it is left
-    unweighted, so a winning mode keeps being pulled up however rare it still is, and that pull
-    fades by itself as its probability nears 1. The PPO ratio stays pi / pi_old (a trust region
-    around the policy that sampled). Measured alternatives (docs/train.md): a ratio to the 0.5
-    draw (AdaptThink's) clips every forced token once the policy leans past 0.5 x (1 + eps_high)
-    and stalls there; pi_old / 0.5 on both signs (the on-policy expectation) lets the choice of
-    mode drift with the majority of prompts and never separate by difficulty."""
-    import torch
-
-    from ponder.rl.rollout import FORCED_LOGPROB
-
-    out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
-    rows, first = torch.arange(mask.shape[0]), mask.argmax(1)
-    a0 = adv[:, 0]
-    weight = torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
-    out[rows, first] = torch.where(a0 < 0, a0 * weight, a0)
-    return out
-
-
 def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
     """Old logprobs, then `epochs` x `minibatches` clipped-loss updates. Returns averaged stats.
 
@@ -118,7 +90,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
     from ponder.rl.losses import masked_mean, micro_weight, policy_loss
 
     ids, attn, mask = tensors
-    N, size = ids.shape[0], cfg.micro_batch_size
+    N, size, modes = ids.shape[0], cfg.micro_batch_size, cfg.mode_strategy
     reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
     with torch.no_grad():
         old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size)
@@ -135,9 +107,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 m = mask[idx, : L - 1]
                 logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
-                a = adv[idx]
-                if cfg.balance_modes:  # the forced first token was drawn with probability 0.5
-                    a = first_token_split(a, m, old_mb)
+                a = modes.token_advantages(adv[idx], m, old_mb)  # [n] or, mode-balanced, [n, T]
                 loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
                                       ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)

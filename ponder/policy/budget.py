@@ -1,6 +1,6 @@
 """A think budget at inference: "think for at most B tokens", enforced by budget forcing.
 
-    from ponder.rl.budget import generate_with_think_budget
+    from ponder.policy.budget import generate_with_think_budget
     outs = generate_with_think_budget(policy, prompts, n=4, sampling=Sampling(max_new_tokens=256), budget=32)
 
 Phase 1 samples at most `budget` tokens, stopping early at `</think>` or `</answer>`. A sample

@@ -1,0 +1,223 @@
+"""How a group's modes (think or answer directly) are sampled and credited: one strategy object,
+picked by `TrainConfig.modes` from MODE_STRATEGIES.
+
+    modes = mode_strategy("balanced", weight=10.0)
+    completions = modes.rollout(policy, problems, group_size, sampling, suffix)   # [P * G]
+    adv = modes.advantages(rewards, scale)                # rewards [P, G] -> [N] or [N, 2]
+    a = modes.token_advantages(adv_micro, mask, old_logp)  # inside the update: [n, .] -> [n, T] or [n]
+    modes.metrics(policy, batch, temperature)              # extra per-step metrics
+
+`on_policy` is plain GRPO: every token sampled from the policy, one advantage per sample.
+
+`balanced` is AdaptThink's mode-balanced sampling (Zhang et al. 2025, "AdaptThink: Reasoning
+Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
+with `<answer>`, the forced first token becoming part of the completion, so both modes are
+compared on every prompt however rarely the policy would pick one (on-policy, a group of 8 that
+all think teaches nothing about answering directly). Every later token is sampled on-policy and
+scored against its own half's mean; the forced token is scored by its half's mean reward against
+the group's (`ponder.rl.losses.mode_advantages`), its negative advantages importance-weighted by
+pi_old / 0.5 and its positive ones not (`first_token_split`). Departures: AdaptThink forces
+`</think>` (an empty thought) vs a common first word of thought (ponder's two first tokens are
+`<think>` and `<answer>`), and it takes the PPO ratio of the forced token against the 0.5 draw.
+docs/train.md ("Mode-balanced groups") has the measurements behind each choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+from ponder.errors import PonderError
+from ponder.stats import mean
+from ponder.types import Completion, Problem, Sampling
+
+MODES = ("<think>", "<answer>")  # the forced first tokens of a mode-balanced group, G/2 each
+FORCED_LOGPROB = math.log(0.5)  # the probability each forced first token was drawn with
+
+
+class ModeStrategy(Protocol):
+    """The four hooks the loop calls; everything mode balancing changes lives behind them."""
+
+    def check(self, group_size: int, prompt_suffix: str) -> None: ...
+
+    def check_tokenizer(self, tokenizer) -> None: ...
+
+    def rollout(self, policy, problems: list[Problem], group_size: int, sampling: Sampling,
+                suffix: str) -> list[Completion]: ...
+
+    def advantages(self, rewards, scale: str): ...
+
+    def token_advantages(self, adv, mask, old): ...
+
+    def advantage_columns(self, adv) -> dict[str, list[float]]: ...
+
+    def metrics(self, policy, batch, temperature: float) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class OnPolicy:
+    """Every token from the policy; group advantages (`ponder.rl.losses.group_advantages`)."""
+
+    def check(self, group_size: int, prompt_suffix: str) -> None:
+        pass
+
+    def check_tokenizer(self, tokenizer) -> None:
+        pass
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        prompts = [policy.render(p, suffix) for p in problems]
+        return [c for group in policy.generate(prompts, group_size, sampling) for c in group]
+
+    def advantages(self, rewards, scale):
+        from ponder.rl.losses import group_advantages
+
+        return group_advantages(rewards, scale)  # [N]
+
+    def token_advantages(self, adv, mask, old):
+        return adv
+
+    def advantage_columns(self, adv):
+        return {"advantage": adv.tolist()}
+
+    def metrics(self, policy, batch, temperature):
+        return {}
+
+
+@dataclass(frozen=True)
+class Balanced:
+    """Half of each group forced to think, half to answer (see the module docstring)."""
+
+    baseline: Literal["group", "batch"] = "group"  # "batch": also centre each mode's first-token advantage over the batch
+    weight: float = 1.0  # the forced first token's weight in the loss, in tokens
+
+    def __post_init__(self):
+        if self.baseline not in ("group", "batch"):
+            raise PonderError(f"mode_baseline must be group or batch, got {self.baseline!r}")
+        if not self.weight > 0:
+            raise PonderError(f"mode_weight must be > 0, got {self.weight}")
+
+    def check(self, group_size: int, prompt_suffix: str) -> None:
+        if group_size % 2 or prompt_suffix:
+            raise PonderError("--modes balanced needs an even --group-size and no --prompt-suffix "
+                              "(it starts half of each group with <think>, half with <answer>)")
+
+    def check_tokenizer(self, tokenizer) -> None:
+        mode_token_ids(tokenizer)
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        half, ids = group_size // 2, mode_token_ids(policy.tokenizer)
+        by_mode = [policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in MODES]
+        return [force_prefix(policy, tag, tid, c) for i in range(len(problems))
+                for tag, tid, outs in zip(MODES, ids, by_mode) for c in outs[i]]
+
+    def advantages(self, rewards, scale):
+        """[N, 2]: the forced first token's advantage, then every later token's."""
+        from ponder.rl.losses import mode_advantages
+
+        group_size = rewards.shape[1]
+        adv = mode_advantages(rewards, scale)
+        if self.baseline == "batch":  # each forced mode's first-token advantage, centred over the batch
+            half = adv.view(-1, 2, group_size // 2, 2)[:, :, :, 0]  # [P, mode, G/2]
+            half -= half.mean(dim=(0, 2), keepdim=True)
+        adv[:, 0] *= self.weight
+        return adv
+
+    def token_advantages(self, adv, mask, old):
+        return first_token_split(adv, mask, old)
+
+    def advantage_columns(self, adv):
+        return {"advantage_mode": adv[:, 0].tolist(), "advantage": adv[:, 1].tolist()}
+
+    def metrics(self, policy, batch, temperature):
+        """`p_think` (overall and per level): the policy's own probability of starting with <think>
+        on the batch's prompts (the batch's sampled think-rate is forced to 1/2)."""
+        firsts = batch.problems[:: batch.group_size]
+        if not firsts:
+            return {}
+        probs = think_probability(policy, firsts, temperature)
+        m = {"p_think": mean(probs)}
+        by_level: dict[int, list[float]] = defaultdict(list)
+        for p, x in zip(firsts, probs):
+            by_level[p.difficulty].append(x)
+        for d, xs in sorted(by_level.items()):
+            m[f"p_think/d{d}"] = mean(xs)
+        return m
+
+
+MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced}
+# TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
+MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight"}
+
+
+def mode_options(name: str) -> set[str]:
+    """The options (dataclass fields) the strategy `name` takes."""
+    return {f.name for f in dataclasses.fields(MODE_STRATEGIES[name])}
+
+
+def mode_strategy(name: str, **options: Any) -> ModeStrategy:
+    """The strategy `name` built with the options it takes (the others must be left at their
+    defaults; TrainConfig checks that)."""
+    if name not in MODE_STRATEGIES:
+        raise PonderError(f"unknown modes {name!r}; choose from {', '.join(MODE_STRATEGIES)}")
+    accepted = mode_options(name)
+    return MODE_STRATEGIES[name](**{k: v for k, v in options.items() if k in accepted})
+
+
+# -- the parts of mode balancing, importable and tested alone (tests/test_rl_modes.py) ---------
+def mode_token_ids(tokenizer) -> list[int]:
+    """The token id of each tag in MODES; PonderError if a tag is not a single token."""
+    ids = [tokenizer.encode(tag, add_special_tokens=False) for tag in MODES]
+    if any(len(i) != 1 for i in ids):
+        raise PonderError(f"--modes balanced needs {' and '.join(MODES)} to be single tokens of the tokenizer")
+    return [i[0] for i in ids]
+
+
+def force_prefix(policy, tag: str, tid: int, c: Completion) -> Completion:
+    """`c` sampled after a forced `tag` (token id `tid`), as one completion that starts with the tag."""
+    from ponder.policy import segment_token_counts
+
+    text = tag + c.text
+    think, answer = segment_token_counts(text, policy.count_tokens)
+    return replace(c, text=text, token_ids=[tid, *c.token_ids], num_tokens=c.num_tokens + 1,
+                   logprobs=None if c.logprobs is None else [FORCED_LOGPROB, *c.logprobs],
+                   think_tokens=think, answer_tokens=answer)
+
+
+def think_probability(policy, problems: list[Problem], temperature: float) -> list[float]:
+    """pi(<think> | prompt) at the first completion token, per problem: the policy's own think-rate
+    (what a mode-balanced batch's forced think-rate of 0.5 hides)."""
+    import torch
+
+    from ponder.policy.prompts import encode_prompt
+
+    think_id = mode_token_ids(policy.tokenizer)[0]
+    model, tok = policy.model, policy.tokenizer
+    out = []
+    with torch.no_grad():
+        for p in problems:
+            ids = torch.tensor([encode_prompt(tok, policy.render(p))], device=policy.device)
+            logits = model(input_ids=ids).logits[0, -1].float() / temperature
+            out.append(float(torch.softmax(logits, -1)[think_id]))
+    return out
+
+
+def first_token_split(adv, mask, old):
+    """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
+    batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
+    `mask`). The forced token was drawn with probability 0.5, not from the policy; where its
+    advantage is negative it is weighted by pi_old(token) / 0.5, so pushing a losing mode down
+    fades as that mode becomes rare (unweighted, its log-probability is pushed toward minus
+    infinity); where it is positive it is left unweighted, so a winning mode keeps being pulled up
+    however rare it still is, and that pull fades by itself as its probability nears 1. The PPO
+    ratio stays pi / pi_old (a trust region around the policy that sampled)."""
+    import torch
+
+    out = adv[:, 1:2].expand(-1, mask.shape[1]).clone()
+    rows, first = torch.arange(mask.shape[0]), mask.argmax(1)
+    a0 = adv[:, 0]
+    weight = torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
+    out[rows, first] = torch.where(a0 < 0, a0 * weight, a0)
+    return out
