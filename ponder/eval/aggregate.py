@@ -11,11 +11,7 @@ from collections.abc import Sequence
 
 from ponder import metrics as M
 from ponder.eval.strategies import score_strategies
-
-
-def _mean(xs):
-    xs = list(xs)
-    return sum(xs) / len(xs) if xs else float("nan")
+from ponder.stats import mean
 
 
 def summarize(rows: Sequence[dict]) -> dict:
@@ -25,7 +21,7 @@ def summarize(rows: Sequence[dict]) -> dict:
     """
     eff = M.effort_by_difficulty(rows)
     return {
-        "accuracy": _mean(float(bool(r["correct"])) for r in rows),
+        "accuracy": mean(float(bool(r["correct"])) for r in rows),
         "n": len(rows),
         "by_difficulty": {d: {k: e[k] for k in ("accuracy", "think_rate", "mean_tokens", "n")} for d, e in eff.items()},
     }
@@ -54,7 +50,7 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
     ou = M.over_under_thinking(rows)
     examples = ou.pop("examples")
     skills = {
-        "accuracy": _mean(map(float, correct)), "accuracy_lo": lo, "accuracy_hi": hi,
+        "accuracy": mean(map(float, correct)), "accuracy_lo": lo, "accuracy_hi": hi,
         "strategy": strategy, "strategy_accuracy": strategies.get(strategy, {}).get("accuracy"),
         "by_task_difficulty": M.accuracy_table(rows, ("task", "difficulty")),
         "by_difficulty": M.accuracy_table(rows, ("difficulty",)),
@@ -64,7 +60,7 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
     }
     calibration = {
         "by_difficulty": M.effort_by_difficulty(rows),
-        "think_rate": _mean(float(bool(r["has_think"])) for r in rows),
+        "think_rate": mean(float(bool(r["has_think"])) for r in rows),
         **M.effort_correlations(rows),
         **M.outcome_efficiency(rows),
         **ou,
