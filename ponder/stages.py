@@ -25,7 +25,12 @@ def open_policy(model: str, backend: str, base_url: str | None = None):
 
     if not model:
         raise PonderError("--model is required (a model directory, or a served model name with --backend openai)")
-    return load_policy(model, backend=backend, **backend_options(backend, base_url))
+    options = backend_options(backend, base_url)
+    try:
+        return load_policy(model, backend=backend, **options)
+    except (OSError, ValueError) as e:  # e.g. a model directory without weights, a config transformers rejects
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PonderError(f"cannot load model {model} ({backend}): {first}") from None
 
 
 def check_policy(model: str, backend: str, base_url: str | None = None) -> None:

@@ -212,3 +212,25 @@ def test_eval_resume_takes_the_saved_config_and_refuses_changes(warm_model, tmp_
     assert err.strip() == f"ponder: error: --resume: levels was [1] in {out}, now [1, 2]; use a new --out"
     assert main(["eval", "--out", str(out), "--resume"]) == 0  # nothing left to score: re-rendered as it was
     assert read_parquet(out / "samples.parquet") == first
+
+
+def test_a_dead_server_or_a_broken_model_is_reported_before_anything_is_written(warm_model, tmp_path, capsys):
+    import shutil
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "run"
+    rc = main(["eval", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "tiny",
+               "--levels", "1", "--per-level", "1", "-n", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines()[-1].startswith(f"ponder: error: cannot connect to http://127.0.0.1:{port}")
+    assert not out.exists()
+    broken = tmp_path / "broken"
+    shutil.copytree(warm_model, broken)
+    (broken / "model.safetensors").unlink()
+    rc = main(["eval", "--model", str(broken), "--levels", "1", "--per-level", "1", "-n", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines()[-1].startswith(f"ponder: error: cannot load model {broken}"), err
+    assert not out.exists()
