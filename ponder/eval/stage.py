@@ -14,13 +14,15 @@ end. progress.jsonl logs each session's elapsed time, so the cost section counts
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from ponder.eval.config import EvalConfig
 
 # Config fields that must match for --resume to continue a run rather than mix two evaluations.
-RESUME_KEYS = ("tasks", "levels", "n", "per_level", "temperature", "top_p", "max_new_tokens", "seed",
+RESUME_KEYS = ("model", "tasks", "levels", "n", "per_level", "temperature", "top_p", "max_new_tokens", "seed",
                "data_seed", "batch_problems")
 
 
@@ -49,7 +51,6 @@ def run(cfg: EvalConfig, run_dir, *, progress: bool = True, policy=None) -> dict
     """Evaluate into `run_dir` (a `ponder.runs.RunDir`, config.yaml written); returns metrics.json's
     content. `policy`: an already loaded policy to use instead of opening cfg.model."""
     from ponder.eval.runner import evaluate, make_problems, policy_params
-    from ponder.report.io import load_parts, part_path, write_run
     from ponder.runs import read_jsonl, write_parquet
 
     problems = make_problems(cfg)
@@ -62,7 +63,7 @@ def run(cfg: EvalConfig, run_dir, *, progress: bool = True, policy=None) -> dict
     sessions: dict[str, float] = {}
     for r in read_jsonl(run_dir / "progress.jsonl") if cfg.resume else []:
         sessions[r["session"]] = max(sessions.get(r["session"], 0.0), r["elapsed_s"])
-    session, t0 = f"{time.time():.0f}", time.perf_counter()
+    session, t0 = str(time.time_ns()), time.perf_counter()  # unique even for two sessions in one second
 
     def on_batch(b: int, rows: list[dict]) -> None:
         write_parquet(part_path(run_dir.path, b), rows)
@@ -76,3 +77,41 @@ def run(cfg: EvalConfig, run_dir, *, progress: bool = True, policy=None) -> dict
     records = metrics.pop("orchestration_records")
     return write_run(run_dir.path, all_rows, records, cfg, params=policy_params(policy, cfg),
                      wall_s=wall, title=f"ponder eval: {cfg.model}")
+
+
+# -- the run directory -------------------------------------------------------------------------
+def part_path(run: Path, batch: int) -> Path:
+    return Path(run) / "parts" / f"batch-{batch:05d}.parquet"
+
+
+def load_parts(run: Path) -> list[dict]:
+    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, sample)."""
+    from ponder.runs import read_parquet
+
+    run = Path(run)
+    files = ([run / "samples.parquet"] if (run / "samples.parquet").exists() else []) + sorted((run / "parts").glob("batch-*.parquet"))
+    seen: dict[tuple, dict] = {}
+    for f in files:
+        for r in read_parquet(f):
+            seen[(r["problem_id"], r["sample"])] = r
+    return list(seen.values())
+
+
+def write_run(run: Path, rows: list[dict], records: list[dict], cfg: EvalConfig, *, params: int | None, wall_s: float,
+              title: str) -> dict:
+    """Merge into samples.parquet, write metrics.json and report.html, then drop the part files."""
+    from ponder.eval.aggregate import compute_metrics
+    from ponder.report.html import render_report
+    from ponder.runs import atomic_write_text, write_json, write_parquet
+
+    run = Path(run)
+    write_parquet(run / "samples.parquet", rows)
+    if records:
+        write_parquet(run / "orchestration.parquet", records)
+    metrics = compute_metrics(rows, orchestration=records, params=params, wall_s=wall_s,
+                              max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
+    write_json(run / "metrics.json", metrics)
+    atomic_write_text(run / "report.html", render_report(metrics, rows, title=title, subtitle=str(run)))
+    # everything in parts/ is now in samples.parquet (a kill mid-write can leave a .tmp there too)
+    shutil.rmtree(run / "parts", ignore_errors=True)
+    return metrics
