@@ -36,12 +36,11 @@ def run(args) -> int:
     from ponder.config import resolve_config
     from ponder.report.compare import write_compare
     from ponder.report.io import load_run
-    from ponder.runs import RunDir, check_out
+    from ponder.runs import RunDir
 
     cfg = resolve_config(CompareConfig, args)
     load_run(cfg.run_a), load_run(cfg.run_b)  # both must be eval runs before anything is written
-    check_out(cfg.out)
-    run_dir = RunDir.open("compare", cfg.out, cfg)
+    run_dir = RunDir.open("compare", cfg.out, cfg)  # refuses a non-empty --out before creating anything
     path = write_compare(cfg.run_a, cfg.run_b, run_dir / "report.html", tuple(cfg.names) or None)
     print(f"wrote {path}")
     return 0
