@@ -151,7 +151,7 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     from ponder.types import Sampling
     from ponder.verify import verify_batch
 
-    cfg = CurateConfig(model=model, backend=backend, tasks=("arith",), difficulties=difficulties, pool=pool, seed=seed)
+    cfg = CurateConfig(model=model, backend=backend, tasks=("arith",), levels=difficulties, pool=pool, seed=seed)
     problems = build_pool(cfg)
     t0 = time.time()
     if streams_file and Path(streams_file).exists():  # re-read earlier samples: rule variants compared offline

@@ -57,13 +57,14 @@ def main() -> int:
     if not model:
         from ponder.policy.tiny import init_tiny
         from ponder.runs import RunDir
-        from ponder.sft import SFTConfig, train
+        from ponder.sft import SFTConfig
+        from ponder.sft import run as sft_run
 
         root = Path(tempfile.mkdtemp(prefix="warmstart-"))
         cfg = SFTConfig(model=str(init_tiny(root / "init")), out=str(root / "run"), threads=args.threads,
                         **({"steps": args.steps} if args.steps else {}))
         wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-        model = str(train(cfg, RunDir.create("sft", root / "run")))
+        model = str(sft_run(cfg, RunDir.open("sft", cfg.out, cfg)))
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         print(f"sft: {cfg.steps} steps, wall {time.perf_counter() - wall:.0f} s, CPU "
               f"{cpu_after.ru_utime - cpu.ru_utime + cpu_after.ru_stime - cpu.ru_stime:.0f} s -> {model}")

@@ -4,6 +4,11 @@ Each subcommand lives in `ponder/commands/<name>.py` and exposes `HELP` (one lin
 `add_arguments(parser)` and `run(args) -> int`. Command modules import heavy libraries (torch,
 transformers) inside `run`, so `ponder --help` and `ponder tasks list` start fast.
 
+A stage's command (sft, eval, curate, train, demo) only parses: it resolves the stage's config
+(defaults < --config FILE < flags; with --resume the run's saved config underneath), calls the
+stage's `check`, opens the run directory (`ponder.runs.RunDir.open`) and calls the stage's `run`.
+Every command takes --config FILE.
+
 Bad input raises `PonderError`; it is printed as one line (`ponder: error: ...`) and the exit
 status is 2. Argument errors look the same.
 """

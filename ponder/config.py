@@ -8,9 +8,16 @@
     cfg = resolve_config(EvalConfig, args)   # defaults < config file < command line
 
 A field's `metadata["help"]` is its documentation; `--help` prints it with the default.
+`metadata["aliases"]` holds older or shorter flag spellings (`("--difficulties",)`, `("-n",)`); a
+config file may use them too. `metadata["positional"]` makes the field a positional argument
+(optional on the command line, so a config file can give it instead).
 List-like fields take comma-separated values, and integer lists take ranges ("1-5", "1,3-5").
 Validation that needs more than the type lives in the dataclass's `__post_init__`, which raises
 `PonderError` (never `assert`, which `-O` strips).
+
+Resume: for a config with `resume` and `out` fields, `--resume --out RUN` starts from RUN's saved
+config.yaml, so `ponder sft --resume --out RUN` needs no other flag; anything given now (a file,
+flags) overrides it, and each stage's `check` refuses overrides that would mix two runs.
 """
 
 from __future__ import annotations
@@ -131,12 +138,14 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         help_text = f.metadata.get("help", "")
-        if "default" not in help_text:  # a help text that explains its default keeps its own words
+        if "default" not in help_text and shown != "":  # a help text that explains its default keeps its own words
             help_text = f"{help_text} (default: {shown})".strip()
         tp = hints[f.name]
         base, _ = _unwrap_optional(tp)
         flags = [_flag(f.name)] + list(f.metadata.get("aliases", ()))
         kwargs: dict[str, Any] = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
+        if f.metadata.get("positional"):
+            flags, kwargs = [f.name], dict(nargs="?", default=argparse.SUPPRESS, help=help_text)
         if base is bool:
             parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
             continue
@@ -151,6 +160,28 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
                 raise argparse.ArgumentTypeError(str(e)) from None
 
         parser.add_argument(*flags, type=typed, metavar=f.metadata.get("metavar", f.name.upper()), **kwargs)
+
+
+def _aliases(cls: type) -> dict[str, str]:
+    """Alias spelling (as a config-file key) -> field name, from each field's metadata["aliases"]."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        for a in f.metadata.get("aliases", ()):
+            out[a.lstrip("-").replace("-", "_")] = f.name
+    return out
+
+
+def canonical_keys(cls: type, values: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """`values` with alias keys (difficulties, task, n...) renamed to their fields; PonderError when
+    one source gives both spellings."""
+    aliases = _aliases(cls)
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        name = aliases.get(k, k) if k not in {f.name for f in dataclasses.fields(cls)} else k
+        if name in out:
+            raise PonderError(f"{source}: {name} is given twice (as {name} and as {k}); keep one")
+        out[name] = v
+    return out
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -189,13 +220,35 @@ def build_config(cls: type, values: dict[str, Any], source: str = "config") -> A
 
 
 def resolve_config(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
-    """defaults < --config FILE < command-line flags < `overrides`."""
+    """defaults < (with --resume: the run's saved config.yaml) < --config FILE < flags < `overrides`."""
     values: dict[str, Any] = {}
     source = "command line"
     if getattr(args, "config", None):
-        values.update(load_config_file(args.config))
+        values.update(canonical_keys(cls, load_config_file(args.config), str(args.config)))
         source = str(args.config)
     names = {f.name for f in dataclasses.fields(cls)}
     values.update({k: v for k, v in vars(args).items() if k in names})
     values.update(overrides)
-    return build_config(cls, values, source)
+    saved = _saved_run_config(cls, values)
+    if saved:
+        source = f"{values['out']}/config.yaml + {source}"
+    return build_config(cls, {**saved, **values}, source)
+
+
+def _saved_run_config(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The saved config of the run that `--resume --out RUN` continues ({} otherwise)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not {"resume", "out"} <= names or not values.get("out"):
+        return {}
+    try:
+        resume = _converter(bool)(values.get("resume", False))
+    except ValueError:
+        return {}  # build_config reports the bad value
+    if not resume:
+        return {}
+    from ponder.runs import CONFIG_NAME, saved_config
+
+    path = Path(values["out"]) / CONFIG_NAME
+    if not path.exists():
+        return {}  # the stage's check says "not a run directory"
+    return canonical_keys(cls, saved_config(values["out"]), str(path))

@@ -217,7 +217,10 @@ def check_out(out: str | os.PathLike | None, *, resume: bool = False) -> Path | 
 def saved_config(out: str | os.PathLike) -> dict[str, Any]:
     """The config.yaml of an earlier run, as a plain dict."""
     path = Path(out) / CONFIG_NAME
-    data = yaml.safe_load(path.read_text()) if path.exists() else None
+    try:
+        data = yaml.safe_load(path.read_text()) if path.exists() else None
+    except yaml.YAMLError as e:
+        raise PonderError(f"{path}: cannot parse the saved config: {str(e).splitlines()[0]}") from None
     return data if isinstance(data, dict) else {}
 
 

@@ -28,10 +28,10 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("PONDER_TEST_THREADS", "
 
 REPO = Path(__file__).resolve().parents[1]
 # What the warm start depends on: changing any of these files or settings rebuilds it.
-WARM_SOURCES = ("ponder/sft.py", "ponder/policy/tiny.py", "ponder/policy/tokenizer.py", "ponder/policy/__init__.py",
+WARM_SOURCES = ("ponder/sft/config.py", "ponder/sft/data.py", "ponder/sft/loop.py", "ponder/policy/tiny.py", "ponder/policy/tokenizer.py", "ponder/policy/__init__.py",
                 "ponder/policy/prompts.py",
                 "ponder/tasks/arith.py", "ponder/format.py")
-WARM_SETTINGS = dict(tasks=("arith",), difficulties=(1, 2, 3), difficulty_weights=(3.0, 2.0, 1.0), steps=240,
+WARM_SETTINGS = dict(tasks=("arith",), levels=(1, 2, 3), level_weights=(3.0, 2.0, 1.0), steps=240,
                      batch_size=32, lr=2e-3, warmup=20, checkpoint_every=0, log_every=20, threads=1, seed=0)
 
 
@@ -46,11 +46,11 @@ def _warm_key() -> str:
 def _build_warm(root: Path) -> Path:
     from ponder.policy.tiny import init_tiny
     from ponder.runs import RunDir
-    from ponder.sft import SFTConfig, train
+    from ponder.sft import SFTConfig, run
 
     base = init_tiny(root / "init")
     cfg = SFTConfig(model=str(base), out=str(root / "run"), **WARM_SETTINGS)
-    return train(cfg, RunDir.create("sft", root / "run"), progress=False)
+    return run(cfg, RunDir.open("sft", cfg.out, cfg), progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -94,5 +94,17 @@ def test_bad_difficulty_is_one_line_exit_2_and_writes_nothing(tmp_path):
     out = tmp_path / "x.parquet"
     assert_one_line_error(ponder("tasks", "sample", "arith", "-d", "9", "--out", str(out)), "difficulty levels 1..5, got 9")
     assert not out.exists() and list(tmp_path.iterdir()) == []
-    assert_one_line_error(ponder("tasks", "sample", "arith", "-d", "x"), "invalid int value")
+    assert_one_line_error(ponder("tasks", "sample", "arith", "-d", "x"), "expected integers or ranges like 1-5")
     assert_one_line_error(ponder("tasks", "sample", "arith", "-n", "-3"), "-n must be >= 0")
+
+
+def test_sample_takes_several_levels_and_a_config_file(tmp_path):
+    """--levels (alias -d / --difficulty) takes a range, -n problems each; a config file can name
+    the task and flags override it."""
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("name: arith\ndifficulties: 2-3\nn: 2\nseed: 4\n")
+    r = ponder("tasks", "sample", "--config", str(cfg), "-n", "3")
+    assert r.returncode == 0, r.stderr
+    task = get_task("arith")
+    want = [p.to_dict() for d in (2, 3) for p in task.sample(3, d, seed=4)]
+    assert [json.loads(line) for line in r.stdout.splitlines()] == want

@@ -23,7 +23,7 @@ class Cfg:
     steps: int = field(default=10, metadata={"help": "optimiser steps"})
     lr: float = field(default=1e-3, metadata={"help": "learning rate"})
     tasks: tuple[str, ...] = ("arith",)
-    difficulties: tuple[int, ...] = (1, 2, 3, 4, 5)
+    levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"aliases": ("--difficulties",)})
     resume: bool = False
     out: str | None = None
 
@@ -43,10 +43,29 @@ def test_defaults_file_and_flags_layer(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("steps: 20\nlr: 0.5\ntasks: [a, b]\n")
     cfg = resolve_config(Cfg, _parse(["--config", str(f), "--lr", "0.1", "--difficulties", "1-3,5"]))
-    assert cfg == Cfg(steps=20, lr=0.1, tasks=("a", "b"), difficulties=(1, 2, 3, 5))
+    assert cfg == Cfg(steps=20, lr=0.1, tasks=("a", "b"), levels=(1, 2, 3, 5))
     t = tmp_path / "c.toml"
     t.write_text('steps = 3\nresume = true\nout = "x"\n')
     assert resolve_config(Cfg, _parse(["--config", str(t)])) == Cfg(steps=3, resume=True, out="x")
+
+
+def test_alias_spellings_in_flags_and_files(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("difficulties: 2-3\n")
+    assert resolve_config(Cfg, _parse(["--config", str(f)])).levels == (2, 3)
+    assert resolve_config(Cfg, _parse(["--config", str(f), "--levels", "1"])).levels == (1,)  # flags win
+    f.write_text("difficulties: 2-3\nlevels: [1]\n")
+    with pytest.raises(PonderError, match="levels is given twice"):
+        resolve_config(Cfg, _parse(["--config", str(f)]))
+
+
+def test_resume_starts_from_the_saved_config(tmp_path):
+    run = RunDir.create("x", tmp_path / "run")
+    run.write_config(Cfg(steps=7, tasks=("b",), out=str(tmp_path / "run")))
+    cfg = resolve_config(Cfg, _parse(["--out", str(tmp_path / "run"), "--resume", "--lr", "0.5"]))
+    assert cfg == Cfg(steps=7, lr=0.5, tasks=("b",), resume=True, out=str(tmp_path / "run"))
+    # without --resume the saved run is not read
+    assert resolve_config(Cfg, _parse(["--out", str(tmp_path / "run")])).steps == 10
 
 
 def test_bad_values_are_one_line_errors(tmp_path):

@@ -330,6 +330,8 @@ def test_export_rejects_bad_input(tmp_path):
     (["--model", "m", "--window", "0.5"], "window must be LOW,HIGH"),
     (["--model", "m", "--tasks", "arithh"], "unknown task 'arithh'"),
     (["--model", "m", "--difficulties", "0-2"], "difficulty levels 1..5"),
+    (["--model", "m", "--levels", "1", "--base-url", "http://127.0.0.1:1/v1"], "--base-url is for --backend openai"),
+    (["--model", "m", "--resume"], "--resume: "),
     (["--model", "m", "--confidence", "1.5"], "confidence must be in (0.5, 1)"),
     (["--model", "m", "--prior", "x"], "prior must be group, pool or A,B"),
     (["--model", "m", "--rule", "vibes"], "unknown stopping rule 'vibes'"),
@@ -376,7 +378,7 @@ def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
     from ponder.runs import read_jsonl, read_problems
 
     run = tmp_path / "curate"
-    argv = ["curate", "--model", str(warm_model), "--tasks", "arith", "--difficulties", "1,2", "--pool", "8",
+    argv = ["curate", "--model", str(warm_model), "--tasks", "arith", "--levels", "1,2", "--pool", "8",
             "--max-samples", "8", "--max-new-tokens", "96", "--min-batch", "12", "--out", str(run)]
     assert main(argv) == 0
     est = pq.read_table(run / "estimates.parquet").to_pylist()
@@ -411,3 +413,78 @@ def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
     assert sum(r["decided"] for r in rounds) == 8
     code = main(["export", "--format", "verl", "--input", str(run), "--out", str(tmp_path / "verl")])
     assert code == (0 if kept else 2)
+
+    assert not (run / "parts").exists()  # every round's part file is in samples.parquet now
+
+
+class _RecordingPolicy:
+    """Answers `<answer>0</answer>` to everything and records each call's sampling."""
+
+    def __init__(self):
+        self.samplings = []
+
+    def render(self, problem, suffix=""):
+        return problem.prompt
+
+    def generate(self, prompts, n, sampling):
+        from ponder.types import Completion
+
+        self.samplings.append(sampling)
+        return [[Completion(text="<answer>0</answer>", num_tokens=3) for _ in range(n)] for _ in prompts]
+
+
+def test_curation_samples_like_every_scoring_stage():
+    from ponder.curate import CurateConfig, build_pool, curate
+    from ponder.types import Sampling
+
+    cfg = CurateConfig(levels=(1,), pool=4, seed=2, temperature=0.8, top_p=0.95, max_new_tokens=24, max_samples=6)
+    policy = _RecordingPolicy()
+    result = curate(policy, build_pool(cfg), cfg, progress=False)
+    assert policy.samplings == [Sampling.to_answer(temperature=0.8, top_p=0.95, max_new_tokens=24, seed=2 * 1_000_003 + r)
+                                for r in range(result.stats["rounds"])]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _DiesAfter:
+    """Wraps a policy; its `calls`-th generate call raises, as a killed process would stop there."""
+
+    def __init__(self, policy, calls: int):
+        self.policy, self.left = policy, calls
+
+    def render(self, problem, suffix=""):
+        return self.policy.render(problem, suffix)
+
+    def generate(self, prompts, n, sampling):
+        self.left -= 1
+        if self.left < 0:
+            raise _Interrupted
+        return self.policy.generate(prompts, n, sampling)
+
+
+def test_curate_resume_replays_finished_rounds_and_ends_like_an_uninterrupted_run(warm_model, tmp_path, capsys):
+    from ponder import curate
+    from ponder.cli import main
+    from ponder.runs import RunDir, read_jsonl, read_parquet
+
+    cfg = curate.CurateConfig(model=str(warm_model), tasks=("arith",), levels=(1, 2, 3), pool=6, max_samples=8,
+                              confidence=0.99, max_new_tokens=64, out=str(tmp_path / "killed"))
+    curate.check(cfg)
+    run_dir = RunDir.open("curate", cfg.out, cfg)
+    with pytest.raises(_Interrupted):
+        curate.run(cfg, run_dir, policy=_DiesAfter(curate.load(cfg), calls=1), progress=False)
+    assert sorted(f.name for f in (run_dir / "parts").iterdir()) == ["round-00000.parquet"]
+    assert not (run_dir / "curated.parquet").exists()
+    assert main(["curate", "--out", cfg.out, "--resume"]) == 0
+    clean = tmp_path / "clean"
+    assert main(["curate", "--model", str(warm_model), "--tasks", "arith", "--levels", "1-3", "--pool", "6",
+                 "--max-samples", "8", "--confidence", "0.99", "--max-new-tokens", "64", "--out", str(clean)]) == 0
+    capsys.readouterr()
+    for name in ("estimates.parquet", "samples.parquet", "curated.parquet"):
+        assert read_parquet(run_dir / name) == read_parquet(clean / name), name
+    rounds = [r["round"] for r in read_jsonl(clean / "metrics.jsonl")]
+    assert len(rounds) > 1  # the resumed session sampled rounds of its own
+    assert [r["round"] for r in read_jsonl(run_dir / "metrics.jsonl")] == rounds
+    assert not (run_dir / "parts").exists()

@@ -30,7 +30,7 @@ RUN_FILES = {"config.yaml", "samples.parquet", "metrics.json", "report.html", "p
 
 def test_eval_end_to_end(warm_model, tmp_path):
     out = tmp_path / "run"
-    rc = main(["eval", "--model", str(warm_model), "--tasks", "arith,grid,sumprod", "--difficulties", "1-2",
+    rc = main(["eval", "--model", str(warm_model), "--tasks", "arith,grid,sumprod", "--levels", "1-2",
                "--per-level", "1", "-n", "2", "--max-new-tokens", "96", "--strategy", "majority", "--out", str(out)])
     assert rc == 0
     assert RUN_FILES | {"orchestration.parquet"} <= {p.name for p in out.iterdir()}
@@ -134,7 +134,9 @@ def test_eval_resume_after_kill(warm_model, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--tasks", "arithh"], "unknown task 'arithh'"),
-    (["--difficulties", "5-1"], "--difficulties is empty"),
+    (["--difficulties", "5-1"], "--levels is empty"),
+    (["--levels", "1", "--verify-timeout", "0"], "--verify-timeout must be > 0"),
+    (["--base-url", "http://127.0.0.1:1/v1"], "--base-url is for --backend openai"),
     (["--difficulties", "0-9"], "difficulty levels 1..5, got 0"),
     (["--model", "/nonexistent/model"], "model directory not found"),
     (["-n", "0"], "-n must be >= 1"),
@@ -163,5 +165,72 @@ def test_eval_refuses_to_mix_runs(warm_model, tmp_path, capsys):
     assert main(["eval", "--model", str(warm_model), "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["eval", "--model", str(warm_model), "--out", str(tmp_path / "none"), "--resume"]) == 2
-    assert "not an eval run directory" in capsys.readouterr().err
+    assert "is not a run directory" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+class _RecordingPolicy:
+    """A stand-in policy that answers every prompt with `<answer>0</answer>` and records its sampling."""
+
+    def __init__(self):
+        self.samplings = []
+
+    def render(self, problem, suffix=""):
+        return problem.prompt
+
+    def generate(self, prompts, n, sampling):
+        from ponder.types import Completion
+
+        self.samplings.append(sampling)
+        return [[Completion(text="<answer>0</answer>", num_tokens=3, answer_tokens=3) for _ in range(n)] for _ in prompts]
+
+
+def test_eval_samples_like_every_scoring_stage():
+    """Evaluation (and its orchestrator) stops at </answer>, as curation and training do."""
+    from ponder.eval import EvalConfig, evaluate, make_problems
+    from ponder.types import Sampling
+
+    cfg = EvalConfig(tasks=("arith", "sumprod"), levels=(1,), n=2, per_level=2, temperature=0.7, top_p=0.9,
+                     max_new_tokens=32, seed=3, batch_problems=2)
+    policy = _RecordingPolicy()
+    evaluate(policy, make_problems(cfg), cfg, progress=False)
+    sampled, greedy = policy.samplings[:2], policy.samplings[2:]
+    assert sampled == [Sampling.to_answer(temperature=0.7, top_p=0.9, max_new_tokens=32, seed=3 * 1000003 + b)
+                       for b in (0, 1)]
+    assert greedy and all(s == Sampling.to_answer(temperature=0.0, max_new_tokens=32, seed=0) for s in greedy)
+
+
+def test_eval_resume_takes_the_saved_config_and_refuses_changes(warm_model, tmp_path, capsys):
+    """`--resume --out RUN` needs no other flag; a flag that would mix two evaluations is refused."""
+    out = tmp_path / "run"
+    assert main(["eval", "--model", str(warm_model), "--tasks", "arith", "--levels", "1", "--per-level", "2",
+                 "-n", "1", "--max-new-tokens", "32", "--out", str(out)]) == 0
+    capsys.readouterr()
+    first = read_parquet(out / "samples.parquet")
+    assert main(["eval", "--out", str(out), "--resume", "--levels", "1,2"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"ponder: error: --resume: levels was [1] in {out}, now [1, 2]; use a new --out"
+    assert main(["eval", "--out", str(out), "--resume"]) == 0  # nothing left to score: re-rendered as it was
+    assert read_parquet(out / "samples.parquet") == first
+
+
+def test_a_dead_server_or_a_broken_model_is_reported_before_anything_is_written(warm_model, tmp_path, capsys):
+    import shutil
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "run"
+    rc = main(["eval", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "tiny",
+               "--levels", "1", "--per-level", "1", "-n", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines()[-1].startswith(f"ponder: error: cannot connect to http://127.0.0.1:{port}")
+    assert not out.exists()
+    broken = tmp_path / "broken"
+    shutil.copytree(warm_model, broken)
+    (broken / "model.safetensors").unlink()
+    rc = main(["eval", "--model", str(broken), "--levels", "1", "--per-level", "1", "-n", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines()[-1].startswith(f"ponder: error: cannot load model {broken}"), err
+    assert not out.exists()

@@ -21,7 +21,7 @@ def test_mode_mix_is_independent_of_difficulty():
     from ponder.tasks import get_task
 
     tok = build_tokenizer()
-    cfg = SFTConfig(model="m", difficulties=(1, 5), difficulty_weights=(1, 1), batch_size=100, think_prob=0.5)
+    cfg = SFTConfig(model="m", levels=(1, 5), level_weights=(1, 1), batch_size=100, think_prob=0.5)
     counts = {1: [0, 0], 5: [0, 0]}  # level -> [examples, with think]
     for pool in range(2):
         for batch in pool_examples(cfg, pool, tok, [get_task("arith")]):
@@ -108,7 +108,9 @@ def test_cli_sft_bad_input_one_line_nothing_written(tiny_model, tmp_path, capsys
         (["--model", str(tiny_model), "--tasks", "nosuchtask"], "unknown task"),
         (["--model", str(tmp_path / "missing")], "model directory not found"),
         (["--model", str(tiny_model), "--think-prob", "1.5"], "think-prob"),
-        (["--model", str(tiny_model), "--difficulties", "1,2", "--difficulty-weights", "1"], "difficulty-weights"),
+        (["--model", str(tiny_model), "--difficulties", "1,2", "--difficulty-weights", "1"], "--level-weights has 1"),
+        (["--model", str(tiny_model), "--levels", "1,2", "--level-weights", "1,-1"], "non-negative"),
+        (["--model", str(tiny_model), "--levels", "9"], "level 9 is not a level of any of arith"),
         (["--resume"], "--resume needs --out"),
     ]
     for i, (extra, message) in enumerate(cases):
@@ -160,3 +162,24 @@ def test_resume_after_kill_matches_uninterrupted(tiny_model, tmp_path):
     meta_a = json.loads((killed / "model" / "ponder.json").read_text())
     meta_b = json.loads((clean / "model" / "ponder.json").read_text())
     assert meta_a["flops"] == meta_b["flops"]
+
+
+def test_resume_refuses_a_different_data_stream(tiny_model, tmp_path, capsys):
+    """--resume continues with the saved config; a flag that changes the data or the start model is refused."""
+    from ponder.cli import main
+    from ponder.runs import read_jsonl
+
+    run = tmp_path / "run"
+    assert main(["sft", "--model", str(tiny_model), "--steps", "2", "--batch-size", "2", "--levels", "1",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    before = (run / "config.yaml").read_text()
+    for flag, value in (("--seed", "1"), ("--levels", "1,2"), ("--think-prob", "0.5")):
+        assert main(["sft", "--out", str(run), "--resume", flag, value]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("ponder: error: --resume:") and err.count("\n") == 1, err
+    assert (run / "config.yaml").read_text() == before
+    # more steps is allowed: the saved config supplies everything else
+    assert main(["sft", "--out", str(run), "--resume", "--steps", "3"]) == 0
+    assert capsys.readouterr().out.strip() == str(run / "model")
+    assert read_jsonl(run / "metrics.jsonl")[-1]["step"] == 3

@@ -76,4 +76,6 @@ def test_unknown_task_and_missing_file(tmp_path, rows):
     r = ponder("verify", "--task", "arith", "--input", tmp_path / "missing.jsonl")
     assert r.returncode == 2 and "no such file" in r.stderr and r.stderr.count("\n") == 1
     r = ponder("verify", "--task", "arith", "--input", inp, "--timeout", "0")
-    assert r.returncode == 2 and "--timeout must be > 0" in r.stderr
+    assert r.returncode == 2 and "--verify-timeout must be > 0" in r.stderr
+    r = ponder("verify", "--tasks", "arith,countdown", "--input", inp)
+    assert r.returncode == 2 and "one task's verifier, got 2 (arith, countdown)" in r.stderr and r.stderr.count("\n") == 1

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ponder.errors import PonderError
 
 HELP = "compare two eval runs side by side (deltas and overlaid curves) in one HTML report"
 
 
+@dataclass
+class CompareConfig:
+    run_a: str = field(default="", metadata={"help": "the first eval run directory (e.g. the baseline)",
+                                             "positional": True, "metavar": "RUN_A"})
+    run_b: str = field(default="", metadata={"help": "the second eval run directory (deltas are B - A)",
+                                             "positional": True, "metavar": "RUN_B"})
+    names: tuple[str, ...] = field(default=(), metadata={"help": "labels for the two runs, comma-separated "
+                                                                 "(default: directory names)", "metavar": "A,B"})
+    out: str | None = field(default=None, metadata={"help": "run directory for report.html (default runs/compare-<time>)"})
+
+    def __post_init__(self):
+        if not self.run_a or not self.run_b:
+            raise PonderError("RUN_A and RUN_B are required (two eval run directories), as arguments or in --config")
+        if self.names and (len(self.names) != 2 or not all(self.names)):
+            raise PonderError(f"--names needs two comma-separated labels, got {','.join(self.names)!r}")
+
+
 def add_arguments(p) -> None:
-    p.add_argument("run_a", help="the first eval run directory (e.g. the baseline)")
-    p.add_argument("run_b", help="the second eval run directory (deltas are B - A)")
-    p.add_argument("--names", help="labels for the two runs, comma-separated (default: directory names)")
-    p.add_argument("--out", help="run directory for compare.html (default runs/compare-<time>)")
+    from ponder.config import add_config_args
+
+    add_config_args(p, CompareConfig)
 
 
 def run(args) -> int:
+    from ponder.config import resolve_config
     from ponder.report.compare import write_compare
     from ponder.report.io import load_run
     from ponder.runs import RunDir
 
-    names = None
-    if args.names:
-        names = tuple(s.strip() for s in args.names.split(","))
-        if len(names) != 2 or not all(names):
-            raise PonderError(f"--names needs two comma-separated labels, got {args.names!r}")
-    load_run(args.run_a), load_run(args.run_b)  # both must be eval runs before anything is written
-    run_dir = RunDir.create("compare", args.out)
-    run_dir.write_config({"run_a": args.run_a, "run_b": args.run_b, "names": list(names) if names else None})
-    path = write_compare(args.run_a, args.run_b, run_dir / "report.html", names)
+    cfg = resolve_config(CompareConfig, args)
+    load_run(cfg.run_a), load_run(cfg.run_b)  # both must be eval runs before anything is written
+    run_dir = RunDir.open("compare", cfg.out, cfg)  # refuses a non-empty --out before creating anything
+    path = write_compare(cfg.run_a, cfg.run_b, run_dir / "report.html", tuple(cfg.names) or None)
     print(f"wrote {path}")
     return 0

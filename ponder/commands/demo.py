@@ -1,4 +1,4 @@
-"""`ponder demo`: the whole research loop on the tiny default (see ponder/demo.py)."""
+"""`ponder demo`: the whole research loop on the tiny default (see ponder/demo/)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ HELP = "run the research loop on the tiny default: warm start, eval, curate, RL,
 
 def add_arguments(p) -> None:
     from ponder.config import add_config_args
-    from ponder.demo import DemoConfig
+    from ponder.demo.config import DemoConfig
 
     add_config_args(p, DemoConfig)
 
 
 def run(args) -> int:
+    from ponder import demo
     from ponder.config import resolve_config
-    from ponder.demo import DemoConfig, run_demo
+    from ponder.runs import RunDir
 
-    run_demo(resolve_config(DemoConfig, args))
+    cfg = resolve_config(demo.DemoConfig, args)
+    demo.check(cfg)
+    run_dir = RunDir.open("demo", cfg.out, cfg)
+    demo.run(cfg, run_dir)  # prints the table and the run directory
     return 0

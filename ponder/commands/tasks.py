@@ -4,25 +4,47 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, field
 
 from ponder.errors import PonderError
 
 HELP = "list, describe and sample the verifiable tasks"
 
 
+@dataclass
+class SampleConfig:
+    """`ponder tasks sample` options."""
+
+    name: str = field(default="", metadata={"help": "the task to sample (see `ponder tasks list`)", "positional": True,
+                                            "metavar": "NAME"})
+    levels: tuple[int, ...] = field(default=(1,), metadata={"help": "difficulty levels, 1 = easiest; -n problems each",
+                                                           "aliases": ("--difficulty", "-d", "--difficulties")})
+    n: int = field(default=5, metadata={"help": "number of problems per level", "aliases": ("-n",)})
+    seed: int = field(default=0, metadata={"help": "generation seed"})
+    oracle: bool = field(default=False, metadata={"help": "add each problem's oracle completion as 'oracle'"})
+    out: str | None = field(default=None, metadata={"help": "write to FILE (.parquet, else JSONL) instead of stdout",
+                                                    "metavar": "FILE"})
+
+    def __post_init__(self):
+        if not self.name:
+            raise PonderError("NAME is required (a task name), as an argument or `name:` in --config")
+        if not self.levels:
+            raise PonderError("--levels is empty; give levels like 1-5 or 1,3")
+        if self.n < 0:
+            raise PonderError(f"-n must be >= 0, got {self.n}")
+
+
 def add_arguments(p) -> None:
+    from ponder.config import add_config_args
+
     sub = p.add_subparsers(dest="tasks_cmd", metavar="ACTION", parser_class=type(p))
     sub.required = True
     sub.add_parser("list", help="list the registered tasks", description="List the registered tasks.")
     show = sub.add_parser("show", help="describe one task and show an example per level", description="Describe a task.")
     show.add_argument("name")
-    sample = sub.add_parser("sample", help="generate problems", description="Generate problems as JSONL (or Parquet).")
-    sample.add_argument("name")
-    sample.add_argument("--difficulty", "-d", type=int, default=1, help="difficulty level, 1 = easiest (default: 1)")
-    sample.add_argument("-n", type=int, default=5, help="number of problems (default: 5)")
-    sample.add_argument("--seed", type=int, default=0, help="generation seed (default: 0)")
-    sample.add_argument("--oracle", action="store_true", help="add each problem's oracle completion as 'oracle'")
-    sample.add_argument("--out", help="write to FILE (.jsonl or .parquet) instead of stdout")
+    sample = sub.add_parser("sample", help="generate problems",
+                            description="Generate problems as JSONL on stdout (or a .jsonl / .parquet file).")
+    add_config_args(sample, SampleConfig)
 
 
 def run(args) -> int:
@@ -35,8 +57,8 @@ def run(args) -> int:
             print(f"{name:<14} {t.description}{flags}")
         print_gym_tasks()
         return 0
-    task = get_task(args.name)
     if args.tasks_cmd == "show":
+        task = get_task(args.name)
         info = task.info()
         print(f"{info['name']}: {info['description']}")
         print(f"levels: {', '.join(map(str, info['levels']))}")
@@ -49,21 +71,29 @@ def run(args) -> int:
             except NotImplementedError:
                 pass
         return 0
-    # sample
-    if args.n < 0:
-        raise PonderError(f"-n must be >= 0, got {args.n}")
-    problems = task.sample(args.n, args.difficulty, seed=args.seed)
+    return sample(args)
+
+
+def sample(args) -> int:
+    from ponder.config import resolve_config
+    from ponder.tasks import get_task
+
+    cfg = resolve_config(SampleConfig, args)
+    task = get_task(cfg.name)
+    for d in cfg.levels:  # a bad level: before anything is written
+        task.check_difficulty(d)
     rows = []
-    for p in problems:
-        row = p.to_dict()
-        if args.oracle:
-            row["oracle"] = task.oracle(p)
-        rows.append(row)
-    if args.out:
+    for d in cfg.levels:
+        for p in task.sample(cfg.n, d, seed=cfg.seed):
+            row = p.to_dict()
+            if cfg.oracle:
+                row["oracle"] = task.oracle(p)
+            rows.append(row)
+    if cfg.out:
         from ponder.runs import write_jsonl, write_parquet
 
-        (write_parquet if args.out.endswith(".parquet") else write_jsonl)(args.out, rows)
-        print(f"wrote {len(rows)} problems to {args.out}", file=sys.stderr)
+        (write_parquet if cfg.out.endswith(".parquet") else write_jsonl)(cfg.out, rows)
+        print(f"wrote {len(rows)} problems to {cfg.out}", file=sys.stderr)
     else:
         for row in rows:
             print(json.dumps(row, sort_keys=True))

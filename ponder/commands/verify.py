@@ -1,7 +1,7 @@
 """`ponder verify`: score completions from a file with a task's verifier.
 
-    ponder verify --task arith --input completions.jsonl                  # rows carry the problem
-    ponder verify --task arith --input outs.jsonl --problems probs.jsonl  # rows: id + completion
+    ponder verify --tasks arith --input completions.jsonl                  # rows carry the problem
+    ponder verify --tasks arith --input outs.jsonl --problems probs.jsonl  # rows: id + completion
     ponder verify --task file:gsm.jsonl?prompt=question --input outs.parquet --out scores.jsonl
 
 Input rows (JSONL or Parquet) take one of two shapes:
@@ -10,8 +10,9 @@ Input rows (JSONL or Parquet) take one of two shapes:
   `meta` that `ponder tasks sample` writes) are optional;
 - `id` + `completion`, with `--problems FILE` (e.g. from `ponder tasks sample --out`) holding
   the problems by id.
-`--task` picks the verifier for every row (the rows' own `task` field is ignored). Scoring runs
-in the verifier pool (ponder.verify.verify_batch), so hangs are cut off at `--timeout`.
+`--tasks` (alias `--task`) names the one task whose verifier scores every row (the rows' own
+`task` field is ignored). Scoring runs in the verifier pool (ponder.verify.verify_batch), so hangs
+are cut off at `--verify-timeout` seconds (alias `--timeout`).
 
 Output: the mean score on stdout; per-row scores (`id`, `difficulty`, `score`) written
 atomically to `--out` (.jsonl or .parquet) or, without it, to a run directory
@@ -33,18 +34,34 @@ HELP = "score completions from a file with a task's verifier"
 
 @dataclass
 class VerifyConfig:
-    task: str = field(default="", metadata={"help": "task whose verifier scores the rows (e.g. arith, rg/countdown, file:PATH)"})
+    tasks: tuple[str, ...] = field(default=(), metadata={
+        "help": "the one task whose verifier scores the rows (e.g. arith, rg/countdown, file:PATH)",
+        "aliases": ("--task",), "metavar": "TASK"})
     input: str = field(default="", metadata={"help": "JSONL or Parquet file of completions"})
     problems: str | None = field(default=None, metadata={"help": "problems file (JSONL/Parquet); input rows then need only id + completion"})
     out: str | None = field(default=None, metadata={"help": "write per-row scores to FILE (.jsonl or .parquet) instead of a run directory"})
-    timeout: float = field(default=5.0, metadata={"help": "wall-clock limit per item, seconds"})
+    verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified row before it scores 0",
+                                                         "aliases": ("--timeout",)})
     workers: int | None = field(default=None, metadata={"help": "verifier processes (default: one per CPU)"})
 
     def __post_init__(self):
-        if self.timeout <= 0:
-            raise PonderError(f"--timeout must be > 0, got {self.timeout}")
+        if not self.tasks:
+            raise PonderError("--tasks is required (the task whose verifier scores the rows)")
+        if len(self.tasks) != 1:
+            raise PonderError(f"--tasks: verify scores every row with one task's verifier, got {len(self.tasks)} "
+                              f"({', '.join(self.tasks)})")
+        if not self.input:
+            raise PonderError("--input is required")
+        if self.out and not self.out.endswith((".jsonl", ".parquet")):
+            raise PonderError(f"--out must end in .jsonl or .parquet, got {self.out}")
+        if self.verify_timeout <= 0:
+            raise PonderError(f"--verify-timeout must be > 0, got {self.verify_timeout}")
         if self.workers is not None and self.workers < 1:
             raise PonderError(f"--workers must be >= 1, got {self.workers}")
+
+    @property
+    def task(self) -> str:
+        return self.tasks[0]
 
 
 def add_arguments(p) -> None:
@@ -120,7 +137,7 @@ def score_all(problems, completions, cfg: VerifyConfig) -> list[float]:
 
     pool = shared_pool(cfg.workers)
     step = 512
-    futures = [pool.submit(problems[i:i + step], completions[i:i + step], timeout_s=cfg.timeout)
+    futures = [pool.submit(problems[i:i + step], completions[i:i + step], timeout_s=cfg.verify_timeout)
                for i in range(0, len(problems), step)]
     scores: list[float] = []
     with tqdm(total=len(problems), desc="verify", unit="row", file=sys.stderr, disable=len(problems) < 2 * step) as bar:
@@ -133,37 +150,31 @@ def score_all(problems, completions, cfg: VerifyConfig) -> list[float]:
 
 def run(args) -> int:
     from ponder.config import resolve_config
+    from ponder.stats import mean
     from ponder.tasks import get_task
 
     cfg = resolve_config(VerifyConfig, args)
-    if not cfg.task:
-        raise PonderError("--task is required")
-    if not cfg.input:
-        raise PonderError("--input is required")
-    if cfg.out and not cfg.out.endswith((".jsonl", ".parquet")):
-        raise PonderError(f"--out must end in .jsonl or .parquet, got {cfg.out}")
     get_task(cfg.task)  # unknown task: fail before reading anything
     problems, completions = load_items(cfg)
     scores = score_all(problems, completions, cfg)
     rows = [{"id": p.id, "difficulty": p.difficulty, "score": s} for p, s in zip(problems, scores)]
-    mean = sum(scores) / len(scores)
+    mean_score = mean(scores)  # load_items refuses an input without rows
     by_level: dict[int, list[float]] = {}
     for p, s in zip(problems, scores):
         by_level.setdefault(p.difficulty, []).append(s)
-    summary = {"task": cfg.task, "rows": len(rows), "mean_score": mean,
-               "by_difficulty": {d: sum(v) / len(v) for d, v in sorted(by_level.items())}}
+    summary = {"task": cfg.task, "rows": len(rows), "mean_score": mean_score,
+               "by_difficulty": {d: mean(v) for d, v in sorted(by_level.items())}}
     from ponder.runs import RunDir, write_jsonl, write_parquet
 
     if cfg.out:
         (write_parquet if cfg.out.endswith(".parquet") else write_jsonl)(cfg.out, rows)
         where = cfg.out
     else:
-        run_dir = RunDir.create("verify")
-        run_dir.write_config(cfg)
+        run_dir = RunDir.open("verify", None, cfg)
         run_dir.write_table("scores.parquet", rows)
         run_dir.write_json("summary.json", summary)
         where = str(run_dir)
     levels = "  ".join(f"d{d}={m:.3f}" for d, m in summary["by_difficulty"].items())
-    print(f"mean score {mean:.4f} over {len(rows)} rows ({levels})")
+    print(f"mean score {mean_score:.4f} over {len(rows)} rows ({levels})")
     print(f"wrote {where}", file=sys.stderr)
     return 0

@@ -55,7 +55,7 @@ KEEP, DROP = "keep", "drop"
 # The optimal rule never makes a single stop whose own chance of disagreeing exceeds this many
 # times the budget 1 - confidence. Why: the pool-wide optimum happily accepts a 40% error in a
 # state the fitted prior calls rare, and rare states are where a prior fitted on 20 problems is
-# least trustworthy (measured on the tiny model: without the cap 95% agreement, with it 96-100%).
+# least trustworthy (the measurements: docs/curate.md, "Why the optimal rule, and why the cap").
 STOP_CAP = 2.0
 
 

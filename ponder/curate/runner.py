@@ -1,7 +1,8 @@
 """`curate(policy, problems, cfg)`: estimate every problem's pass rate adaptively, keep the learnable.
 
-    from ponder.curate.runner import CurateConfig, curate
-    result = curate(policy, problems, CurateConfig(window=(0.1, 0.9)))
+    from ponder.curate import CurateConfig, build_pool, curate
+    cfg = CurateConfig(window=(0.1, 0.9))
+    result = curate(policy, build_pool(cfg), cfg)
     result.kept            # the problems whose pass rate lies in the window
     result.estimates       # one row per problem: successes, samples, pass_rate, p_keep, kept
     result.samples         # one row per sampled completion
@@ -12,6 +13,9 @@ are scored with `ponder.verify.verify_batch` (the verifier worker pool, so model
 in this process), and `StopRule.decide` retires the problems whose decision is already clear.
 After the first round the empirical-Bayes prior is fitted per (task, difficulty) group
 (`prior="group"`), over the whole pool (`"pool"`), or given ("A,B"); see estimate.py for the rule.
+Every round samples with `Sampling.to_answer` (the sampling every scoring stage uses) and its own
+seed, so a round's samples depend only on which problems are still active: a resumed run replays
+its finished rounds from disk (`done_rounds`) and ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -19,74 +23,15 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ponder.curate.estimate import KEEP, RULES, StopRule, fit_prior
+from ponder.curate.config import CurateConfig
+from ponder.curate.estimate import KEEP, StopRule, fit_prior
 from ponder.errors import PonderError
 from ponder.types import Problem, Sampling
 
 MIN_GROUP = 8  # a (task, difficulty) group smaller than this borrows the whole pool's prior
-
-
-@dataclass
-class CurateConfig:
-    """`ponder curate` options (also usable from Python)."""
-
-    model: str | None = field(default=None, metadata={"help": "model directory (or served model name for --backend openai)"})
-    backend: str = field(default="hf", metadata={"help": "policy backend: hf, vllm or openai"})
-    base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
-    tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "tasks to draw the pool from (comma-separated)"})
-    difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 2,4"})
-    pool: int = field(default=200, metadata={"help": "pool size: problems generated, spread evenly over tasks x difficulties"})
-    seed: int = field(default=0, metadata={"help": "seed for problem generation and sampling"})
-    window: tuple[float, ...] = field(default=(0.1, 0.9), metadata={"help": "keep problems whose pass rate lies in LOW,HIGH", "metavar": "LOW,HIGH"})
-    max_samples: int = field(default=16, metadata={"help": "sample budget per problem: the fixed budget the rule approximates"})
-    confidence: float = field(default=0.95, metadata={"help": "1-confidence bounds the expected disagreement with the max-samples decision"})
-    first_round: int = field(default=4, metadata={"help": "samples in every problem's first round (the prior is fitted on these)"})
-    round_size: int = field(default=1, metadata={"help": "samples per later round"})
-    min_batch: int = field(default=0, metadata={"help": "when few problems remain, raise the round size so a round "
-                                                        "generates at least this many samples (0 = off; trades samples for fewer, fuller calls)"})
-    rule: str = field(default="optimal", metadata={"help": f"stopping rule: {', '.join(RULES)} (optimal: fewest samples "
-                                                      "for an expected disagreement <= 1-confidence; predictive: every stop within it)"})
-    prior: str = field(default="group", metadata={"help": "Beta prior: group (fit per task+difficulty), pool (one fit) or A,B"})
-    success_at: float = field(default=1.0, metadata={"help": "a sample counts as a success when its score >= this"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (pass rates are measured at the training temperature)"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
-    max_new_tokens: int = field(default=256, metadata={"help": "generation length limit"})
-    verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verification before it scores 0"})
-    out: str | None = field(default=None, metadata={"help": "run directory (default runs/curate-<time>)"})
-
-    def __post_init__(self) -> None:
-        if len(self.window) != 2:
-            raise PonderError(f"window must be LOW,HIGH (two numbers), got {','.join(map(str, self.window))}")
-        if self.min_batch < 0:
-            raise PonderError(f"min_batch must be >= 0, got {self.min_batch}")
-        if self.pool < 1:
-            raise PonderError(f"pool must be >= 1, got {self.pool}")
-        if not self.tasks or not self.difficulties:
-            raise PonderError("need at least one task and one difficulty level")
-        if self.temperature < 0 or self.max_new_tokens < 1:
-            raise PonderError("temperature must be >= 0 and max_new_tokens >= 1")
-        self.stop_rule()  # validates window, confidence, rounds and rule name
-        self.fixed_prior()  # validates prior
-
-    def stop_rule(self) -> StopRule:
-        return StopRule(low=float(self.window[0]), high=float(self.window[1]), confidence=self.confidence,
-                        max_samples=self.max_samples, first_round=self.first_round, round_size=self.round_size,
-                        rule=self.rule)
-
-    def fixed_prior(self) -> tuple[float, float] | None:
-        """The prior given as "A,B", or None for the fitted ones."""
-        if self.prior in ("group", "pool"):
-            return None
-        try:
-            a, b = (float(x) for x in self.prior.split(","))
-        except ValueError:
-            raise PonderError(f"prior must be group, pool or A,B (two positive numbers), got {self.prior!r}") from None
-        if a <= 0 or b <= 0:
-            raise PonderError(f"prior Beta(A,B) needs A, B > 0, got {self.prior!r}")
-        return (a, b)
 
 
 def build_pool(cfg: CurateConfig) -> list[Problem]:
@@ -94,7 +39,7 @@ def build_pool(cfg: CurateConfig) -> list[Problem]:
     from ponder.tasks import get_task
 
     tasks = [get_task(t) for t in cfg.tasks]
-    cells = [(t, d) for t in tasks for d in cfg.difficulties]
+    cells = [(t, d) for t in tasks for d in cfg.levels]
     for t, d in cells:
         t.check_difficulty(d)
     return [cells[i % len(cells)][0].generate(cfg.seed, i // len(cells), cells[i % len(cells)][1]) for i in range(cfg.pool)]
@@ -145,15 +90,56 @@ def round_size(rule: StopRule, n: int, active: int, min_batch: int = 0) -> int:
     return min(k, rule.max_samples - n)
 
 
+def _sample_round(policy, problems: list[Problem], prompts: list[str], active: list[int], n: list[int], k: int,
+                  rnd: int, cfg: CurateConfig) -> tuple[list[dict], float, float]:
+    """One round: k fresh samples of every active problem, scored in the verifier pool.
+    Returns (sample rows in active order, generation seconds, verification seconds)."""
+    sampling = Sampling.to_answer(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                                  seed=cfg.seed * 1_000_003 + rnd)  # fresh samples each round
+    tg = time.time()
+    outs = policy.generate([prompts[i] for i in active], n=k, sampling=sampling)
+    gen_s = time.time() - tg
+    flat_p = [problems[i] for i in active for _ in range(k)]
+    flat_c = [c for cs in outs for c in cs]
+    tv = time.time()
+    scores = _verify(flat_p, [c.text for c in flat_c], cfg.verify_timeout)
+    ver_s = time.time() - tv
+    rows = [{"problem_id": p.id, "task": p.task, "difficulty": p.difficulty, "round": rnd,
+             "sample": n[active[j // k]] + j % k, "text": c.text, "score": float(sc),
+             "success": float(sc) >= cfg.success_at, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason}
+            for j, (p, c, sc) in enumerate(zip(flat_p, flat_c, scores))]
+    return rows, gen_s, ver_s
+
+
+def _check_replay(rows: list[dict], active_ids: list[str], k: int, rnd: int) -> None:
+    """PonderError unless a stored round holds k samples of exactly the problems active now."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r["problem_id"]] += 1
+    if set(counts) != set(active_ids) or any(c != k for c in counts.values()):
+        raise PonderError(f"--resume: the stored round {rnd} does not match this pool and config "
+                          f"({len(rows)} samples of {len(counts)} problems, expected {k} each of {len(active_ids)}); "
+                          "use a new --out")
+
+
 def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: bool = True,
-           on_round: Callable[[dict], None] | None = None) -> CurateResult:
-    """Adaptive pass-rate estimation of `problems` under `policy` (see the module docstring)."""
+           on_round: Callable[[dict], None] | None = None,
+           on_samples: Callable[[int, list[dict]], None] | None = None,
+           done_rounds: Sequence[Sequence[dict]] = (), elapsed_s: float = 0.0) -> CurateResult:
+    """Adaptive pass-rate estimation of `problems` under `policy` (see the module docstring).
+
+    After each sampled round, `on_round(metrics row)` then `on_samples(round, sample rows)` are
+    called (`ponder.curate.run` logs the first and writes the second to a part file).
+    `done_rounds`: the sample rows of rounds an earlier session finished, replayed in place of
+    sampling them again; `elapsed_s`: that session's wall time, so `stats["wall_s"]` counts both.
+    """
     from tqdm import tqdm
 
     rule = cfg.stop_rule()
     fixed = cfg.fixed_prior()
     problems = list(problems)
-    if len({p.id for p in problems}) != len(problems):
+    index = {p.id: i for i, p in enumerate(problems)}
+    if len(index) != len(problems):
         raise PonderError("problem ids must be unique within a pool")
     prompts = [policy.render(p) for p in problems]
     N = len(problems)
@@ -168,24 +154,18 @@ def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: 
     t0, rnd = time.time(), 0
     while active:
         k = round_size(rule, n[active[0]], len(active), cfg.min_batch)  # lockstep: every active problem has the same n
-        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                            stop=("</answer>",), seed=cfg.seed * 1_000_003 + rnd)  # fresh samples each round
-        tg = time.time()
-        outs = policy.generate([prompts[i] for i in active], n=k, sampling=sampling)
-        gen_s = time.time() - tg
-        flat_p = [problems[i] for i in active for _ in range(k)]
-        flat_c = [c for i, cs in zip(active, outs) for c in cs]
-        tv = time.time()
-        scores = _verify(flat_p, [c.text for c in flat_c], cfg.verify_timeout)
-        ver_s = time.time() - tv
-        for j, (p, c, sc) in enumerate(zip(flat_p, flat_c, scores)):
-            i = active[j // k]
-            ok = float(sc) >= cfg.success_at
-            s[i] += ok
-            tokens[i] += c.num_tokens
-            samples.append({"problem_id": p.id, "task": p.task, "difficulty": p.difficulty, "round": rnd,
-                            "sample": n[i] + j % k, "text": c.text, "score": float(sc), "success": ok,
-                            "num_tokens": c.num_tokens, "finish_reason": c.finish_reason})
+        replayed = rnd < len(done_rounds)
+        if replayed:
+            rows = list(done_rounds[rnd])
+            _check_replay(rows, [problems[i].id for i in active], k, rnd)
+            gen_s = ver_s = 0.0
+        else:
+            rows, gen_s, ver_s = _sample_round(policy, problems, prompts, active, n, k, rnd, cfg)
+        for r in rows:
+            i = index[r["problem_id"]]
+            s[i] += bool(r["success"])
+            tokens[i] += int(r["num_tokens"])
+        samples.extend(rows)
         for i in active:
             n[i] += k
             rounds_of[i] = rnd + 1
@@ -200,11 +180,15 @@ def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: 
             if decision[i] is None:
                 still.append(i)
         bar.update(len(active) - len(still))
-        row = {"round": rnd, "active": len(active), "samples_per_problem": k, "decided": len(active) - len(still),
-               "kept_so_far": sum(d == KEEP for d in decision), "samples_so_far": sum(n),
-               "generate_s": round(gen_s, 3), "verify_s": round(ver_s, 3)}
-        if on_round:
-            on_round(row)
+        if not replayed:
+            row = {"round": rnd, "active": len(active), "samples_per_problem": k, "decided": len(active) - len(still),
+                   "kept_so_far": sum(d == KEEP for d in decision), "samples_so_far": sum(n),
+                   "generate_s": round(gen_s, 3), "verify_s": round(ver_s, 3),
+                   "elapsed_s": round(elapsed_s + time.time() - t0, 3)}
+            if on_round:
+                on_round(row)
+            if on_samples:
+                on_samples(rnd, rows)
         active, rnd = still, rnd + 1
     bar.close()
     estimates = []
@@ -230,6 +214,6 @@ def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: 
         "sample_fraction": total / max(1, rule.max_samples * N),
         "tokens": sum(tokens),
         "rounds": rnd,
-        "wall_s": round(time.time() - t0, 3),
+        "wall_s": round(elapsed_s + time.time() - t0, 3),
     }
     return CurateResult(estimates, samples, {g: [round(a, 4), round(b, 4)] for g, (a, b) in sorted(priors.items())}, stats)

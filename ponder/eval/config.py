@@ -1,4 +1,8 @@
-"""The evaluation config: every `ponder eval` flag, with its documented default."""
+"""The evaluation config: every `ponder eval` flag, with its documented default.
+
+`__post_init__` checks each value and the rules between them; `ponder.eval.check` the rest
+(tasks, levels, model, run directory), so a bad config fails before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ class EvalConfig:
     model: str = field(default="", metadata={"help": "model directory (hf, vllm) or served model name (openai)"})
     backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "policy backend"})
     base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
-    tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "comma-separated task names"})
-    difficulties: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "levels, e.g. 1-5 or 1,3"})
+    tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "comma-separated task names",
+                                                                 "aliases": ("--task",)})
+    levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 1,3",
+                                                                      "aliases": ("--difficulties",)})
     n: int = field(default=4, metadata={"help": "samples per problem (pass@k / maj@k go up to n)",
                                         "aliases": ("-n",)})
     per_level: int = field(default=16, metadata={"help": "problems per (task, difficulty)"})
@@ -29,7 +35,8 @@ class EvalConfig:
     batch_problems: int = field(default=32, metadata={"help": "problems per generate call (all n samples of each)"})
     orchestrate: bool = field(default=True, metadata={"help": "solve decomposable tasks' sub-problems in parallel "
                                                               "sub-calls and report composed accuracy and speedup"})
-    verify_timeout_s: float = field(default=5.0, metadata={"help": "per-sample verification time limit"})
+    verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified sample before it scores 0",
+                                                         "aliases": ("--verify-timeout-s",)})
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
     params: int | None = field(default=None, metadata={"help": "parameter count for the FLOPs estimate when "
                                                                "the backend cannot tell (openai)"})
@@ -42,13 +49,19 @@ class EvalConfig:
                 raise PonderError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not self.tasks:
             raise PonderError("--tasks is empty; name at least one task (see `ponder tasks list`)")
-        if not self.difficulties:
-            raise PonderError("--difficulties is empty; give levels like 1-5 or 1,3 (low to high)")
+        if not self.levels:
+            raise PonderError("--levels is empty; give levels like 1-5 or 1,3 (low to high)")
         if self.temperature < 0:
             raise PonderError(f"--temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise PonderError(f"--top-p must be in (0, 1], got {self.top_p}")
         if self.params is not None and self.params < 1:
             raise PonderError(f"--params must be >= 1, got {self.params}")
-        if self.verify_timeout_s <= 0:
-            raise PonderError(f"--verify-timeout-s must be > 0, got {self.verify_timeout_s}")
+        if self.verify_timeout <= 0:
+            raise PonderError(f"--verify-timeout must be > 0, got {self.verify_timeout}")
+        if self.verify_workers is not None and self.verify_workers < 1:
+            raise PonderError(f"--verify-workers must be >= 1, got {self.verify_workers}")
+        if self.base_url and self.backend != "openai":
+            raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
+        if self.resume and not self.out:
+            raise PonderError("--resume needs --out RUN (the run directory to continue)")

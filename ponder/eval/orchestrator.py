@@ -30,7 +30,7 @@ def orchestrate(policy, problems: Sequence[Problem], pool, *, max_new_tokens: in
     """One record per problem: task, problem_id, difficulty, sub_correct, composed, composed_correct, timings."""
     if not problems:
         return []
-    greedy = Sampling(temperature=0.0, max_new_tokens=max_new_tokens, seed=0)
+    greedy = Sampling.to_answer(temperature=0.0, max_new_tokens=max_new_tokens, seed=0)
     parts = [get_task(p.task).subproblems(p) for p in problems]
     flat = [s for ss in parts for s in ss]
     prompts = [policy.render(s) for s in flat]

@@ -28,15 +28,18 @@ def make_problems(cfg: EvalConfig) -> list[Problem]:
     """cfg.per_level problems per (task, difficulty), from cfg.data_seed; PonderError on bad names/levels."""
     tasks = [get_task(t) for t in cfg.tasks]
     for task in tasks:
-        for d in cfg.difficulties:
+        for d in cfg.levels:
             task.check_difficulty(d)
-    return [p for task in tasks for d in cfg.difficulties for p in task.sample(cfg.per_level, d, seed=cfg.data_seed)]
+    return [p for task in tasks for d in cfg.levels for p in task.sample(cfg.per_level, d, seed=cfg.data_seed)]
 
 
 def sampling_for(cfg: EvalConfig, batch: int) -> Sampling:
-    # a per-batch seed keeps a resumed run's batches identical to an uninterrupted run's
-    return Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                    seed=cfg.seed * 1000003 + batch)
+    """The sampling of batch `b`: every scoring stage's (`Sampling.to_answer`, stops at </answer>).
+
+    A per-batch seed keeps a resumed run's batches identical to an uninterrupted run's.
+    """
+    return Sampling.to_answer(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                              seed=cfg.seed * 1000003 + batch)
 
 
 def make_row(problem: Problem, c: Completion, sample: int, score: float, *, batch: int,
@@ -75,7 +78,7 @@ def run_batches(policy, problems: Sequence[Problem], cfg: EvalConfig, pool, *, s
                 on_batch: Callable[[int, list[dict]], None] | None = None, progress: bool = True) -> list[dict]:
     """Sample and score every batch not wholly in `skip` (problem ids); rows in problem order.
 
-    `on_batch(b, rows)` is called once per finished batch (the command writes a part file there).
+    `on_batch(b, rows)` is called once per finished batch (`ponder.eval.run` writes a part file there).
     Verification of batch b runs in the pool while batch b+1 is generated.
     """
     from tqdm import tqdm
@@ -139,7 +142,7 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
              orchestration: bool | None = None) -> tuple[list[dict], dict]:
     """Evaluate an already loaded `policy` on `problems`: (per-sample rows, metrics dict).
 
-    The demo and the trainer call this in-process. `pool` (a `ponder.verify.VerifierPool`)
+    `ponder.eval.run` calls this inside a run directory. `pool` (a `ponder.verify.VerifierPool`)
     defaults to the process-wide `shared_pool`, so repeated calls do not respawn workers.
     Decomposable tasks also go through the orchestrator when cfg.orchestrate (or
     `orchestration`) is on; its records land in metrics["abstraction"] and in
@@ -149,7 +152,7 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
     from ponder.verify import shared_pool
 
     t0 = time.perf_counter()
-    pool = _TimedPool(shared_pool(cfg.verify_workers) if pool is None else pool, cfg.verify_timeout_s)
+    pool = _TimedPool(shared_pool(cfg.verify_workers) if pool is None else pool, cfg.verify_timeout)
     rows = run_batches(policy, problems, cfg, pool, skip=skip, on_batch=on_batch, progress=progress)
     records: list[dict] = []
     if cfg.orchestrate if orchestration is None else orchestration:

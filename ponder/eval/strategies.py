@@ -18,18 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ponder.metrics.skills import best_of_n_index, group_by_problem, majority_vote
-
-
-def _mean(xs):
-    xs = list(xs)
-    return sum(xs) / len(xs) if xs else 0.0
+from ponder.stats import mean
 
 
 def sample(group: Sequence[dict]) -> dict:
     return {
-        "correct": _mean(float(bool(r["correct"])) for r in group),
-        "tokens": _mean(r["num_tokens"] for r in group),
-        "time_s": _mean(r["gen_s"] for r in group),
+        "correct": mean(float(bool(r["correct"])) for r in group),
+        "tokens": mean(r["num_tokens"] for r in group),
+        "time_s": mean(r["gen_s"] for r in group),
     }
 
 
@@ -59,15 +55,16 @@ STRATEGIES: dict[str, Callable[[Sequence[dict]], dict]] = {
 
 
 def score_strategies(rows: Sequence[dict]) -> dict[str, dict]:
-    """Per strategy: accuracy (mean over problems), tokens and seconds per problem."""
+    """Per strategy: accuracy (mean over problems), tokens and seconds per problem (NaN, JSON null in
+    metrics.json, when there are no problems: no accuracy rather than accuracy 0)."""
     groups = list(group_by_problem(rows).values())
     out = {}
     for name, fn in STRATEGIES.items():
         results = [fn(g) for g in groups]
         out[name] = {
-            "accuracy": _mean(r["correct"] for r in results),
-            "tokens_per_problem": _mean(r["tokens"] for r in results),
-            "time_per_problem_s": _mean(r["time_s"] for r in results),
+            "accuracy": mean(r["correct"] for r in results),
+            "tokens_per_problem": mean(r["tokens"] for r in results),
+            "time_per_problem_s": mean(r["time_s"] for r in results),
             "problems": len(results),
         }
     return out

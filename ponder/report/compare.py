@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ponder.eval.aggregate import headline
 from ponder.report import plots
+from ponder.report.headline import headline
 from ponder.report.html import (accuracy_series, budget_series, by_int_key, effort_series, esc, figure, page,
                                 table)
 

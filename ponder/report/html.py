@@ -13,9 +13,9 @@ import datetime
 import html
 from collections.abc import Sequence
 
-from ponder.eval.aggregate import headline
 from ponder.metrics import accuracy_under_budget, effort_by_difficulty
 from ponder.report import plots
+from ponder.report.headline import headline
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;

@@ -1,4 +1,4 @@
-"""Reading and writing an eval run directory (shared by `ponder eval`, `report` and `compare`).
+"""Reading an eval run directory (`ponder report` and `compare`; `ponder.eval.run` writes it).
 
     runs/eval-*/config.yaml            resolved EvalConfig
     runs/eval-*/samples.parquet        one row per sample (ponder.eval.runner.make_row)
@@ -11,47 +11,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import yaml
 
 from ponder.errors import PonderError
-from ponder.runs import atomic_write_text, read_parquet, write_json, write_parquet
-
-
-def part_path(run: Path, batch: int) -> Path:
-    return Path(run) / "parts" / f"batch-{batch:05d}.parquet"
-
-
-def load_parts(run: Path) -> list[dict]:
-    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, sample)."""
-    run = Path(run)
-    files = ([run / "samples.parquet"] if (run / "samples.parquet").exists() else []) + sorted((run / "parts").glob("batch-*.parquet"))
-    seen: dict[tuple, dict] = {}
-    for f in files:
-        for r in read_parquet(f):
-            seen[(r["problem_id"], r["sample"])] = r
-    return list(seen.values())
-
-
-def write_run(run: Path, rows: list[dict], records: list[dict], cfg, *, params: int | None, wall_s: float,
-              title: str) -> dict:
-    """Merge into samples.parquet, write metrics.json and report.html, then drop the part files."""
-    from ponder.eval.aggregate import compute_metrics
-    from ponder.report.html import render_report
-
-    run = Path(run)
-    write_parquet(run / "samples.parquet", rows)
-    if records:
-        write_parquet(run / "orchestration.parquet", records)
-    metrics = compute_metrics(rows, orchestration=records, params=params, wall_s=wall_s,
-                              max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
-    write_json(run / "metrics.json", metrics)
-    atomic_write_text(run / "report.html", render_report(metrics, rows, title=title, subtitle=str(run)))
-    # everything in parts/ is now in samples.parquet (a kill mid-write can leave a .tmp there too)
-    shutil.rmtree(run / "parts", ignore_errors=True)
-    return metrics
+from ponder.runs import read_parquet
 
 
 def load_run(run: str | Path) -> tuple[list[dict], list[dict], dict, dict]:

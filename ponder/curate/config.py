@@ -1,0 +1,84 @@
+"""The curation config: every `ponder curate` flag, with its documented default.
+
+`__post_init__` checks each value and the rules between them (window, confidence, rounds and
+rule name through `StopRule`, the prior's spelling); `ponder.curate.check` the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ponder.curate.estimate import RULES, StopRule
+from ponder.errors import PonderError
+
+
+@dataclass
+class CurateConfig:
+    """`ponder curate` options (also usable from Python)."""
+
+    model: str | None = field(default=None, metadata={"help": "model directory (or served model name for --backend openai)"})
+    backend: str = field(default="hf", metadata={"help": "policy backend: hf, vllm or openai"})
+    base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
+    tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "tasks to draw the pool from (comma-separated)",
+                                                                 "aliases": ("--task",)})
+    levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 2,4",
+                                                                      "aliases": ("--difficulties",)})
+    pool: int = field(default=200, metadata={"help": "pool size: problems generated, spread evenly over tasks x levels"})
+    seed: int = field(default=0, metadata={"help": "seed for problem generation and sampling"})
+    window: tuple[float, ...] = field(default=(0.1, 0.9), metadata={"help": "keep problems whose pass rate lies in LOW,HIGH", "metavar": "LOW,HIGH"})
+    max_samples: int = field(default=16, metadata={"help": "sample budget per problem: the fixed budget the rule approximates"})
+    confidence: float = field(default=0.95, metadata={"help": "1-confidence bounds the expected disagreement with the max-samples decision"})
+    first_round: int = field(default=4, metadata={"help": "samples in every problem's first round (the prior is fitted on these)"})
+    round_size: int = field(default=1, metadata={"help": "samples per later round"})
+    min_batch: int = field(default=0, metadata={"help": "when few problems remain, raise the round size so a round "
+                                                        "generates at least this many samples (0 = off; trades samples for fewer, fuller calls)"})
+    rule: str = field(default="optimal", metadata={"help": f"stopping rule: {', '.join(RULES)} (optimal: fewest samples "
+                                                      "for an expected disagreement <= 1-confidence; predictive: every stop within it)"})
+    prior: str = field(default="group", metadata={"help": "Beta prior: group (fit per task+difficulty), pool (one fit) or A,B"})
+    success_at: float = field(default=1.0, metadata={"help": "a sample counts as a success when its score >= this"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (pass rates are measured at the training temperature)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
+    max_new_tokens: int = field(default=256, metadata={"help": "generation length limit"})
+    verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified sample before it scores 0"})
+    out: str | None = field(default=None, metadata={"help": "run directory (default runs/curate-<time>)"})
+    resume: bool = field(default=False, metadata={"help": "continue an interrupted curation in --out: its finished "
+                                                          "rounds are replayed from disk, the rest sampled"})
+
+    def __post_init__(self) -> None:
+        if len(self.window) != 2:
+            raise PonderError(f"window must be LOW,HIGH (two numbers), got {','.join(map(str, self.window))}")
+        if self.min_batch < 0:
+            raise PonderError(f"min_batch must be >= 0, got {self.min_batch}")
+        if self.pool < 1:
+            raise PonderError(f"pool must be >= 1, got {self.pool}")
+        if not self.tasks or not self.levels:
+            raise PonderError("need at least one task and one difficulty level")
+        if self.temperature < 0 or self.max_new_tokens < 1:
+            raise PonderError("temperature must be >= 0 and max_new_tokens >= 1")
+        if not 0 < self.top_p <= 1:
+            raise PonderError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.verify_timeout <= 0:
+            raise PonderError(f"verify_timeout must be > 0, got {self.verify_timeout}")
+        if self.base_url and self.backend != "openai":
+            raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
+        if self.resume and not self.out:
+            raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        self.stop_rule()  # validates window, confidence, rounds and rule name
+        self.fixed_prior()  # validates prior
+
+    def stop_rule(self) -> StopRule:
+        return StopRule(low=float(self.window[0]), high=float(self.window[1]), confidence=self.confidence,
+                        max_samples=self.max_samples, first_round=self.first_round, round_size=self.round_size,
+                        rule=self.rule)
+
+    def fixed_prior(self) -> tuple[float, float] | None:
+        """The prior given as "A,B", or None for the fitted ones."""
+        if self.prior in ("group", "pool"):
+            return None
+        try:
+            a, b = (float(x) for x in self.prior.split(","))
+        except ValueError:
+            raise PonderError(f"prior must be group, pool or A,B (two positive numbers), got {self.prior!r}") from None
+        if a <= 0 or b <= 0:
+            raise PonderError(f"prior Beta(A,B) needs A, B > 0, got {self.prior!r}")
+        return (a, b)

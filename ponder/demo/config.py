@@ -1,0 +1,43 @@
+"""The demo's config: every `ponder demo` flag, with its documented default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ponder.errors import PonderError
+
+TASK = "arith"  # the demo's one task: its levels separate "answer directly" from "needs a trace"
+LEVELS = (1, 2, 3, 4, 5)
+EVAL_MAX_NEW_TOKENS = 128  # the longest level-5 oracle completion is 46 tokens
+CURATE_SEED_OFFSET = 7  # curation's pool is drawn apart from the eval set and the RL prompts
+
+
+@dataclass
+class DemoConfig:
+    out: str | None = field(default=None, metadata={"help": "run directory (default runs/demo-<time>)"})
+    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    size: str = field(default="tiny", metadata={"help": "model size: tiny or small"})
+    sft_steps: int = field(default=0, metadata={"help": "warm-start steps (0: the tuned default, longer with --long)"})
+    rl_steps: int = field(default=0, metadata={"help": "RL steps (0: the calibration preset's, longer with --long)"})
+    eval_per_level: int = field(default=50, metadata={"help": "held-out problems per difficulty level"})
+    eval_n: int = field(default=2, metadata={"help": "samples per evaluation problem"})
+    eval_temperature: float = field(default=1.0, metadata={"help": "evaluation sampling temperature (1.0: the policy itself)"})
+    curate_pool: int = field(default=1000, metadata={"help": "problems in the curation pool (RL draws 2000 prompts; "
+                                                       "a small pool is memorised instead of learnt)"})
+    window: tuple[float, ...] = field(default=(0.05, 1.0), metadata={"help": "curation pass-rate window LOW,HIGH (see ponder/demo/stage.py)",
+                                                                              "metavar": "LOW,HIGH"})
+    long: bool = field(default=False, metadata={"help": "the longer version: twice the warm start and RL steps"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})
+
+    def __post_init__(self):
+        if self.size not in ("tiny", "small"):
+            raise PonderError(f"--size must be tiny or small, got {self.size!r}")
+        for name in ("eval_per_level", "eval_n", "curate_pool"):
+            if getattr(self, name) < 1:
+                raise PonderError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.sft_steps < 0 or self.rl_steps < 0:
+            raise PonderError("--sft-steps and --rl-steps must be >= 0")
+        if self.eval_temperature < 0:
+            raise PonderError(f"--eval-temperature must be >= 0, got {self.eval_temperature}")
+        if self.threads < 0:
+            raise PonderError(f"--threads must be >= 0, got {self.threads}")

@@ -1,0 +1,204 @@
+"""`ponder demo`: the talk's calibration claim, reproduced on the tiny default in one command.
+
+    ponder demo                      # ~6 minutes on 2 CPU cores (at most 15); prints the run directory
+    ponder demo --out runs/demo-a --long
+
+    from ponder.demo import DemoConfig, check, run
+    check(cfg); summary = run(cfg, RunDir.open("demo", cfg.out, cfg))
+
+Stages (each writes its own sub-directory of the run through that stage's `check` / `run`, and
+shows a progress bar):
+
+    1. sft/       build the tiny Llama + character tokenizer (init/), warm-start it on oracle
+                  traces that think (3 in 4) or answer directly at random (so it starts *uncalibrated*)
+    2. baseline/  evaluate it on a held-out arith set (eval seed apart from training seeds)
+    3. curate/    estimate pass rates adaptively; keep the problems it can learn from
+    4. train/     RL (the `calibration` preset: correctness + a bonus for correct direct answers)
+    5. trained/   evaluate again; report.html compares the two, summary.json holds the claim
+
+summary.json has, for `baseline` and `trained`, overall `accuracy` and per difficulty
+`think_rate`, `mean_tokens` and `accuracy`, plus `claims` (each check with its threshold and
+whether it held), stage timings and the compute ledger.
+
+Curation window: the effort-aware reward still separates samples of a problem the policy always
+solves (shorter correct answers score higher), so those problems carry signal; the demo's window
+only drops the problems the policy never solves ([0.05, 1.0]), where pass-rate-only RL would use
+the usual [0.1, 0.9].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from ponder.demo.config import CURATE_SEED_OFFSET, EVAL_MAX_NEW_TOKENS, LEVELS, TASK, DemoConfig
+from ponder.errors import PonderError
+
+
+class StageConfigs(NamedTuple):
+    """The config of every stage of one demo run, all built (and so validated) up front."""
+
+    sft: object  # ponder.sft.SFTConfig
+    baseline: object  # ponder.eval.EvalConfig
+    curate: object  # ponder.curate.CurateConfig
+    train: object  # ponder.rl.TrainConfig
+    trained: object  # ponder.eval.EvalConfig
+
+
+def stage_configs(cfg: DemoConfig, root: Path) -> StageConfigs:
+    """The stages' configs for a demo run in `root` (model paths are where the earlier stages put them)."""
+    from ponder.curate import CurateConfig
+    from ponder.eval import EvalConfig
+    from ponder.rl.presets import CALIBRATION
+    from ponder.sft import SFTConfig
+
+    scale = 2 if cfg.long else 1
+    sft_model = str(root / "sft" / "model")
+    scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), out=str(root / "sft"), seed=cfg.seed,
+                     steps=cfg.sft_steps or SFTConfig.steps * scale, threads=cfg.threads)
+
+    def eval_cfg(model: str, name: str) -> EvalConfig:
+        return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n, per_level=cfg.eval_per_level,
+                          temperature=cfg.eval_temperature, max_new_tokens=EVAL_MAX_NEW_TOKENS, seed=cfg.seed,
+                          out=str(root / name), orchestrate=False)
+
+    ccfg = CurateConfig(model=sft_model, tasks=(TASK,), levels=LEVELS, pool=cfg.curate_pool,
+                        seed=cfg.seed + CURATE_SEED_OFFSET, window=cfg.window,
+                        max_new_tokens=CALIBRATION.max_new_tokens, out=str(root / "curate"))
+    tcfg = dataclasses.replace(CALIBRATION, model=sft_model, problems=str(root / "curate" / "curated.parquet"),
+                               steps=cfg.rl_steps or CALIBRATION.steps * scale, seed=cfg.seed, threads=cfg.threads,
+                               out=str(root / "train"))
+    return StageConfigs(scfg, eval_cfg(sft_model, "baseline"), ccfg, tcfg,
+                        eval_cfg(str(root / "train" / "model"), "trained"))
+
+
+def check(cfg: DemoConfig) -> None:
+    """Before anything is written: --out is usable, and every stage's config is valid (its own
+    cross-field rules; each stage's `check` runs again just before the stage, once its input exists)."""
+    from ponder.eval import make_problems
+    from ponder.runs import check_out
+
+    check_out(cfg.out)
+    configs = stage_configs(cfg, Path(cfg.out or "runs/demo"))
+    make_problems(configs.baseline)  # the task and its levels
+
+
+def _stage(name: str) -> None:
+    print(f"\n== {name}", file=sys.stderr, flush=True)
+
+
+def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
+    """Run the five stages into `run_dir` (a `ponder.runs.RunDir`, config.yaml written); returns
+    summary.json's content and prints the table."""
+    import torch
+
+    from ponder import curate, sft
+    from ponder import eval as evaluation
+    from ponder.ledger import read_meta
+    from ponder.policy import load_policy
+    from ponder.policy.tiny import init_tiny
+    from ponder.report.compare import write_compare
+    from ponder.rl import check as train_check
+    from ponder.rl import run as train_run
+    from ponder.runs import RunDir, write_json
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    root = run_dir.path
+    configs = stage_configs(cfg, root)
+    print(f"ponder demo: run directory {run_dir}", file=sys.stderr)
+    times: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def open_stage(command: str, stage_cfg) -> RunDir:
+        return RunDir.open(command, stage_cfg.out, stage_cfg)
+
+    _stage("1/5 build the tiny model and warm-start it (uncalibrated: thinks at random)")
+    t = time.perf_counter()
+    init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
+    sft.check(configs.sft)
+    sft_model = sft.run(configs.sft, open_stage("sft", configs.sft), progress=progress)
+    times["warm_start"] = time.perf_counter() - t
+
+    _stage("2/5 evaluate the warm-started baseline")
+    t = time.perf_counter()
+    evaluation.check(configs.baseline)
+    policy = load_policy(str(sft_model), backend="hf")  # shared by the baseline eval and curation
+    evaluation.run(configs.baseline, open_stage("eval", configs.baseline), progress=progress, policy=policy)
+    times["baseline_eval"] = time.perf_counter() - t
+
+    _stage("3/5 curate a learnable pool")
+    t = time.perf_counter()
+    curate.check(configs.curate)
+    curated = curate.run(configs.curate, open_stage("curate", configs.curate), progress=progress, policy=policy)
+    if not curated.kept:
+        raise PonderError(f"curation kept no problems (see {configs.curate.out}/report.html): the warm start is too "
+                          "weak; raise --sft-steps")
+    del policy
+    times["curate"] = time.perf_counter() - t
+
+    _stage("4/5 RL with correctness + an effort-aware reward")
+    t = time.perf_counter()
+    train_check(configs.train)
+    train_run(configs.train, open_stage("train", configs.train), progress=progress)
+    trained_model = Path(configs.train.out) / "model"
+    times["rl"] = time.perf_counter() - t
+
+    _stage("5/5 evaluate the trained policy and compare")
+    t = time.perf_counter()
+    evaluation.check(configs.trained)
+    evaluation.run(configs.trained, open_stage("eval", configs.trained), progress=progress)
+    write_compare(configs.baseline.out, configs.trained.out, root / "report.html", ("baseline", "trained"))
+    times["trained_eval"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - t_all
+
+    baseline, trained = summary_of(configs.baseline.out), summary_of(configs.trained.out)
+    summary = {"baseline": baseline, "trained": trained, "claims": check_claims(baseline, trained),
+               "seconds": {k: round(v, 1) for k, v in times.items()},
+               "ledger": read_meta(trained_model).get("flops", {}), "config": dataclasses.asdict(cfg)}
+    write_json(root / "summary.json", summary)
+    print_summary(summary, run_dir)
+    return summary
+
+
+def summary_of(eval_run: str | Path) -> dict:
+    """The demo's view of an eval run: overall accuracy, and per level accuracy, think rate, tokens."""
+    from ponder.eval.aggregate import summarize
+    from ponder.runs import read_parquet
+
+    s = summarize(read_parquet(Path(eval_run) / "samples.parquet"))
+    return {"accuracy": s["accuracy"], "n": s["n"],
+            "by_difficulty": {str(d): v for d, v in s["by_difficulty"].items()}}
+
+
+def check_claims(baseline: dict, trained: dict) -> dict:
+    """The demo's claims, each with its measured value, threshold and verdict."""
+    lo, hi = str(LEVELS[0]), str(LEVELS[-1])
+    tb, bb = trained["by_difficulty"], baseline["by_difficulty"]
+    claims = {
+        "think_rate_easiest_at_most_0.25": (tb[lo]["think_rate"], 0.25, tb[lo]["think_rate"] <= 0.25),
+        "think_rate_hardest_at_least_0.75": (tb[hi]["think_rate"], 0.75, tb[hi]["think_rate"] >= 0.75),
+        "tokens_easiest_at_most_half_baseline": (tb[lo]["mean_tokens"], bb[lo]["mean_tokens"] / 2,
+                                                 tb[lo]["mean_tokens"] <= bb[lo]["mean_tokens"] / 2),
+        "accuracy_at_least_baseline_minus_1pt": (trained["accuracy"], baseline["accuracy"] - 0.01,
+                                                 trained["accuracy"] >= baseline["accuracy"] - 0.01),
+    }
+    return {k: {"value": v, "threshold": t, "holds": bool(ok)} for k, (v, t, ok) in claims.items()}
+
+
+def print_summary(summary: dict, run) -> None:
+    b, t = summary["baseline"], summary["trained"]
+    print(f"\n{'level':>5} | {'think-rate':^15} | {'mean tokens':^15} | {'accuracy':^15}")
+    print(f"{'':>5} | {'base':>7} {'RL':>7} | {'base':>7} {'RL':>7} | {'base':>7} {'RL':>7}")
+    for d in b["by_difficulty"]:
+        x, y = b["by_difficulty"][d], t["by_difficulty"][d]
+        print(f"{d:>5} | {x['think_rate']:>7.2f} {y['think_rate']:>7.2f} | {x['mean_tokens']:>7.1f} "
+              f"{y['mean_tokens']:>7.1f} | {x['accuracy']:>7.3f} {y['accuracy']:>7.3f}")
+    print(f"{'all':>5} | {'':>15} | {'':>15} | {b['accuracy']:>7.3f} {t['accuracy']:>7.3f}")
+    for name, c in summary["claims"].items():
+        print(f"  [{'ok' if c['holds'] else 'MISSED'}] {name}: {c['value']:.3f} (threshold {c['threshold']:.3f})")
+    print(f"total {summary['seconds']['total'] / 60:.1f} min; run directory: {run}  "
+          f"(report: {run}/report.html, summary: {run}/summary.json)")
