@@ -135,3 +135,21 @@ def test_problem_and_completion_round_trip(tmp_path):
         p.answer = "3"  # type: ignore[misc]
     c = Completion(text="<answer>2</answer>", token_ids=[1, 2], num_tokens=2)
     assert Completion.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    """mkstemp/mkdtemp make owner-only temp files; the finished file and directory must not stay 0600/0700."""
+    import os
+    import stat
+
+    from ponder.runs import atomic_dir
+
+    umask = os.umask(0o022)
+    try:
+        f = atomic_write_text(tmp_path / "report.html", "<html></html>")
+        with atomic_dir(tmp_path / "model") as d:
+            (d / "w.bin").write_bytes(b"x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(f.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
