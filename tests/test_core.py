@@ -142,14 +142,11 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from ponder.runs import atomic_dir
+    from ponder.runs import _UMASK, atomic_dir
 
-    umask = os.umask(0o022)
-    try:
-        f = atomic_write_text(tmp_path / "report.html", "<html></html>")
-        with atomic_dir(tmp_path / "model") as d:
-            (d / "w.bin").write_bytes(b"x")
-    finally:
-        os.umask(umask)
-    assert stat.S_IMODE(f.stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    f = atomic_write_text(tmp_path / "report.html", "<html></html>")
+    with atomic_dir(tmp_path / "model") as d:
+        (d / "w.bin").write_bytes(b"x")
+    assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~_UMASK != 0o600
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o777 & ~_UMASK != 0o700
+    assert os.umask(_UMASK) == _UMASK  # the process umask is what runs.py read at import
