@@ -198,11 +198,13 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
 CONFIG_NAME = "config.yaml"
 
 
-def check_out(out: str | os.PathLike | None, *, resume: bool = False) -> Path | None:
+def check_out(out: str | os.PathLike | None, *, resume: bool = False, cfg: Any = None,
+              keys: Sequence[str] = ()) -> Path | None:
     """Check, before anything is written, that `out` can hold this run; PonderError if not.
 
     A new run needs `out` absent or empty (None: a fresh runs/<command>-<time>/ is made later);
-    `--resume` needs `out` to be an earlier run of the same command (it holds config.yaml).
+    `--resume` needs `out` to be an earlier run of the same command (it holds config.yaml) whose
+    saved config agrees with `cfg` on every field in `keys` (`check_resume_matches`).
     """
     if resume:
         if not out:
@@ -210,6 +212,8 @@ def check_out(out: str | os.PathLike | None, *, resume: bool = False) -> Path | 
         path = Path(out)
         if not (path / CONFIG_NAME).exists():
             raise PonderError(f"--resume: {path} is not a run directory (no {CONFIG_NAME})")
+        if keys:
+            check_resume_matches(saved_config(path), cfg, keys, path)
         return path
     if out is None:
         return None

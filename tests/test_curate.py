@@ -12,6 +12,7 @@ import pytest
 from ponder.curate.curriculum import Curriculum
 from ponder.curate.estimate import (DROP, KEEP, StopRule, beta_cdf, fit_prior, keep_counts, optimal_stops,
                                     p_keep_credible, p_keep_predictive, plan, simulate)
+from helpers import RecordingPolicy
 from ponder.errors import PonderError
 
 
@@ -417,28 +418,12 @@ def test_curate_end_to_end_on_the_warm_tiny_model(warm_model, tmp_path):
     assert not (run / "parts").exists()  # every round's part file is in samples.parquet now
 
 
-class _RecordingPolicy:
-    """Answers `<answer>0</answer>` to everything and records each call's sampling."""
-
-    def __init__(self):
-        self.samplings = []
-
-    def render(self, problem, suffix=""):
-        return problem.prompt
-
-    def generate(self, prompts, n, sampling):
-        from ponder.types import Completion
-
-        self.samplings.append(sampling)
-        return [[Completion(text="<answer>0</answer>", num_tokens=3) for _ in range(n)] for _ in prompts]
-
-
 def test_curation_samples_like_every_scoring_stage():
     from ponder.curate import CurateConfig, build_pool, curate
     from ponder.types import Sampling
 
     cfg = CurateConfig(levels=(1,), pool=4, seed=2, temperature=0.8, top_p=0.95, max_new_tokens=24, max_samples=6)
-    policy = _RecordingPolicy()
+    policy = RecordingPolicy()
     result = curate(policy, build_pool(cfg), cfg, progress=False)
     assert policy.samplings == [Sampling.to_answer(temperature=0.8, top_p=0.95, max_new_tokens=24, seed=2 * 1_000_003 + r)
                                 for r in range(result.stats["rounds"])]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import RecordingPolicy
 from ponder.cli import main
 from ponder.eval import summarize
 from ponder.runs import read_jsonl, read_parquet
@@ -169,22 +170,6 @@ def test_eval_refuses_to_mix_runs(warm_model, tmp_path, capsys):
     assert not (tmp_path / "none").exists()
 
 
-class _RecordingPolicy:
-    """A stand-in policy that answers every prompt with `<answer>0</answer>` and records its sampling."""
-
-    def __init__(self):
-        self.samplings = []
-
-    def render(self, problem, suffix=""):
-        return problem.prompt
-
-    def generate(self, prompts, n, sampling):
-        from ponder.types import Completion
-
-        self.samplings.append(sampling)
-        return [[Completion(text="<answer>0</answer>", num_tokens=3, answer_tokens=3) for _ in range(n)] for _ in prompts]
-
-
 def test_eval_samples_like_every_scoring_stage():
     """Evaluation (and its orchestrator) stops at </answer>, as curation and training do."""
     from ponder.eval import EvalConfig, evaluate, make_problems
@@ -192,7 +177,7 @@ def test_eval_samples_like_every_scoring_stage():
 
     cfg = EvalConfig(tasks=("arith", "sumprod"), levels=(1,), n=2, per_level=2, temperature=0.7, top_p=0.9,
                      max_new_tokens=32, seed=3, batch_problems=2)
-    policy = _RecordingPolicy()
+    policy = RecordingPolicy()
     evaluate(policy, make_problems(cfg), cfg, progress=False)
     sampled, greedy = policy.samplings[:2], policy.samplings[2:]
     assert sampled == [Sampling.to_answer(temperature=0.7, top_p=0.9, max_new_tokens=32, seed=3 * 1000003 + b)

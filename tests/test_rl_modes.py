@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
 import torch
 
+from helpers import train
 from ponder.errors import PonderError
-from ponder.rl import TrainConfig, check, run
+from ponder.rl import TrainConfig
 from ponder.rl.data import PromptSource
 from ponder.rl.modes import FORCED_LOGPROB, think_probability
 from ponder.rl.rollout import Batch, rollout
 from ponder.rl.update import build_tensors, step, token_logprobs
-from ponder.runs import RunDir
 from ponder.types import Completion, Problem
-
-
-def train(cfg, out):
-    """check + run into a fresh run directory, as `ponder train` does; returns the RunDir."""
-    cfg = dataclasses.replace(cfg, out=str(out))
-    check(cfg)
-    run_dir = RunDir.open("train", cfg.out, cfg)
-    run(cfg, run_dir, progress=False)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,18 @@ Real components throughout: the tiny model (random init here: fast, and its beha
 the hf policy wrapping the live weights, the arith task and the verifier pool.
 """
 
-import dataclasses
 import math
 
 import pytest
 import torch
 
+from helpers import train
 from ponder.rewards import combine
-from ponder.rl import TrainConfig, check, run
+from ponder.rl import TrainConfig
 from ponder.rl.data import PromptSource
 from ponder.rl.rollout import Batch, advantages, collect
 from ponder.rl.update import build_tensors, step
-from ponder.runs import RunDir
 from ponder.types import Completion, Problem
-
-
-def train(cfg, out):
-    """check + run into a fresh run directory, as `ponder train` does; returns the RunDir."""
-    cfg = dataclasses.replace(cfg, out=str(out))
-    check(cfg)
-    run_dir = RunDir.open("train", cfg.out, cfg)
-    run(cfg, run_dir, progress=False)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

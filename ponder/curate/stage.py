@@ -37,13 +37,11 @@ def check(cfg: CurateConfig) -> None:
     """The checks that need the outside world, before anything is written: tasks and levels exist,
     the run directory is usable (and, resuming, holds the same curation), the model opens."""
     from ponder.curate.runner import build_pool
-    from ponder.runs import check_out, check_resume_matches, saved_config
+    from ponder.runs import check_out
     from ponder.stages import check_policy
 
     build_pool(cfg)
-    check_out(cfg.out, resume=cfg.resume)
-    if cfg.resume:
-        check_resume_matches(saved_config(cfg.out), cfg, RESUME_KEYS, cfg.out)
+    check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
     check_policy(cfg.model or "", cfg.backend, cfg.base_url)
 
 

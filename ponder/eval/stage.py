@@ -30,13 +30,11 @@ def check(cfg: EvalConfig) -> None:
     """The checks that need the outside world, before anything is written: tasks and levels exist,
     the run directory is usable (and, resuming, holds the same evaluation), the model opens."""
     from ponder.eval.runner import make_problems
-    from ponder.runs import check_out, check_resume_matches, saved_config
+    from ponder.runs import check_out
     from ponder.stages import check_policy
 
     make_problems(cfg)
-    check_out(cfg.out, resume=cfg.resume)
-    if cfg.resume:
-        check_resume_matches(saved_config(cfg.out), cfg, RESUME_KEYS, cfg.out)
+    check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
     check_policy(cfg.model, cfg.backend, cfg.base_url)
 
 

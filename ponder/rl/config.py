@@ -176,7 +176,6 @@ def check(cfg: TrainConfig) -> None:
         raise PonderError(f"{cfg.model}: cannot load its tokenizer ({str(e).splitlines()[0]})") from None
     cfg.mode_strategy.check_tokenizer(tokenizer)
     if cfg.resume:
-        from ponder.runs import check_out, check_resume_matches, saved_config
+        from ponder.runs import check_out
 
-        check_out(cfg.out, resume=True)
-        check_resume_matches(saved_config(cfg.out), cfg, RESUME_FIXED, cfg.out)
+        check_out(cfg.out, resume=True, cfg=cfg, keys=RESUME_FIXED)

@@ -110,18 +110,17 @@ def check(cfg: SFTConfig) -> None:
     """Everything about `cfg` that needs the outside world, before anything is written: the tasks
     and levels exist, the model directory (or, with --resume, the run's checkpoint) is there, and
     a resumed run keeps the data stream it started with."""
-    from ponder.runs import check_out, check_resume_matches, saved_config
+    from ponder.runs import check_out
     from ponder.tasks import get_task
 
     tasks = [get_task(t) for t in cfg.tasks]
     for d in cfg.levels:
         if not any(d in t.levels for t in tasks):
             raise PonderError(f"level {d} is not a level of any of {', '.join(cfg.tasks)}")
-    check_out(cfg.out, resume=cfg.resume)
+    check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
     if cfg.resume:
         if not (checkpoint_dir(cfg.out) / "trainer_state.pt").exists():
             raise PonderError(f"--resume: no checkpoint in {checkpoint_dir(cfg.out)}")
-        check_resume_matches(saved_config(cfg.out), cfg, RESUME_KEYS, cfg.out)
         return
     if not cfg.model:
         raise PonderError("--model is required (a model directory; build one with `ponder model init`)")
