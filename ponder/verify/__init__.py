@@ -1,4 +1,5 @@
-"""Verifiers: math equivalence, the verifier process pool and the sandbox (docs/verify.md).
+"""Verifiers: math equivalence (an exact fast path, then math-verify), the verifier process
+pool and the sandbox (docs/verify.md).
 
     from ponder.verify import math_score, verify_batch, VerifierPool
     math_score("<answer>0.5</answer>", "\\\\frac{1}{2}")      # 1.0

@@ -9,6 +9,16 @@ contents of a `\\boxed{}`, which is how math-verify reads a bare final answer mo
 (e.g. `\\frac12`, `\\{1,2\\}` and `(0,1]` only parse that way); strings that still do not parse
 are retried raw and as `$...$` inline math.
 
+Two shortcuts give math-verify's verdict with less work, never a different one:
+- `ponder.verify.fast.decide`: plain numbers, `x = number`, sets of numbers and intervals are
+  compared exactly before any symbolic parse (most final answers of math datasets are of these
+  forms); math-verify decides only what it cannot.
+- A per-batch memo: each gold string is parsed once and each (answer, gold) verdict computed
+  once until `new_batch()` (the verifier pool's workers call it when a new batch reaches
+  them), so a problem's G samples share one gold parse and repeated answers one verdict.
+`math_score(..., shortcuts=False)` is math-verify alone, the reference both are tested
+against and the single-process baseline of bench/verify.py.
+
 math-verify bounds its own work with SIGALRM, which only works in a process's main thread.
 Called from any other thread, `math_score` runs without that bound; batched and
 untrusted-latency scoring goes through `ponder.verify.verify_batch`, whose worker processes
@@ -20,6 +30,17 @@ from __future__ import annotations
 import threading
 
 from ponder.format import extract_answer
+from ponder.verify.fast import decide
+
+MEMO_MAX = 8192  # entries per memo; past it the memo starts over (a batch larger than this just re-parses)
+_gold_parses: dict[str, list] = {}
+_verdicts: dict[tuple[str, str], bool] = {}
+
+
+def new_batch() -> None:
+    """Forget the memo: gold parses and verdicts are reused within a batch, not across."""
+    _gold_parses.clear()
+    _verdicts.clear()
 
 
 def _parse(text: str, main: bool):
@@ -33,26 +54,54 @@ def _parse(text: str, main: bool):
     return []
 
 
-def math_equal(answer: str, gold: str) -> bool:
-    """True when two final-answer strings are mathematically equivalent per math-verify."""
-    if "".join(answer.split()) == "".join(gold.split()):
-        return True  # identical up to whitespace: equal even where math-verify cannot parse
+def _remember(memo: dict, key, value):
+    if len(memo) >= MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def _math_verify(answer: str, gold: str, memo: bool) -> bool:
     from math_verify import verify
 
     main = threading.current_thread() is threading.main_thread()
-    gold_p, answer_p = _parse(gold, main), _parse(answer, main)
+    gold_p = _gold_parses.get(gold) if memo else None
+    if gold_p is None:
+        gold_p = _parse(gold, main)
+        if memo:
+            _remember(_gold_parses, gold, gold_p)
+    answer_p = _parse(answer, main)
     if not gold_p or not answer_p:
         return False
     kw = {} if main else {"timeout_seconds": None}
     return bool(verify(gold_p, answer_p, **kw))
 
 
-def math_score(completion: str, gold: str) -> float:
-    """1.0 if the completion's final answer equals `gold` mathematically, else 0.0."""
+def math_equal(answer: str, gold: str, *, shortcuts: bool = True) -> bool:
+    """True when two final-answer strings are mathematically equivalent per math-verify.
+
+    `shortcuts=False` skips the exact fast path and the per-batch memo (the reference)."""
+    if "".join(answer.split()) == "".join(gold.split()):
+        return True  # identical up to whitespace: equal even where math-verify cannot parse
+    if not shortcuts:
+        return _math_verify(answer, gold, memo=False)
+    fast = decide(answer, gold)
+    if fast is not None:
+        return fast
+    verdict = _verdicts.get((answer, gold))
+    if verdict is None:
+        verdict = _remember(_verdicts, (answer, gold), _math_verify(answer, gold, memo=True))
+    return verdict
+
+
+def math_score(completion: str, gold: str, *, shortcuts: bool = True) -> float:
+    """1.0 if the completion's final answer equals `gold` mathematically, else 0.0.
+
+    `shortcuts=False`: math-verify on every item (see the module docstring)."""
     answer = extract_answer(completion, math=True)
     if answer is None or not answer.strip():
         return 0.0
     try:
-        return float(math_equal(answer, gold))
+        return float(math_equal(answer, gold, shortcuts=shortcuts))
     except Exception:  # math-verify's own timeout, or a parser failure on odd input: no credit
         return 0.0

@@ -196,7 +196,8 @@ class VerifierPool:
 
     def _send(self, w: _Worker, msg: tuple) -> None:
         w.msg, w.chunk, w.sent = msg, w.chunk + 1, time.monotonic()
-        w.out.send((w.chunk, *msg[2:]))  # the worker needs no job ids: results carry the chunk number
+        # results carry the chunk number; the job id only tells the scorer when a new batch starts
+        w.out.send((w.chunk, msg[0], *msg[2:]))
 
     def _chunk_done(self, w: _Worker, msg: tuple) -> None:
         chunk, scores, errors = msg

@@ -95,6 +95,9 @@ class Progress:
 
 
 def serve(conn, progress: Progress) -> None:
+    from ponder.verify.equiv import new_batch
+
+    batch = None
     while True:
         try:
             msg = conn.recv()
@@ -102,7 +105,10 @@ def serve(conn, progress: Progress) -> None:
             return
         if msg is None:
             return
-        chunk, refs, problems, completions = msg
+        chunk, job, refs, problems, completions = msg
+        if job != batch:  # the math memo (gold parses, verdicts) serves one batch: bounded, never stale
+            batch = job
+            new_batch()
         # Resolve the chunk's tasks first (loading a dataset file or importing reasoning_gym can
         # take seconds): the pool starts the first item's clock only when that item starts.
         tasks: dict = {}
@@ -144,7 +150,7 @@ def main() -> None:
 
     # Warm up before saying ready: the first parse builds math-verify's LaTeX parser (a second
     # or more on a busy machine), which must not count against the first item's clock.
-    math_score("<answer>\\frac{1}{2}</answer>", "\\{0.5\\}")
+    math_score("<answer>\\frac{1}{2}</answer>", "\\{0.5\\}", shortcuts=False)
 
     conn_in, conn_out = Connection(rfd, writable=False), Connection(wfd, readable=False)
     progress = Progress(pfd)  # shared with the scorers it forks (MAP_SHARED survives fork)
