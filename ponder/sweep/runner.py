@@ -74,17 +74,37 @@ def check(cfg: SweepConfig) -> None:
 
     if cfg.aggregate_only is not None:
         saved_spec(cfg.aggregate_only)
+        check_unlocked(Path(cfg.aggregate_only))
         return
     load(cfg)
     if cfg.dry_run:
         return
     check_out(cfg.out, resume=cfg.resume)
     if cfg.resume:
-        saved_spec(cfg.out)  # type: ignore[arg-type]
+        check_unlocked(Path(cfg.out))  # type: ignore[arg-type]
     try:
         import ray  # noqa: F401
     except ImportError:
         raise PonderError(RAY_MISSING) from None
+
+
+def _busy(fd: int, root: Path) -> PonderError:
+    holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+    return PonderError(f"another sweep driver ({holder}) is running on {root}; wait for it, or stop it and use --resume")
+
+
+def check_unlocked(root: Path) -> None:
+    """PonderError when a live driver holds DIR/.lock (asked without creating anything)."""
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(fd, root) from None
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -95,10 +115,9 @@ def driver_lock(root: Path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+        err = _busy(fd, root)
         os.close(fd)
-        raise PonderError(f"another sweep driver ({holder}) is running on {root}; wait for it, or stop it and "
-                          "use --resume") from None
+        raise err from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
@@ -180,6 +199,7 @@ def run(cfg: SweepConfig, run_dir, *, progress: bool = True) -> SweepResult:
         try:
             if todo:
                 connect(cfg, spec)
+                beat()
                 for u, status in _schedule(cfg, spec, todo, finished):
                     done += status["state"] == "done"
                     failed += status["state"] != "done"
