@@ -65,6 +65,7 @@ PIPE = {"pipeline": [{"name": "sft", "command": "sft", "config": {"model": "m"}}
     ({"resources": {"cpus": 0}}, "resources.cpus must be a number > 0"),
     ({"curve": {"x": "time"}}, "curve.x: expected one of"),
     ({"pipeline": [{"command": "eval"}]}, "exactly one of `command`"),
+    ({"grid": {"eval.temperature": [0.5]}}, "options have no dots"),
 ])
 def test_bad_spec_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, change, message):
     spec = _write(tmp_path / "spec.yaml", {**GOOD, **change})
@@ -103,6 +104,18 @@ def test_bad_pipeline_spec(tmp_path, capsys, change, message):
 def test_bad_options(tmp_path, capsys, argv, message):
     assert main(["sweep", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unreachable_ray_address_fails_before_anything_is_written(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = _write(tmp_path / "spec.yaml", GOOD)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--address", f"127.0.0.1:{port}"]) == 2
+    assert "cannot reach Ray at 127.0.0.1:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_resume_refuses_a_changed_spec(tmp_path, capsys):

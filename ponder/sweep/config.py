@@ -44,7 +44,6 @@ SWEEPABLE = ("train", "eval", "curate", "sft", "demo")
 SPEC_KEYS = ("command", "base", "pipeline", "grid", "seeds", "metrics", "resources", "curve")
 RESERVED = ("out", "resume", "seed")  # set per run by the sweep, never by the spec
 STAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*$")
-REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 ROW_COLUMNS = ("arm", "seed", "status", "wall_s", "attempts", "error")  # arms.parquet's fixed columns
 CURVE_X = ("auto", "rl_flops", "step")
 
@@ -138,10 +137,10 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
         stages = _parse_pipeline(data["pipeline"], bad)
     else:
         stages = (Stage(data["command"], _check_command(data["command"], "command", bad),
-                        _parse_config(data.get("base", {}), "base", bad)),)
+                        _parse_config(data.get("base") or {}, "base", bad)),)
     pipeline = "pipeline" in data
     grid = _parse_grid(data.get("grid") or {}, stages, pipeline, bad)
-    metrics = _parse_metrics(data.get("metrics", []), stages, pipeline, grid, bad)
+    metrics = _parse_metrics(data.get("metrics") or [], stages, pipeline, grid, bad)
     spec = SweepSpec(stages=stages, pipeline=pipeline, grid=grid, seeds=_parse_seeds(data.get("seeds", [0]), bad),
                      metrics=metrics, resources=_parse_resources(data.get("resources") or {}, bad),
                      curve=_parse_curve(data.get("curve") or {}, stages, pipeline, bad))
@@ -187,7 +186,7 @@ def _parse_pipeline(items: Any, bad) -> tuple[Stage, ...]:
             raise bad(f"pipeline[{i}]: stage name {name!r} must be letters, digits, _ or - (not starting with a digit)")
         if any(s.name == name for s in stages):
             raise bad(f"pipeline: two stages are named {name!r}; give each a distinct `name`")
-        stages.append(Stage(name, command, _parse_config(item.get("config", {}), f"pipeline[{i}] ({name}) config", bad)))
+        stages.append(Stage(name, command, _parse_config(item.get("config") or {}, f"pipeline[{i}] ({name}) config", bad)))
     return tuple(stages)
 
 
@@ -201,6 +200,8 @@ def _parse_grid(grid: Any, stages, pipeline: bool, bad) -> tuple:
         stage, _, option = key.partition(".") if pipeline else (names[0], "", key)
         if pipeline and (not option or stage not in names):
             raise bad(f"grid: key {key!r} must be STAGE.OPTION with STAGE one of {', '.join(names)}")
+        if not pipeline and "." in key:
+            raise bad(f"grid: key {key!r}: options have no dots (STAGE.OPTION is for a pipeline's stages)")
         if key in ROW_COLUMNS:
             raise bad(f"grid: {key!r} clashes with a column of arms.parquet ({', '.join(ROW_COLUMNS)})")
         if (stage, option.replace("-", "_")) in seen:

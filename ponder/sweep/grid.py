@@ -31,6 +31,7 @@ import yaml
 from ponder.errors import PonderError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")  # `{stage}` in a pipeline stage's strings
 MAX_LABEL = 48
 
 
@@ -123,8 +124,6 @@ class Unit:
 
 
 def _references(value: Any) -> set[str]:
-    from ponder.sweep.config import REFERENCE
-
     if isinstance(value, str):
         return set(REFERENCE.findall(value))
     if isinstance(value, (list, tuple)):
@@ -157,8 +156,6 @@ def _resolve(value: Any, dirs: dict[str, str], where: str, bad) -> Any:
                 earlier = ", ".join(dirs) or "none"
                 raise bad(f"{where}: {{{m.group(1)}}} names no earlier stage (earlier stages: {earlier})")
             return dirs[m.group(1)]
-
-        from ponder.sweep.config import REFERENCE
 
         return REFERENCE.sub(sub, value)
     if isinstance(value, list):

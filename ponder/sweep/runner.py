@@ -126,6 +126,17 @@ def driver_lock(root: Path):
         os.close(fd)
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A HOST:PORT that does not answer fails in seconds here; ray.init would retry for minutes."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto" and other forms: Ray resolves them itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise PonderError(f"cannot reach Ray at {address}: {e.strerror or e} (is `ray start --head` running there?)") from None
+
+
 def connect(cfg: SweepConfig, spec: SweepSpec) -> None:
     """Start a local Ray instance (one CPU per core) or join --address; refuse requests it cannot place."""
     import logging
@@ -135,6 +146,8 @@ def connect(cfg: SweepConfig, spec: SweepSpec) -> None:
     if ray.is_initialized():
         return
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    if cfg.address:
+        _check_reachable(cfg.address)
     try:
         if cfg.address:
             ray.init(address=cfg.address, **kwargs)
