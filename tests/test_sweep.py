@@ -42,6 +42,14 @@ def _sweep(*args: str, **kw) -> subprocess.CompletedProcess:
                           env=_env(), timeout=240, **kw)
 
 
+def test_help_lists_sweep(capsys):
+    for argv in (["--help"], ["sweep", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+    assert "sweep" in capsys.readouterr().out
+
+
 # -- validation: one line, exit 2, nothing written ----------------------------------------------
 GOOD = {"command": "eval", "base": {"model": "m"}, "grid": {"temperature": [0.5, 1.0]}, "seeds": [0, 1],
         "metrics": ["summary.accuracy"]}

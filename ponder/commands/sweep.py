@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-HELP = "run a grid of configs x seeds of any command as Ray tasks; aggregate metrics with 95% intervals"
+HELP = "run a grid of configs x seeds of any stage as Ray tasks; aggregate metrics with t-intervals over seeds"
 
 
 def add_arguments(p) -> None:
