@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ponder.stats import mean
+from ponder.sweep.arm import STATES
 
 DOCUMENTS = ("summary.json", "metrics.json")  # where a metric path is looked up, in this order
-_MISSING = object()
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -52,14 +52,16 @@ def t_quantile(p: float, df: float) -> float:
 
 
 def interval(xs: list[float], level: float = 0.95) -> dict:
-    """{mean, sd, n, half_width, lo, hi}: the t-interval over `xs`; width fields None below two values."""
+    """{mean, n, sd, half_width, lo, hi, ci95}: the t-interval over `xs` (ci95 = [lo, hi]); all but
+    mean and n are None below two values, and mean too for none."""
     n = len(xs)
-    out: dict[str, Any] = {"mean": mean(xs) if n else None, "sd": None, "n": n, "half_width": None, "lo": None, "hi": None}
+    out: dict[str, Any] = {"mean": mean(xs) if n else None, "n": n, "sd": None, "half_width": None,
+                           "lo": None, "hi": None, "ci95": None}
     if n >= 2:
         m = out["mean"]
         sd = math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (n - 1))
         hw = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
-        out.update(sd=sd, half_width=hw, lo=m - hw, hi=m + hw)
+        out.update(sd=sd, half_width=hw, lo=m - hw, hi=m + hw, ci95=[m - hw, m + hw])
     return out
 
 
@@ -202,7 +204,7 @@ def summarize(spec, rows: list[dict], columns: list[str], sessions: list[dict], 
     unresolved = [m for m in spec.metrics if not any(_matches(m, c) for c in columns)]
     return {
         "metrics": columns, "unresolved": unresolved, "arms": per_arm, "differ": differ,
-        "runs": {state: sum(r["status"] == state for r in rows) for state in ("done", "failed", "pending", "running")},
+        "runs": {state: sum(r["status"] == state for r in rows) for state in STATES},
         "failed": [{"run": f"{r['arm']}/seed-{r['seed']}", "error": r["error"]} for r in rows if r["status"] == "failed"],
         "shared": shared,
         # speedup: the runs' own wall time (all attempts) over the driver's; what parallel running bought

@@ -11,8 +11,9 @@ the sweep knowing. A run's status.json (written atomically) says where it stands
 A stage interrupted earlier (its run directory holds config.yaml) continues with `--resume` when
 its command takes one and accepts it, else restarts from an empty run directory. Stages already
 done are skipped.
-The stage dies with the process that started it (Linux: PR_SET_PDEATHSIG), so killing the sweep
-driver, its Ray instance or a worker leaves no orphan training behind to race a resumed sweep.
+The stage dies with the process that started it (Linux: PR_SET_PDEATHSIG, on top of Ray's own
+clean-up of a dead worker's children), so killing the sweep driver, its Ray instance or a worker
+leaves no orphan training behind to race a resumed sweep.
 """
 
 from __future__ import annotations

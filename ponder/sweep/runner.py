@@ -15,7 +15,6 @@ driver's lock goes with it, so `--resume` can take over.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import fcntl
 import os
