@@ -53,7 +53,7 @@ def run(args) -> int:
     finally:
         ray.shutdown()
     t = result.summary["timing"]
-    speedup = f", {t['speedup']:.2f}x the runs' own time" if t["speedup"] else ""
+    speedup = f" (speedup {t['speedup']:.2f}: the runs' own time over the sweep's)" if t["speedup"] else ""
     print(f"{result.done}/{result.runs} runs done, {result.failed} failed ({result.ran} run now, {result.skipped} "
           f"already done) in {result.wall_s:.1f}s{speedup}; report: {run_dir}/report.html")
     if result.summary["unresolved"]:

@@ -56,6 +56,8 @@ def load(cfg: SweepConfig) -> SweepSpec:
     """The spec to run: SPEC, or with --resume the saved one (SPEC, if given, must run the same runs)."""
     if not cfg.resume:
         return load_spec(cfg.spec)  # type: ignore[arg-type]
+    if cfg.spec and not (Path(cfg.out) / SPEC_NAME).exists():  # type: ignore[arg-type]
+        return load_spec(cfg.spec)  # the first driver died before saving it
     saved = saved_spec(cfg.out)  # type: ignore[arg-type]
     if not cfg.spec:
         return saved
