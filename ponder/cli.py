@@ -31,6 +31,7 @@ COMMANDS = {
     "curate": "ponder.commands.curate", "export": "ponder.commands.export",
     "train": "ponder.commands.train",
     "eval": "ponder.commands.eval", "report": "ponder.commands.report", "compare": "ponder.commands.compare",
+    "sweep": "ponder.commands.sweep",
 }
 
 
