@@ -14,7 +14,7 @@ import pytest
 
 from ponder.config import add_config_args, parse_int_list, resolve_config
 from ponder.errors import PonderError
-from ponder.runs import RunDir, append_jsonl, atomic_write_text, read_jsonl, read_problems, write_problems
+from ponder.runs import RunDir, atomic_write_text, read_problems, write_problems
 from ponder.types import Completion, Problem
 
 

@@ -20,7 +20,8 @@ import yaml
 
 from ponder.cli import main
 from ponder.sweep import aggregate, interval, parse_spec, plan, runs
-from ponder.sweep.aggregate import find, non_overlapping, t_quantile
+from ponder.stats import t_quantile
+from ponder.sweep.aggregate import find, non_overlapping
 from ponder.sweep.arm import error_line, last_line, read_status, run_arm
 from ponder.sweep.grid import Run, arms, shared_stages, units
 

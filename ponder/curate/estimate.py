@@ -50,6 +50,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ponder.errors import PonderError
+from ponder.stats import lbeta, beta_cdf
 
 KEEP, DROP = "keep", "drop"
 # The optimal rule never makes a single stop whose own chance of disagreeing exceeds this many
@@ -59,46 +60,9 @@ KEEP, DROP = "keep", "drop"
 STOP_CAP = 2.0
 
 
-# -- special functions (no scipy in the base install) ------------------------------------------
-def _lbeta(a: float, b: float) -> float:
-    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction for the incomplete beta function (Lentz's method)."""
-    tiny, eps = 1e-300, 3e-14
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + aa / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < eps:
-            break
-    return h
-
-
-def beta_cdf(x: float, a: float, b: float) -> float:
-    """P(p <= x) for p ~ Beta(a, b) (the regularized incomplete beta I_x(a, b))."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    front = math.exp(a * math.log(x) + b * math.log1p(-x) - _lbeta(a, b))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
 def betabinom_logpmf(x: int, m: int, a: float, b: float) -> float:
     """log P(X = x) for X ~ BetaBinomial(m, a, b)."""
-    return math.lgamma(m + 1) - math.lgamma(x + 1) - math.lgamma(m - x + 1) + _lbeta(a + x, b + m - x) - _lbeta(a, b)
+    return math.lgamma(m + 1) - math.lgamma(x + 1) - math.lgamma(m - x + 1) + lbeta(a + x, b + m - x) - lbeta(a, b)
 
 
 # -- the two stopping criteria: P(keep | s successes in n samples) ----------------------------

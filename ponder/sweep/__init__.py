@@ -12,7 +12,8 @@ never loads a model. The aggregate (ponder/sweep/aggregate.py) gives per arm the
 t-interval over seeds of each metric. docs/scale.md maps this onto a cluster.
 """
 
-from ponder.sweep.aggregate import aggregate, interval
+from ponder.stats import interval
+from ponder.sweep.aggregate import aggregate
 from ponder.sweep.config import SWEEPABLE, SweepConfig, SweepSpec, load_spec, parse_spec
 from ponder.sweep.grid import arms, describe, plan, runs
 from ponder.sweep.runner import SweepResult, aggregate_only, check, connect, load, run

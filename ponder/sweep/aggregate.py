@@ -17,52 +17,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-from ponder.stats import mean
+from ponder.stats import interval, number
 from ponder.sweep.arm import STATES
 
 DOCUMENTS = ("summary.json", "metrics.json")  # where a metric path is looked up, in this order
-
-
-# -- statistics ---------------------------------------------------------------------------------
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with `df` degrees of freedom."""
-    from ponder.curate.estimate import beta_cdf  # the regularized incomplete beta I_x(a, b)
-
-    tail = 0.5 * beta_cdf(df / (df + t * t), df / 2.0, 0.5)
-    return 1.0 - tail if t > 0 else tail
-
-
-def t_quantile(p: float, df: float) -> float:
-    """The p-quantile of Student's t (bisection on t_cdf; 1e-12 absolute), p in (0, 1)."""
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        lo, hi = hi, hi * 2.0
-    while hi - lo > 1e-12 * max(1.0, hi):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def interval(xs: list[float], level: float = 0.95) -> dict:
-    """{mean, n, sd, half_width, lo, hi, ci95}: the t-interval over `xs` (ci95 = [lo, hi]); all but
-    mean and n are None below two values, and mean too for none."""
-    n = len(xs)
-    out: dict[str, Any] = {"mean": mean(xs) if n else None, "n": n, "sd": None, "half_width": None,
-                           "lo": None, "hi": None, "ci95": None}
-    if n >= 2:
-        m = out["mean"]
-        sd = math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (n - 1))
-        hw = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
-        out.update(sd=sd, half_width=hw, lo=m - hw, hi=m + hw, ci95=[m - hw, m + hw])
-    return out
 
 
 def non_overlapping(stats: dict[str, dict]) -> list[list[str]]:
@@ -95,15 +56,6 @@ def find(obj: Any, parts: list[str], prefix: tuple[str, ...] = ()) -> list[tuple
     if isinstance(obj, list) and parts[0].lstrip("-").isdigit() and -len(obj) <= int(parts[0]) < len(obj):
         return find(obj[int(parts[0])], parts[1:], prefix + (parts[0],))
     return []
-
-
-def number(value: Any) -> float | None:
-    """A metric value as a float: bools as 1/0; anything not a finite number is None."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def read_documents(run_dir: Path) -> list[dict]:

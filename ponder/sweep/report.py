@@ -30,7 +30,7 @@ def _candidates(run_dir: Path) -> list[Path]:
 
 def curve_points(rows: list[dict], metric: str, x: str) -> tuple[str, list[tuple[float, float]]] | None:
     """(x key used, points) from logged rows, or None when they lack the metric or the x key."""
-    from ponder.sweep.aggregate import number
+    from ponder.stats import number
 
     keys = ("rl_flops", "step") if x == "auto" else (x,)
     for key in keys:
