@@ -21,13 +21,11 @@ import re
 from dataclasses import dataclass, replace
 
 from ponder.errors import PonderError
-from ponder.format import extract_answer
+from ponder.format import JOIN, RESULT_CLOSE, RESULT_OPEN, SPAWN_CLOSE, SPAWN_OPEN, extract_answer
 from ponder.rollout.multiturn import Injection, run_multiturn
 from ponder.rollout.types import Limits
 from ponder.types import Sampling
 
-SPAWN_OPEN, SPAWN_CLOSE, JOIN = "<spawn>", "</spawn>", "<join>"
-RESULT_OPEN, RESULT_CLOSE = "<result>", "</result>"
 _SPAWN_RE = re.compile(re.escape(SPAWN_OPEN) + r"(.*?)" + re.escape(SPAWN_CLOSE), re.S)
 
 
