@@ -141,3 +141,42 @@ def test_multiturn_on_the_tiny_hf_model(tiny_model):
         # the character tokenizer: continuing from text is continuing from exactly the sampled ids
         body = [t for t in r.token_ids if t not in policy.eos_ids]
         assert policy.tokenizer.decode(body, skip_special_tokens=True) == r.text
+
+
+def test_multiturn_against_the_openai_backend_runs_subcalls_concurrently():
+    """The openai backend on a loopback server: the two sub-calls are in flight together, the
+    stop marker the server cuts is put back, and the parent continues from its results."""
+    import json
+
+    from test_openai_client import ScriptedServer
+
+    from ponder.policy.openai import OpenAIPolicy
+
+    class Server(ScriptedServer):
+        def answer(self, h, step, body):
+            import time
+
+            prompt = body["prompt"]
+            if "<result>" in prompt:
+                text, stop = "<answer>14</answer>", "</answer>"
+            elif "+" in prompt:
+                text, stop = "<spawn>1*2=?</spawn><spawn>3*4=?</spawn><join>", "<join>"
+            else:
+                time.sleep(0.3)  # a sub-call: slow enough that both are seen in flight
+                a, b = map(int, prompt.split("=")[0].split("*"))
+                text, stop = f"<answer>{a * b}</answer>", "</answer>"
+            choice = {"index": 0, "finish_reason": "stop", "text": text[: -len(stop)], "stop_reason": stop}
+            payload = json.dumps({"id": "x", "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 5}}).encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+
+    with Server() as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=4)
+        [r] = run_multiturn(policy, [policy.render("1*2+3*4=?")], SubCalls(), SAMPLING, Limits())
+    assert [s.source for s in r.segments] == ["policy", "env", "policy"]
+    assert r.segments[1].text == "<result>2</result><result>12</result>"
+    assert r.text.endswith("<answer>14</answer>") and srv.max_in_flight == 2
+    assert [q["stop"] for q in srv.requests[:1]] == [["</answer>", "<join>"]]
