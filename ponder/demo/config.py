@@ -38,6 +38,8 @@ class DemoConfig:
     def __post_init__(self):
         if self.size not in ("tiny", "small"):
             raise PonderError(f"--size must be tiny or small, got {self.size!r}")
+        if self.axis not in ("calibration", "abstraction", "all"):
+            raise PonderError(f"--axis must be calibration, abstraction or all, got {self.axis!r}")
         if self.eval_per_level < 0:
             raise PonderError(f"--eval-per-level must be >= 0, got {self.eval_per_level}")
         for name in ("eval_n", "curate_pool"):
