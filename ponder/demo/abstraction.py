@@ -5,7 +5,8 @@
 Stages (each through its stage's `check` / `run`, in a sub-directory of the run):
 
     1. sft/       the tiny model warm-started on `sumprod` traces that either solve serially or spawn
-                  the products as sub-calls, at random (uncalibrated); injected results are masked
+                  the products as sub-calls, at random (uncalibrated; injected results are masked),
+                  beside `arith` traces (additions)
     2. baseline/  `ponder eval` with the orchestrator: every held-out problem solved greedily as a
                   multi-turn rollout with the model's own sub-calls, and forced serial (`<think>`)
     3. train/     RL through the sub-call tree (the `abstraction` preset)
@@ -31,7 +32,10 @@ from ponder.demo.config import DemoConfig
 
 TASK = "sumprod"
 LEVELS = (1, 2, 3, 4, 5)
-SFT_STEPS = 600  # the warm start's steps (--sft-steps overrides)
+SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides); 600 learnt the format, not the products
+# arith's addition chains beside sumprod: at 1500 steps on sumprod alone the products were right and
+# the running sums wrong (docs/abstraction.md)
+SFT_TASKS = (TASK, "arith")
 SUBCALL_PROB = 0.3  # 30% sub-call traces, 30% a part as a child's example, 40% serial traces
 EVAL_PER_LEVEL = 12  # held-out problems per level when --eval-per-level is 0 (each solved twice, greedily, alone)
 EVAL_MAX_NEW_TOKENS = 128  # per turn and per rollout: the level-5 serial trace is ~100 tokens
@@ -51,7 +55,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
 
     scale = 2 if cfg.long else 1
     sft_model = str(root / "sft" / "model")
-    scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=(1.0,) * len(LEVELS),
+    scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=(1.0,) * len(LEVELS),
                      subcall_prob=SUBCALL_PROB, out=str(root / "sft"), seed=cfg.seed,
                      steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
 
