@@ -19,6 +19,11 @@ PLAN_OPEN, PLAN_CLOSE = "<plan>", "</plan>"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 TAGS = (PLAN_OPEN, PLAN_CLOSE, THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+# the markers of a multi-turn rollout's sub-calls (ponder.rollout.subcalls): the policy writes the
+# first three, the runtime injects the results
+SPAWN_OPEN, SPAWN_CLOSE, JOIN = "<spawn>", "</spawn>", "<join>"
+RESULT_OPEN, RESULT_CLOSE = "<result>", "</result>"
+CALL_TAGS = (SPAWN_OPEN, SPAWN_CLOSE, JOIN, RESULT_OPEN, RESULT_CLOSE)
 PLAN_SEP = ";"  # plan steps are separated by ';'
 
 _THINK_RE = re.compile(re.escape(THINK_OPEN) + r"(.*?)(?:" + re.escape(THINK_CLOSE) + r"|\Z)", re.S)

@@ -207,6 +207,35 @@ def test_vllm_missing_model_dir_is_a_ponder_error(tmp_path):
         load_policy(str(tmp_path / "nope"), backend="vllm")
 
 
+# -- multi-turn rollouts on the engines ---------------------------------------------------------
+
+
+def _multiturn_checks(policy, problems):
+    """run_multiturn with an environment that calls two sub-problems whenever a turn ends in a
+    digit: the engine serves every turn, the sub-calls come back in order, the ids line up."""
+    from ponder.rollout import Limits, SubCalls, run_multiturn
+
+    class EveryDigitCalls(SubCalls):
+        def parse(self, text):
+            return ["1+1=?", "2*3=?"] if text and text[-1].isdigit() else None
+
+    sampling = Sampling.to_answer(temperature=1.0, max_new_tokens=24, seed=3)
+    rs = run_multiturn(policy, [policy.render(p) for p in problems[:2]], EveryDigitCalls(stop=tuple("0123456789")),
+                       sampling, Limits(max_turns=3, max_tokens=80), n=2)
+    assert len(rs) == 4 and any(r.children for r in rs)
+    for r in rs:
+        assert len(r.loss_mask()) == len(r.token_ids) <= 80
+        assert all(len(s.children) == 2 for s in r.segments if s.source == "env")
+
+
+def test_multiturn_on_vllm(vllm_policy, problems):
+    _multiturn_checks(vllm_policy, problems)
+
+
+def test_multiturn_against_vllm_serve(server, model_dir, problems):
+    _multiturn_checks(_openai(server, model_dir, token_ids=True, concurrency=4), problems)
+
+
 # -- openai: a real `vllm serve` -------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ machine (most of it model loading, plotting and, for resume, a second Python pro
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -53,10 +55,12 @@ def test_eval_end_to_end(warm_model, tmp_path):
         "sample", "best-of-n", "majority"}
     assert metrics["cost"]["generated_tokens"] == sum(r["num_tokens"] for r in rows)
     assert metrics["cost"]["flops"] == 2 * metrics["cost"]["params"] * metrics["cost"]["generated_tokens"]
-    assert metrics["abstraction"]["sumprod"]["problems"] == 2 and metrics["abstraction"]["sumprod"]["speedup"] > 0
+    orch = metrics["abstraction"]["sumprod"]["orchestrated"]
+    assert orch["problems"] == 2 and orch["speedup"] > 0 and orch["serial_tokens"] > 0
+    assert set(metrics["abstraction"]["sumprod"]["by_difficulty"]) <= {"1", "2", "3"}
     assert "grid" in metrics["strategy"]
     html = (out / "report.html").read_text()
-    assert html.count('<img src="data:image/png;base64,') == 6
+    assert html.count('<img src="data:image/png;base64,') == 7  # six plots, and accuracy vs critical-path tokens
     # `ponder report` re-renders from the samples alone and agrees with the run's metrics
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0
@@ -182,7 +186,10 @@ def test_eval_samples_like_every_scoring_stage():
     sampled, greedy = policy.samplings[:2], policy.samplings[2:]
     assert sampled == [Sampling.to_answer(temperature=0.7, top_p=0.9, max_new_tokens=32, seed=3 * 1000003 + b)
                        for b in (0, 1)]
-    assert greedy and all(s == Sampling.to_answer(temperature=0.0, max_new_tokens=32, seed=0) for s in greedy)
+    # the orchestrator's greedy runs: to the answer, and (orchestrated) also to a call marker
+    base = Sampling.to_answer(temperature=0.0, max_new_tokens=32, seed=0)
+    assert greedy and all(s.stop[0] == "</answer>" and s == dataclasses.replace(base, stop=s.stop) for s in greedy)
+    assert {s.stop for s in greedy} == {("</answer>",), ("</answer>", "<join>")}
 
 
 def test_eval_resume_takes_the_saved_config_and_refuses_changes(warm_model, tmp_path, capsys):

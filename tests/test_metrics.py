@@ -201,11 +201,17 @@ def test_plan_metrics_hand_values():
 def test_abstraction_hand_values():
     d = decomposition_metrics([{"decomposition": 1.0}, {"decomposition": 0.5}, {"decomposition": None}])
     assert d["decomposition_rate"] == pytest.approx(1 / 3) and d["decomposition_score"] == pytest.approx(0.5)
-    o = orchestration_metrics([
-        {"sub_correct": [True, True, False], "composed_correct": False, "parallel_s": 1.0, "sequential_s": 3.0},
-        {"sub_correct": [True], "composed_correct": True, "parallel_s": 1.0, "sequential_s": 1.0},
-    ])
-    assert o["sub_accuracy"] == 0.75 and o["composed_accuracy"] == 0.5 and o["speedup"] == 2.0
+    def rec(d, sub, ok, serial_ok, tokens, path, serial, wall, serial_wall, dec=None):
+        return {"difficulty": d, "decomposed": bool(sub), "sub_calls": len(sub), "sub_correct": sub, "decomposition": dec,
+                "correct": ok, "serial_correct": serial_ok, "tokens": tokens, "critical_path_tokens": path,
+                "serial_tokens": serial, "wall_s": wall, "serial_wall_s": serial_wall}
+
+    o = orchestration_metrics([rec(3, [True, True, False], False, True, 60, 30, 50, 1.0, 3.0, dec=0.5),
+                               rec(1, [], True, True, 10, 10, 12, 1.0, 1.0)])
+    assert o["sub_accuracy"] == pytest.approx(2 / 3) and o["accuracy"] == 0.5 and o["serial_accuracy"] == 1.0
+    assert o["decompose_rate"] == 0.5 and o["decomposition_score"] == 0.5 and o["sub_calls"] == 1.5
+    assert o["critical_path_tokens"] == 20 and o["tokens"] == 35 and o["serial_tokens"] == 31
+    assert o["wall_s"] == 1.0 and o["serial_wall_s"] == 2.0 and o["speedup"] == 2.0
 
 
 def test_cost_flops():
@@ -228,5 +234,7 @@ def test_empty_groups_have_no_value_not_zero():
     assert m["plan_rate"] == 0.0 and math.isnan(m["plan_validity"]) and math.isnan(m["plan_adherence"])
     assert m["accuracy_without_plan"] == 1.0 and math.isnan(m["accuracy_with_plan"])
     assert math.isnan(outcome_efficiency([{"correct": False, "num_tokens": 8, "needed_tokens": 8}])["outcome_efficiency"])
-    assert math.isnan(orchestration_metrics([{"sub_correct": [], "composed_correct": True, "parallel_s": 1.0,
-                                              "sequential_s": 1.0}])["sub_accuracy"])
+    o = orchestration_metrics([{"difficulty": 1, "decomposed": False, "sub_calls": 0, "sub_correct": [], "decomposition": None,
+                                "correct": True, "serial_correct": True, "tokens": 5, "critical_path_tokens": 5,
+                                "serial_tokens": 5, "wall_s": 1.0, "serial_wall_s": 1.0}])
+    assert math.isnan(o["sub_accuracy"]) and math.isnan(o["decomposition_score"])

@@ -50,7 +50,7 @@ def test_mode_strategies_come_from_the_table():
 
     assert isinstance(TrainConfig(model="x").mode_strategy, OnPolicy)
     assert isinstance(TrainConfig(model="x", modes="balanced").mode_strategy, Balanced)
-    assert set(MODE_STRATEGIES) == {"on_policy", "balanced"}
+    assert set(MODE_STRATEGIES) == {"on_policy", "balanced", "subcalls"}
     rewards = torch.tensor([[1.0, 0.0, 1.25, 0.0]])
     assert OnPolicy().advantages(rewards, "group").shape == (4,)
     assert Balanced().advantages(rewards, "group").shape == (4, 2)

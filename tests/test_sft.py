@@ -183,3 +183,30 @@ def test_resume_refuses_a_different_data_stream(tiny_model, tmp_path, capsys):
     assert main(["sft", "--out", str(run), "--resume", "--steps", "3"]) == 0
     assert capsys.readouterr().out.strip() == str(run / "model")
     assert read_jsonl(run / "metrics.jsonl")[-1]["step"] == 3
+
+
+def test_subcall_traces_mask_the_injected_results_and_mix_both_ways_of_solving():
+    """With --subcall-prob, sumprod examples are sub-call traces (results masked out of the loss),
+    single parts (a child's example) or serial traces; never a plan."""
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft import SFTConfig, collate, pool_examples
+    from ponder.tasks import get_task
+
+    tok = build_tokenizer()
+    cfg = SFTConfig(model="x", tasks=("sumprod",), subcall_prob=0.3, batch_size=8)
+    batches = pool_examples(cfg, 0, tok, [get_task("sumprod")])
+    kinds = {"spawn": 0, "child": 0, "serial": 0}
+    for batch in batches:
+        _, _, labels = collate(batch, 0, 512)
+        for ex, lab in zip(batch, labels):
+            text = tok.decode(ex[0])
+            trained = tok.decode([x for x in lab.tolist() if x != -100])
+            assert "<plan>" not in text
+            if "<spawn>" in text:
+                kinds["spawn"] += 1
+                assert "<result>" in text and "<result>" not in trained and trained.startswith("<spawn>")
+                assert "<join><think>" in trained or "<join><answer>" in trained
+            else:
+                kinds["child" if "+" not in text.split("\n")[0] else "serial"] += 1
+                assert len(ex) == 2
+    assert all(kinds.values()), kinds

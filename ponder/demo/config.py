@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ponder.errors import PonderError
 
@@ -15,11 +16,16 @@ CURATE_SEED_OFFSET = 7  # curation's pool is drawn apart from the eval set and t
 @dataclass
 class DemoConfig:
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/demo-<time>)"})
+    axis: Literal["calibration", "abstraction", "all"] = field(
+        default="calibration", metadata={"help": "which claim to reproduce (ponder/demo/axes.py): calibration (think "
+                                                 "where it pays), abstraction (decompose into parallel sub-calls where it "
+                                                 "pays), or all, each into its own sub-directory"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     size: str = field(default="tiny", metadata={"help": "model size: tiny or small"})
     sft_steps: int = field(default=0, metadata={"help": "warm-start steps (0: the tuned default, longer with --long)"})
     rl_steps: int = field(default=0, metadata={"help": "RL steps (0: the calibration preset's, longer with --long)"})
-    eval_per_level: int = field(default=50, metadata={"help": "held-out problems per difficulty level"})
+    eval_per_level: int = field(default=0, metadata={"help": "held-out problems per difficulty level (0: the axis's "
+                                                        "default: 50 for calibration, 12 for abstraction)"})
     eval_n: int = field(default=2, metadata={"help": "samples per evaluation problem"})
     eval_temperature: float = field(default=1.0, metadata={"help": "evaluation sampling temperature (1.0: the policy itself)"})
     curate_pool: int = field(default=1000, metadata={"help": "problems in the curation pool (RL draws 2000 prompts; "
@@ -32,7 +38,11 @@ class DemoConfig:
     def __post_init__(self):
         if self.size not in ("tiny", "small"):
             raise PonderError(f"--size must be tiny or small, got {self.size!r}")
-        for name in ("eval_per_level", "eval_n", "curate_pool"):
+        if self.axis not in ("calibration", "abstraction", "all"):
+            raise PonderError(f"--axis must be calibration, abstraction or all, got {self.axis!r}")
+        if self.eval_per_level < 0:
+            raise PonderError(f"--eval-per-level must be >= 0, got {self.eval_per_level}")
+        for name in ("eval_n", "curate_pool"):
             if getattr(self, name) < 1:
                 raise PonderError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.sft_steps < 0 or self.rl_steps < 0:

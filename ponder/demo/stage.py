@@ -37,6 +37,8 @@ from typing import NamedTuple
 from ponder.demo.config import CURATE_SEED_OFFSET, EVAL_MAX_NEW_TOKENS, LEVELS, TASK, DemoConfig
 from ponder.errors import PonderError
 
+EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
+
 
 class StageConfigs(NamedTuple):
     """The config of every stage of one demo run, all built (and so validated) up front."""
@@ -61,7 +63,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> StageConfigs:
                      steps=cfg.sft_steps or SFTConfig.steps * scale, threads=cfg.threads)
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
-        return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n, per_level=cfg.eval_per_level,
+        return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n, per_level=cfg.eval_per_level or EVAL_PER_LEVEL,
                           temperature=cfg.eval_temperature, max_new_tokens=EVAL_MAX_NEW_TOKENS, seed=cfg.seed,
                           out=str(root / name), orchestrate=False)
 

@@ -85,7 +85,8 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
     for rec in orchestration:
         orch_by_task.setdefault(rec["task"], []).append(rec)
     for t, recs in sorted(orch_by_task.items()):
-        abstraction.setdefault(t, {}).update(M.orchestration_metrics(recs))
+        abstraction.setdefault(t, {}).update(orchestrated=M.orchestration_metrics(recs),
+                                             by_difficulty=M.orchestration_by_difficulty(recs))
     return _clean({
         "summary": summarize(rows),
         "skills": skills,

@@ -33,8 +33,9 @@ class EvalConfig:
     data_seed: int = field(default=9999, metadata={"help": "problem generation seed; 9999 keeps the eval set "
                                                            "apart from training's default seed 0"})
     batch_problems: int = field(default=32, metadata={"help": "problems per generate call (all n samples of each)"})
-    orchestrate: bool = field(default=True, metadata={"help": "solve decomposable tasks' sub-problems in parallel "
-                                                              "sub-calls and report composed accuracy and speedup"})
+    orchestrate: bool = field(default=True, metadata={"help": "also solve decomposable tasks' problems as multi-turn "
+                                                              "rollouts with the model's own parallel sub-calls, and serially, and "
+                                                              "report decomposition, critical-path tokens and measured wall time"})
     verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified sample before it scores 0",
                                                          "aliases": ("--verify-timeout-s",)})
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})

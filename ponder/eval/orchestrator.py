@@ -1,18 +1,25 @@
-"""The orchestrator: solve a decomposable problem's parts in parallel sub-calls, then merge.
+"""The orchestrator: the model decides whether and how to decompose; its sub-calls run in parallel.
 
-    records = orchestrate(policy, problems, pool)
+    records = orchestrate(policy, problems, pool, max_new_tokens=256)
 
-For each problem, `task.subproblems(problem)` gives the parts. All parts of all problems go to
-the policy in ONE batched `generate` call (the parallel sub-calls; greedy, one sample each, so
-the result is a property of the model rather than of a draw), are verified against their own
-gold answers in the pool, and each problem's part answers are merged with
-`task.compose(answers, problem)` and the merged answer verified against the whole problem.
+Each problem is solved twice by the same model, greedily, one problem at a time (so the wall time
+is the latency a user of that one problem waits):
+- orchestrated: a multi-turn rollout (`ponder.rollout.run_multiturn` with `SubCalls`): whatever
+  the model writes between `<spawn>` tags runs as sub-calls, all of one join in one batched
+  generate, their answers are pasted back and the model continues to its answer;
+- serial: the model forced to solve without sub-calls (its completion started with `serial_suffix`,
+  `<think>`, the first token of a linear trace, and no environment).
 
-For the speedup, parts are then solved sequentially, one `generate` call per part, as a plain
-loop would: speedup = sequential wall time / parallel wall time. To keep evaluation cheap only
-the first `max_sequential` parts are timed one by one and the sequential time of all parts is
-extrapolated from their mean. On the tiny model this measures batching on one device; with a
-served backend it is the concurrency of the sub-calls.
+Nothing the task knows drives execution. The task's gold structure only *scores*: the spawned
+sub-problems against `task.check_decomposition` (decomposition score), and each child's answer
+against the gold part with the same prompt, when the task has `subproblems` (sub-call accuracy);
+without them those scores are empty and everything else still runs.
+
+Measured, never extrapolated: generated tokens (root + every sub-call), critical-path tokens (the
+root's own plus the longest child at each join: `Rollout.critical_path_tokens`), serial tokens, and
+the wall time of each run. On the tiny model on CPU a batched generate of k children costs about
+one child, so the wall-time ratio follows the critical path; with a served backend it is the
+concurrency of the server.
 """
 
 from __future__ import annotations
@@ -20,50 +27,58 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ponder.format import format_completion
+from ponder.format import extract_answer
+from ponder.rollout import Limits, SubCalls, run_multiturn, spawns
 from ponder.tasks import get_task
 from ponder.types import Problem, Sampling
 
+SERIAL_SUFFIX = "<think>"  # a linear trace's first token: the serial run is forced to start with it
 
-def orchestrate(policy, problems: Sequence[Problem], pool, *, max_new_tokens: int = 256,
-                max_sequential: int = 8) -> list[dict]:
-    """One record per problem: task, problem_id, difficulty, sub_correct, composed, composed_correct, timings."""
+
+def _norm(prompt: str) -> str:
+    return "".join(prompt.split())
+
+
+def gold_parts(task, problem: Problem) -> dict[str, str] | None:
+    """{normalised sub-problem prompt: gold answer}, or None when the task has no gold structure."""
+    sub = getattr(task, "subproblems", None)
+    return None if sub is None else {_norm(s.prompt): s.answer for s in sub(problem)}
+
+
+def orchestrate(policy, problems: Sequence[Problem], pool, *, max_new_tokens: int = 256, max_turns: int = 4,
+                serial_suffix: str = SERIAL_SUFFIX) -> list[dict]:
+    """One record per problem (see `ponder.metrics.abstraction.orchestration_metrics` for the fields)."""
     if not problems:
         return []
     greedy = Sampling.to_answer(temperature=0.0, max_new_tokens=max_new_tokens, seed=0)
-    parts = [get_task(p.task).subproblems(p) for p in problems]
-    flat = [s for ss in parts for s in ss]
-    prompts = [policy.render(s) for s in flat]
-    t0 = time.perf_counter()
-    outs = policy.generate(prompts, 1, greedy)
-    parallel_s = time.perf_counter() - t0
-    seq_times = []
-    for prompt in prompts[:max_sequential]:
+    limits = Limits(max_turns=max_turns, max_tokens=max_new_tokens)
+    env = SubCalls()
+    trees, serials, walls, serial_walls = [], [], [], []
+    for p in problems:
         t0 = time.perf_counter()
-        policy.generate([prompt], 1, greedy)
-        seq_times.append(time.perf_counter() - t0)
-    per_part = sum(seq_times) / len(seq_times) if seq_times else float("nan")
-    texts = [o[0].text for o in outs]
-    sub_fut = pool.submit(flat, texts)
-    composed, i = [], 0
-    for p, ss in zip(problems, parts):
+        trees.append(run_multiturn(policy, [policy.render(p)], env, greedy, limits)[0])
+        walls.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        serials.append(run_multiturn(policy, [policy.render(p, serial_suffix)], None, greedy, limits)[0])
+        serial_walls.append(time.perf_counter() - t0)
+    final = pool.submit(list(problems), [r.text for r in trees])
+    serial = pool.submit(list(problems), [serial_suffix + r.text for r in serials]).result()
+    final = final.result()
+    records = []
+    for p, r, s, w, sw, score, sscore in zip(problems, trees, serials, walls, serial_walls, final, serial):
         task = get_task(p.task)
-        answers = [get_task(s.task).extract(t) for s, t in zip(ss, texts[i:i + len(ss)])]
-        composed.append(task.compose(answers, p))
-        i += len(ss)
-    whole_scores = pool.submit(list(problems), [format_completion(a) for a in composed]).result()
-    sub_scores = sub_fut.result()
-    records, i = [], 0
-    for p, ss, answer, score in zip(problems, parts, composed, whole_scores):
-        k = len(ss)
+        asked = [sp for seg in r.segments if seg.source == "policy" for sp in spawns(seg.text)]
+        gold = gold_parts(task, p)
+        check = getattr(task, "check_decomposition", None)
+        sub_correct = [] if gold is None else [
+            _norm(q) in gold and extract_answer(c.text) == gold[_norm(q)] for q, c in zip(asked, r.children)]
         records.append({
-            "task": p.task, "problem_id": p.id, "difficulty": p.difficulty, "parts": k,
-            "sub_correct": [s >= 1.0 for s in sub_scores[i:i + k]], "sub_texts": texts[i:i + k],
-            "composed": answer, "composed_correct": score >= 1.0,
-            # the batched call's time is shared out by number of parts; totals are exact
-            "parallel_s": parallel_s * k / len(flat),
-            "sequential_s": per_part * k,
-            "sub_tokens": sum(o[0].num_tokens for o in outs[i:i + k]),
+            "task": p.task, "problem_id": p.id, "difficulty": p.difficulty,
+            "decomposed": bool(r.children), "sub_calls": len(r.children),
+            "decomposition": check(";".join(q.rstrip("?") for q in asked), p) if check and asked else None,
+            "sub_correct": sub_correct, "correct": score >= 1.0, "serial_correct": sscore >= 1.0,
+            "tokens": r.generated_tokens, "critical_path_tokens": r.critical_path_tokens,
+            "serial_tokens": s.generated_tokens, "wall_s": w, "serial_wall_s": sw,
+            "text": r.text, "sub_texts": [c.text for c in r.children], "serial_text": serial_suffix + s.text,
         })
-        i += k
     return records

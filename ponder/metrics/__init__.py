@@ -4,7 +4,7 @@ Every metric is a pure function over plain values or per-sample row dicts, teste
 hand-derived numbers in tests/test_metrics.py; docs/eval.md defines each one.
 """
 
-from ponder.metrics.abstraction import decomposition_metrics, orchestration_metrics
+from ponder.metrics.abstraction import decomposition_metrics, orchestration_by_difficulty, orchestration_metrics
 from ponder.metrics.calibration import (accuracy_under_budget, auc_oaa, determined_at, effort_by_difficulty,
                                         effort_correlations, needed_tokens, outcome_efficiency,
                                         over_under_thinking, spearman)
@@ -16,7 +16,7 @@ from ponder.metrics.strategy import plan_metrics
 __all__ = [
     "accuracy_table", "accuracy_under_budget", "auc_oaa", "best_of_n_index", "cost_metrics",
     "decomposition_metrics", "determined_at", "effort_by_difficulty", "effort_correlations",
-    "inference_flops", "maj_at_k", "majority_vote", "needed_tokens", "orchestration_metrics",
+    "inference_flops", "maj_at_k", "majority_vote", "needed_tokens", "orchestration_by_difficulty", "orchestration_metrics",
     "outcome_efficiency", "over_under_thinking", "pass_and_maj_curves", "pass_at_k", "plan_metrics",
     "spearman", "wilson_interval",
 ]

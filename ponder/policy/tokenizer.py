@@ -1,7 +1,8 @@
 """The tiny model's character-level tokenizer.
 
 One token per character (printable ASCII, newline and tab), plus ponder's format tags
-(`<plan>`, `</plan>`, `<think>`, `</think>`, `<answer>`, `</answer>`) as single tokens and the
+(`<plan>`, `</plan>`, `<think>`, `</think>`, `<answer>`, `</answer>`) and the sub-call markers
+(`<spawn>`, `</spawn>`, `<join>`, `<result>`, `</result>`) as single tokens and the
 specials `<pad>`, `<s>`, `</s>`, `<unk>`. It is an ordinary `PreTrainedTokenizerFast` saved with
 `save_pretrained`, so `AutoTokenizer.from_pretrained(dir)` and vLLM load it like any other.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import string
 
-from ponder.format import TAGS
+from ponder.format import CALL_TAGS, TAGS
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -42,5 +43,7 @@ def build_tokenizer():
         padding_side="left",
         model_max_length=512,
     )
-    fast.add_tokens(list(TAGS))  # added (not special): kept by decode(skip_special_tokens=True)
+    # added (not special): kept by decode(skip_special_tokens=True); the call tags come after the
+    # format tags, so the ids of models built before them are unchanged
+    fast.add_tokens(list(TAGS) + list(CALL_TAGS))
     return fast

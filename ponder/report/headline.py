@@ -37,10 +37,15 @@ def headline(metrics: dict) -> list[tuple[str, str, float | None, int]]:
                 ("strategy", f"{t}: plan adherence", m["plan_adherence"], HIGHER)]
     for t, m in metrics["abstraction"].items():
         out += [("abstraction", f"{t}: decomposition rate", m.get("decomposition_rate"), HIGHER)]
-        if "composed_accuracy" in m:
-            out += [("abstraction", f"{t}: sub-problem accuracy", m["sub_accuracy"], HIGHER),
-                    ("abstraction", f"{t}: composed accuracy", m["composed_accuracy"], HIGHER),
-                    ("abstraction", f"{t}: parallel speedup", m["speedup"], HIGHER)]
+        if "orchestrated" in m:
+            o = m["orchestrated"]
+            out += [("abstraction", f"{t}: decomposes (own sub-calls)", o["decompose_rate"], HIGHER),
+                    ("abstraction", f"{t}: sub-call accuracy", o["sub_accuracy"], HIGHER),
+                    ("abstraction", f"{t}: accuracy orchestrated", o["accuracy"], HIGHER),
+                    ("abstraction", f"{t}: accuracy serial (same model)", o["serial_accuracy"], HIGHER),
+                    ("abstraction", f"{t}: critical-path tokens", o["critical_path_tokens"], LOWER),
+                    ("abstraction", f"{t}: serial tokens", o["serial_tokens"], LOWER),
+                    ("abstraction", f"{t}: measured speedup (wall)", o["speedup"], HIGHER)]
     out += [("cost", "generated tokens", cost["generated_tokens"], LOWER), ("cost", "wall time (s)", cost["wall_s"], LOWER),
             ("cost", "inference FLOPs", cost["flops"], LOWER)]
     return out

@@ -9,6 +9,9 @@ picked by `TrainConfig.modes` from MODE_STRATEGIES.
 
 `on_policy` is plain GRPO: every token sampled from the policy, one advantage per sample.
 
+`subcalls` is `on_policy` over multi-turn rollouts in which the policy may spawn sub-calls of
+itself (APR, Pan et al. 2025): the root's group advantage is every tree token's (see SubCallTree).
+
 `balanced` is AdaptThink's mode-balanced sampling (Zhang et al. 2025, "AdaptThink: Reasoning
 Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
 with `<answer>`, the forced first token becoming part of the completion, so both modes are
@@ -147,9 +150,41 @@ class Balanced:
         return m
 
 
-MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced}
+@dataclass(frozen=True)
+class SubCallTree(OnPolicy):
+    """Multi-turn rollouts in which the policy may spawn sub-calls of itself (`ponder.rollout`):
+    `<spawn>..</spawn>`s then `<join>`, the children run in one batched generate, their answers
+    are pasted back and the root goes on. Credit as on-policy: one group advantage per root,
+    which `ponder.rl.update.train_rows` / `row_owners` give to every token the root and its
+    children generated (injected results are masked out). Limits per rollout: `max_turns` policy
+    turns, and `max_new_tokens` tokens per turn and in all (results included)."""
+
+    max_turns: int = 4  # policy turns per rollout: 2 is decompose-then-answer
+
+    def __post_init__(self):
+        if self.max_turns < 1:
+            raise PonderError(f"max_turns must be >= 1, got {self.max_turns}")
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        from ponder.rollout import Limits, SubCalls, as_completion, run_multiturn
+
+        prompts = [policy.render(p, suffix) for p in problems]
+        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
+        return [as_completion(policy, r) for r in run_multiturn(policy, prompts, SubCalls(), sampling, limits, n=group_size)]
+
+    def metrics(self, policy, batch, temperature):
+        """The share of rollouts that spawned, sub-calls per rollout, mean critical-path tokens."""
+        trees = [c.rollout for c in batch.completions if getattr(c, "rollout", None) is not None]
+        if not trees:
+            return {}
+        return {"decompose_rate": mean(float(bool(r.children)) for r in trees),
+                "subcalls": mean(float(len(r.children)) for r in trees),
+                "critical_path_tokens": mean(float(r.critical_path_tokens) for r in trees)}
+
+
+MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "subcalls": SubCallTree}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
-MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight"}
+MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns"}
 
 
 def mode_options(name: str) -> set[str]:

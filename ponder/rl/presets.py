@@ -37,4 +37,26 @@ CALIBRATION = TrainConfig(
     save_every=10,
 )
 
-PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION}
+# ABSTRACTION is the abstraction demo's RL stage on `sumprod`: multi-turn rollouts in which the
+# policy may spawn sub-calls of itself (`--modes subcalls`), trained end to end on correctness (the
+# root's outcome credits every token of its tree). docs/abstraction.md has what was measured.
+ABSTRACTION = TrainConfig(
+    tasks=("sumprod",),
+    levels=(1, 2, 3, 4, 5),
+    reward="correct:1",
+    modes="subcalls",
+    max_turns=2,  # spawn, then answer from the results (or answer serially in one turn)
+    steps=40,
+    prompts_per_step=8,
+    group_size=8,
+    max_new_tokens=128,  # per turn and per rollout (results included): the level-5 serial trace is ~100
+    temperature=1.0,
+    loss="dapo",
+    eps_low=0.2,
+    eps_high=0.28,
+    lr=1e-4,
+    warmup_steps=2,
+    save_every=10,
+)
+
+PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION}

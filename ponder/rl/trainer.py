@@ -10,7 +10,8 @@ One step (`train_step`) is four functions, each importable and tested alone:
 
     batch = collect(...)      rollout G completions per prompt with the LIVE weights, score them,
                               drop zero-variance groups and re-sample (dynamic sampling)
-    adv   = advantages(...)   group-relative advantages, as the mode strategy credits them (ponder.rl.modes)
+    adv   = advantages(...)   group-relative advantages, as the mode strategy credits them (ponder.rl.modes);
+                              with sub-calls (--modes subcalls) every row of a rollout's tree takes its root's
     stats = step(...)         (ponder.rl.update) recompute old logprobs, then `epochs` passes of the clipped loss
                               (ponder.rl.losses.policy_loss), AdamW + warm-up + grad clipping
 
@@ -41,7 +42,7 @@ from typing import Any
 from ponder.rl.config import TrainConfig
 from ponder.rl.data import PromptSource
 from ponder.rl.rollout import advantages, collect
-from ponder.rl.update import build_tensors, step
+from ponder.rl.update import build_tensors, row_owners, step
 
 
 @dataclass
@@ -180,6 +181,7 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
         rows = rollout_rows(batch, cfg.mode_strategy.advantage_columns(adv), state.step + 1)
         tensors = build_tensors(state.policy, state.tokenizer, batch, cfg)
         trained = int(tensors[1].sum()) * cfg.epochs
+        adv = adv[row_owners(batch)]  # a sub-call's rows take their root's advantage
         m.update(step(state.model, state.optimizer, state.scheduler, tensors, adv, cfg, state.ref_model))
     else:  # every group had zero variance: nothing to learn from, logged rather than hidden
         m["skipped"] = 1.0

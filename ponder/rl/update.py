@@ -16,29 +16,56 @@ if TYPE_CHECKING:
 
 
 # -- tensors for the loss ---------------------------------------------------------------------
+def train_rows(policy, tokenizer, batch: Batch, suffix: str) -> list[tuple[list[int], list[int], list[int], bool, int]]:
+    """(prompt ids, completion ids, loss mask over the completion, truncated, owner) per trained row.
+
+    A completion is one row, owned by itself. A multi-turn completion (`ponder.rollout`'s
+    RolloutCompletion) is its root's row, injected tokens masked out, followed by one row per
+    sub-call of its tree, each owned by the root's index: the root's outcome is credited to every
+    token the policy generated for it (APR's end-to-end training)."""
+    rows = []
+    for i, (p, c) in enumerate(zip(batch.problems, batch.completions)):
+        tree = getattr(c, "rollout", None)
+        if tree is None:
+            comp = list(c.token_ids)
+            rows.append((encode_prompt(tokenizer, policy.render(p, suffix)), comp, [1] * len(comp),
+                         c.finish_reason == "length", i))
+            continue
+        for r in (tree, *tree.descendants()):
+            rows.append((encode_prompt(tokenizer, r.prompt), r.token_ids, r.loss_mask(), r.finish_reason == "length", i))
+    return rows
+
+
+def row_owners(batch: Batch) -> list[int]:
+    """[M] the completion each trained row belongs to (see `train_rows`): index its advantages with it."""
+    return [i for i, c in enumerate(batch.completions) for _ in range(1 + len(_descendants(c)))]
+
+
+def _descendants(c) -> list:
+    tree = getattr(c, "rollout", None)
+    return tree.descendants() if tree is not None else []
+
+
 def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
-    """input_ids / attention_mask [N, L] (right-padded prompt+completion) and loss mask [N, L-1]
-    over the completion tokens exactly as sampled (prompts encoded as the backends encode them,
-    `ponder.policy.prompts.encode_prompt`; the policy keeps a final EOS in `token_ids`, so the
-    model is also trained on when to stop)."""
+    """input_ids / attention_mask [M, L] (right-padded prompt+completion) and loss mask [M, L-1]
+    over the policy's completion tokens exactly as sampled (prompts encoded as the backends encode
+    them, `ponder.policy.prompts.encode_prompt`; the policy keeps a final EOS in `token_ids`, so the
+    model is also trained on when to stop). M = N single-turn completions, or more with sub-call
+    trees (`train_rows`); injected tokens are context, never trained."""
     import torch
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    seqs, spans = [], []
-    for p, c in zip(batch.problems, batch.completions):
-        prompt_ids = encode_prompt(tokenizer, policy.render(p, cfg.prompt_suffix))
-        comp = list(c.token_ids)
-        seqs.append(prompt_ids + comp)
-        spans.append((len(prompt_ids), len(comp), c.finish_reason == "length"))
-    L = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), L), pad, dtype=torch.long)
-    attn = torch.zeros((len(seqs), L), dtype=torch.long)
-    mask = torch.zeros((len(seqs), L - 1))
-    for i, (s, (lp, lc, truncated)) in enumerate(zip(seqs, spans)):
+    rows = train_rows(policy, tokenizer, batch, cfg.prompt_suffix)
+    L = max(len(pr) + len(comp) for pr, comp, *_ in rows)
+    ids = torch.full((len(rows), L), pad, dtype=torch.long)
+    attn = torch.zeros((len(rows), L), dtype=torch.long)
+    mask = torch.zeros((len(rows), L - 1))
+    for i, (pr, comp, m, truncated, _) in enumerate(rows):
+        s, lp = pr + list(comp), len(pr)
         ids[i, : len(s)] = torch.tensor(s)
         attn[i, : len(s)] = 1
         if not (truncated and cfg.mask_truncated):
-            mask[i, lp - 1 : lp - 1 + lc] = 1.0  # logits at position t predict token t+1
+            mask[i, lp - 1 : lp - 1 + len(comp)] = torch.tensor(m, dtype=torch.float32)  # logits at t predict t+1
     return ids, attn, mask
 
 

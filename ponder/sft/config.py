@@ -27,6 +27,10 @@ class SFTConfig:
                                                       "independently of difficulty (default 0.75: the model overthinks, "
                                                       "like a reasoning model on easy requests, and sees enough traces "
                                                       "to learn the long ones)"})
+    subcall_prob: float = field(default=0.0, metadata={"help": "for decomposable tasks (sumprod): chance an example "
+                                "is a sub-call trace (spawn the parts, <join>, results injected and masked out of the loss, "
+                                "then the join step), and again that it is one part solved as a sub-call; the rest are "
+                                "serial traces. 0 = the oracle as for other tasks; at most 0.5"})
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
@@ -53,6 +57,8 @@ class SFTConfig:
             raise PonderError("--level-weights must be non-negative with a positive sum")
         if not 0.0 <= self.think_prob <= 1.0:
             raise PonderError(f"--think-prob must be in [0, 1], got {self.think_prob}")
+        if not 0.0 <= self.subcall_prob <= 0.5:
+            raise PonderError(f"--subcall-prob must be in [0, 0.5], got {self.subcall_prob}")
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise PonderError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -115,6 +115,16 @@ class SumProd(Task):
         values = [parse_int(a) for a in answers]
         return "" if any(v is None for v in values) else str(sum(values))
 
+    def join_completion(self, answers: list[str], problem: Problem) -> str:
+        """The join step after sub-calls returned the products: the running sums, then the answer
+        (`<think>12+30=42;42+14=56</think><answer>56</answer>`), as the serial trace ends."""
+        values = [int(a) for a in answers]
+        steps, acc = [], values[0]
+        for v in values[1:]:
+            steps.append(f"{acc}+{v}={acc + v}")
+            acc += v
+        return format_completion(str(acc), think=";".join(steps) if steps else None)
+
     def check_decomposition(self, plan_text: str | None, problem: Problem) -> float:
         """Score a decomposition plan such as `3*4;5*6;2*7` against the problem's parts.
 

@@ -1,0 +1,107 @@
+"""Training through a sub-call tree: injected tokens are masked out, and every token a child
+generated is trained with its root's advantage."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ponder.rl import TrainConfig
+from ponder.rl.rollout import Batch
+from ponder.rl.update import build_tensors, row_owners, step, token_logprobs
+from ponder.rollout import Rollout, RolloutCompletion, Segment
+from ponder.rollout.multiturn import as_completion
+from ponder.types import Completion, Problem
+
+PROBLEM = Problem(id="a", task="sumprod", prompt="3*4+5*6=?", answer="42", difficulty=1)
+SOLO = Problem(id="b", task="sumprod", prompt="2*2+1*1=?", answer="5", difficulty=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from ponder.policy.tiny import init_tiny
+
+    return str(init_tiny(tmp_path_factory.mktemp("tree") / "tiny"))
+
+
+def _seg(tok, text, source, children=()):
+    return Segment(text, tuple(tok.encode(text, add_special_tokens=False)), source, children=children)
+
+
+def _tree(policy):
+    tok = policy.tokenizer
+    kids = tuple(Rollout(policy.render(q), (_seg(tok, f"<answer>{a}</answer>", "policy"),))
+                 for q, a in (("3*4=?", 12), ("5*6=?", 30)))
+    segs = (_seg(tok, "<spawn>3*4=?</spawn><spawn>5*6=?</spawn><join>", "policy"),
+            _seg(tok, "<result>12</result><result>30</result>", "env", kids),
+            _seg(tok, "<answer>42</answer>", "policy"))
+    return Rollout(policy.render(PROBLEM), segs)
+
+
+def _batch(policy):
+    tok = policy.tokenizer
+    solo = "<answer>5</answer>"
+    ids = tok.encode(solo, add_special_tokens=False)
+    comps = [as_completion(policy, _tree(policy)), Completion(text=solo, token_ids=ids, num_tokens=len(ids))]
+    return Batch(problems=[PROBLEM, SOLO], completions=comps, rewards=[1.0, 0.0], correct=[1.0, 0.0], parts={},
+                 group_size=2)
+
+
+def test_injected_tokens_are_masked_and_children_are_rows_of_their_own(tiny, load_live):
+    _, tok, policy = load_live(tiny)
+    batch = _batch(policy)
+    tree = batch.completions[0]
+    assert isinstance(tree, RolloutCompletion)
+    # generated = the root's two turns and both children; the injected result tokens are not
+    def n(text):
+        return len(tok.encode(text, add_special_tokens=False))
+
+    spawn, final, child = n("<spawn>3*4=?</spawn><spawn>5*6=?</spawn><join>"), n("<answer>42</answer>"), n("<answer>12</answer>")
+    assert tree.num_tokens == spawn + final + 2 * child
+    ids, attn, mask = build_tensors(policy, tok, batch, TrainConfig(model="x"))
+    assert ids.shape[0] == 4  # root, child, child, then the single-turn completion
+    assert row_owners(batch) == [0, 0, 0, 1]
+    plen = len(tok.encode(policy.render(PROBLEM), add_special_tokens=False))
+    injected = n("<result>12</result><result>30</result>")
+    root = mask[0, plen - 1:plen - 1 + spawn + injected + final].tolist()
+    assert root == [1.0] * spawn + [0.0] * injected + [1.0] * final
+    assert mask[0].sum() == spawn + final
+    # each child row: its own prompt, its generated answer trained
+    cplen = len(tok.encode(policy.render("3*4=?"), add_special_tokens=False))
+    assert tok.decode(ids[1, :cplen]) == policy.render("3*4=?")
+    assert mask[1].sum() == child and mask[1, cplen - 1] == 1.0 and mask[1, : cplen - 1].sum() == 0
+
+
+def test_a_childs_tokens_get_its_parents_advantage(tiny, load_live):
+    """One update with the tree's root rewarded (+1) and the single-turn sample not (-1): the
+    children's answers become more likely, as the root's own tokens do; nothing else moved them."""
+    model, tok, policy = load_live(tiny)
+    batch = _batch(policy)
+    cfg = TrainConfig(model="x", lr=3e-3, warmup_steps=1, loss="dapo")
+    tensors = build_tensors(policy, tok, batch, cfg)
+    adv = torch.tensor([1.0, -1.0])[row_owners(batch)]
+    assert adv.tolist() == [1.0, 1.0, 1.0, -1.0]
+
+    def seq_logp():
+        with torch.no_grad():
+            return (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2]).sum(1)
+
+    before = seq_logp()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    step(model, opt, sched, tensors, adv, cfg)
+    after = seq_logp()
+    assert (after[:3] > before[:3]).all()  # root and both children pushed up
+    assert after[3] < before[3]  # the negative sample pushed down
+
+
+def test_subcalls_strategy_trains_end_to_end_on_the_tiny_model(tiny, tmp_path):
+    from ponder.rl import check, run
+    from ponder.runs import RunDir, read_jsonl
+
+    cfg = TrainConfig(model=tiny, tasks=("sumprod",), levels=(1,), modes="subcalls", max_turns=2, steps=1,
+                      prompts_per_step=2, group_size=2, max_new_tokens=24, out=str(tmp_path / "run"), save_every=0)
+    check(cfg)
+    run(cfg, RunDir.open("train", cfg.out, cfg), progress=False)
+    (m,) = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert {"decompose_rate", "critical_path_tokens"} <= set(m)
