@@ -14,11 +14,22 @@ import random
 from ponder.sft.config import BUCKET_POOL, DATA_SEED_OFFSET, DEFAULT_LEVEL_WEIGHT, SFTConfig
 
 
-def example_text(task, problem, think: bool, tokenizer) -> tuple[str, str]:
-    """(prompt, completion) strings of one training example."""
+def example_text(task, problem, think: bool, tokenizer, careless_rng=None) -> tuple[str, str]:
+    """(prompt, completion) strings of one training example; with `careless_rng` (a traced example
+    of a task that has `careless`) the task's plausible-but-wrong planned completion."""
     from ponder.policy import render_prompt
 
+    if think and careless_rng is not None:
+        return render_prompt(tokenizer, problem), task.careless(problem, careless_rng)
     return render_prompt(tokenizer, problem), task.oracle(problem, think=think)
+
+
+def careless_draw(cfg: SFTConfig, task, think: bool, rng: random.Random) -> random.Random | None:
+    """`rng` when this traced example takes a careless plan, else None. Draws from `rng` only when
+    careless plans are on, so runs without them see exactly the data they always did."""
+    if not think or cfg.careless_prob <= 0 or not hasattr(task, "careless"):
+        return None
+    return rng if rng.random() < cfg.careless_prob else None
 
 
 def pool_examples(cfg: SFTConfig, pool_index: int, tokenizer, tasks) -> list[list[tuple[list[int], int]]]:
@@ -34,7 +45,8 @@ def pool_examples(cfg: SFTConfig, pool_index: int, tokenizer, tasks) -> list[lis
         lw = [weights[cfg.levels.index(d)] if d in cfg.levels else 1.0 for d in levels]
         d = rng.choices(levels, weights=lw)[0]
         problem = task.generate(cfg.seed + DATA_SEED_OFFSET, rng.randrange(10**9), d)
-        prompt, completion = example_text(task, problem, rng.random() < cfg.think_prob, tokenizer)
+        think = rng.random() < cfg.think_prob
+        prompt, completion = example_text(task, problem, think, tokenizer, careless_draw(cfg, task, think, rng))
         p_ids = tokenizer.encode(prompt, add_special_tokens=False)
         c_ids = tokenizer.encode(completion, add_special_tokens=False) + [eos]
         out.append((p_ids + c_ids, len(p_ids)))

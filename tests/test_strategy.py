@@ -1,0 +1,57 @@
+"""The strategy axis: the careless warm-start data, and (below) the strategy demo end to end."""
+
+from __future__ import annotations
+
+from ponder.format import parse
+
+
+def _examples(cfg, task_names):
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft import pool_examples
+    from ponder.tasks import get_task
+
+    tok = build_tokenizer()
+    tasks = [get_task(n) for n in task_names]
+    return [(tok.decode(ids[:plen]), tok.decode(ids[plen:]).removesuffix("</s>"))
+            for b in pool_examples(cfg, 0, tok, tasks) for ids, plen in b]
+
+
+def test_careless_plans_mix_in_at_their_rate():
+    from ponder.sft import SFTConfig
+    from ponder.tasks import get_task
+
+    task = get_task("route")
+    cfg = SFTConfig(model="m", tasks=("route",), batch_size=100, think_prob=0.5, careless_prob=0.5)
+    planned = careless = 0
+    for prompt, completion in _examples(cfg, ["route"]):
+        pts = [tuple(map(int, c.split(","))) for c in prompt.strip().removeprefix("walk ").split(">")]
+        problem = _problem(pts)
+        if parse(completion).plan is None:
+            assert task.verify(completion, problem) == 1.0  # direct answers are always the oracle's
+            continue
+        planned += 1
+        careless += task.verify(completion, problem) == 0.0  # a careless plan's answer misses
+    assert 0.42 < planned / 800 < 0.58 and 0.4 < careless / planned < 0.6, (planned, careless)
+
+
+def _problem(pts):
+    from ponder.tasks.route import leg
+    from ponder.types import Problem
+
+    return Problem(id="x", task="route", prompt="", answer="", difficulty=1,
+                   meta={"cells": [list(p) for p in pts], "plan": [leg(a, b) for a, b in zip(pts, pts[1:])]})
+
+
+def test_careless_prob_leaves_other_tasks_data_unchanged():
+    from ponder.sft import SFTConfig
+
+    # arith writes no careless plans: the knob must not even shift its random draws
+    base = SFTConfig(model="m", batch_size=16, think_prob=0.5)
+    with_knob = SFTConfig(model="m", batch_size=16, think_prob=0.5, careless_prob=0.7)
+    assert _examples(base, ["arith"]) == _examples(with_knob, ["arith"])
+    # and route's data is the oracle's alone at careless_prob 0
+    route = SFTConfig(model="m", tasks=("route",), batch_size=16, think_prob=1.0)
+    from ponder.tasks.route import Route
+
+    assert all(Route().verify(c, _problem([tuple(map(int, x.split(","))) for x in p.strip()[5:].split(">")])) == 1.0
+               for p, c in _examples(route, ["route"]))
