@@ -91,13 +91,14 @@ def test_oracle_and_careless_by_hand():
         assert not task.check_plan(p.plan, R).goal_reached
 
 
-def test_levels_grow_in_legs_and_span():
+def test_levels_grow_in_legs():
     task = get_task("route")
     for d in task.levels:
         cfg = task.config(d)
         for p in task.sample(40, d, seed=5):
             pts = [tuple(c) for c in p.meta["cells"]]
             assert len(pts) == cfg.legs + 1 and len(set(pts)) == len(pts)
-            assert all(0 <= x < cfg.span for pt in pts for x in pt)
+            assert all(0 <= r < cfg.rows and 0 <= c < cfg.span for r, c in pts)
             assert p.prompt == "walk " + ">".join(f"{r},{c}" for r, c in pts)
             assert len(p.answer) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
+        assert cfg.legs == d  # one more leg per level

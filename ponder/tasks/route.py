@@ -46,15 +46,16 @@ _STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
 @dataclass(frozen=True)
 class RouteConfig:
     legs: int = 2  # waypoints after the start
-    span: int = 6  # waypoints are drawn from rows and columns 0..span-1
+    span: int = 6  # waypoints are drawn from columns 0..span-1
+    rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
 
 
 LEVELS = {
-    1: RouteConfig(legs=1, span=4),  # walk 1,3>2,0
-    2: RouteConfig(legs=2, span=4),
-    3: RouteConfig(legs=2, span=6),
-    4: RouteConfig(legs=3, span=6),
-    5: RouteConfig(legs=4, span=6),
+    1: RouteConfig(legs=1, rows=1),  # walk 0,3>0,1
+    2: RouteConfig(legs=2, rows=1),  # walk 0,0>0,4>0,2
+    3: RouteConfig(legs=3, rows=1),
+    4: RouteConfig(legs=4, rows=1),
+    5: RouteConfig(legs=5, rows=1),
 }
 
 
@@ -108,9 +109,9 @@ class Route(Task):
     def generate(self, seed: int, index: int, difficulty: int) -> Problem:
         cfg = self.config(difficulty)
         rng = item_rng(self.name, seed, index, difficulty)
-        pts = [(rng.randrange(cfg.span), rng.randrange(cfg.span))]
+        pts = [(rng.randrange(cfg.rows), rng.randrange(cfg.span))]
         while len(pts) <= cfg.legs:
-            p = (rng.randrange(cfg.span), rng.randrange(cfg.span))
+            p = (rng.randrange(cfg.rows), rng.randrange(cfg.span))
             if p not in pts:  # a repeated cell would be passed early or be a zero-length leg
                 pts.append(p)
         plan = [leg(a, b) for a, b in zip(pts, pts[1:])]

@@ -1,0 +1,56 @@
+"""The demo's axes: each axis name maps to the module holding its `check(cfg)` and
+`run(cfg, run_dir, *, progress)`; `ponder.demo.check` / `run` dispatch through AXES.
+
+    calibration   ponder/demo/stage.py      effort follows difficulty after RL (the default)
+    strategy      ponder/demo/strategy.py   RL with plan rewards teaches planning where it pays
+    all           every axis above, each in a sub-directory of the run (<out>/<axis>/)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+
+from ponder.errors import PonderError
+
+AXES = {"calibration": "ponder.demo.stage", "strategy": "ponder.demo.strategy"}  # name -> module (imported lazily)
+
+
+def axis_module(name: str):
+    """The module of axis `name`; PonderError for an axis this build does not have."""
+    if name not in AXES:
+        raise PonderError(f"demo axis {name!r} is not available here; choose from {', '.join(AXES)} or all")
+    return importlib.import_module(AXES[name])
+
+
+def _axes(cfg) -> list[str]:
+    return list(AXES) if cfg.axis == "all" else [cfg.axis]
+
+
+def check(cfg) -> None:
+    """Every chosen axis's up-front checks (with `all`, each against its own sub-directory)."""
+    from ponder.runs import check_out
+
+    if cfg.axis != "all":
+        return axis_module(cfg.axis).check(cfg)
+    check_out(cfg.out)
+    for name in _axes(cfg):
+        sub = dataclasses.replace(cfg, axis=name, out=None if cfg.out is None else f"{cfg.out}/{name}")
+        axis_module(name).check(sub)
+
+
+def run(cfg, run_dir, *, progress: bool = True) -> dict:
+    """Run the chosen axis into `run_dir`; with `all`, every axis into `run_dir/<axis>` and a summary
+    {axis: its summary} (each axis keeps its own report.html)."""
+    from ponder.runs import RunDir, write_json
+
+    if cfg.axis != "all":
+        return axis_module(cfg.axis).run(cfg, run_dir, progress=progress)
+    out = {}
+    for name in _axes(cfg):
+        print(f"\n==== axis {name}", file=sys.stderr, flush=True)
+        sub = dataclasses.replace(cfg, axis=name, out=str(run_dir.path / name))
+        out[name] = axis_module(name).run(sub, RunDir.open("demo", sub.out, sub), progress=progress)
+    write_json(run_dir.path / "summary.json", out)
+    return out
