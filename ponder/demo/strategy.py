@@ -47,7 +47,7 @@ HARD = LEVELS[-2:]  # the claims pool the two hardest levels
 PLAN_PROB = 0.25  # warm start: share of examples that plan, at every level (claim: baseline plan rate <= 0.3)
 CARELESS_PROB = 0.5  # warm start: share of those plans that are plausible but wrong
 SFT_STEPS = 1200
-EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 oracle completion is about 90 tokens
+EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
 ARMS = ("baseline", "trained", "ablation")
 
 

@@ -1,7 +1,7 @@
 """`route`: walk through waypoints in order on an open 10x10 board; the plannable task the tiny
 model learns.
 
-    prompt   walk 3,1>0,4>2,2
+    prompt   walk 3,1>0,4>2,2           (a RouteConfig(rows=6) item; the built-in levels use row 0)
     oracle   <plan>U3R3;D2L2</plan><think>0,4;2,2</think><answer>UUURRRDDLL</answer>
     direct   <answer>UUURRRDDLL</answer>
 
@@ -18,13 +18,12 @@ out, in order (as `grid` measures it). The oracle plans each leg vertical-first,
 names the cell each step ends on, and it answers with the plan's moves, a shortest walk.
 
 Why this shape (and not `grid`): finding a path around walls is a search the 0.87M tiny model does
-not learn in minutes, so `grid` stays near 0% accuracy. Here each leg is two one-digit
-differences read at fixed offsets of the prompt, and the hard part is bookkeeping: answering
-directly, the model must count out every leg's moves while computing them; with a plan it writes
-each leg's counts first, then copies them out. The levels add legs and widen the region the
-waypoints are drawn from, so a direct answer gets harder with the level while a planned one grows
-only by one short step per leg. `careless` writes the plausible-but-wrong plans (one segment's
-count off by one) that the strategy warm start mixes in.
+not learn in minutes, so `grid` stays near 0% accuracy. The built-in levels walk a line (every
+cell on row 0, columns 0..5; `RouteConfig.rows` widens it to a square) and add one leg per level,
+so each plan step is one one-digit difference read off the prompt and a direct answer must count
+out every leg's moves while computing them. Whether a plan *helps* the tiny model here is an
+empirical question: docs/train.md ("Strategy runs") has the measurements. `careless` writes the
+plausible-but-wrong plans (one segment's count off by one) that the strategy warm start mixes in.
 """
 
 from __future__ import annotations
