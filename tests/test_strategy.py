@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ponder.format import parse
 
 
@@ -85,3 +87,33 @@ def test_strategy_demo_runs_end_to_end_and_plan_rewards_raise_planning(tmp_path)
     rows = read_jsonl(tmp_path / "demo" / "train" / "metrics.jsonl")
     first, last = rows[:4], rows[-4:]
     assert sum(r["think_rate"] for r in last) > sum(r["think_rate"] for r in first) + 0.2
+
+
+def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
+    import pytest
+
+    from ponder.demo import DemoConfig, check
+    from ponder.errors import PonderError
+
+    with pytest.raises(PonderError, match="--axis"):
+        DemoConfig(axis="planning")
+    for axis in ("strategy", "all"):
+        check(DemoConfig(axis=axis, out=str(tmp_path / axis)))
+    assert not any(tmp_path.iterdir())
+
+
+def test_strategy_claims_by_hand():
+    from ponder.demo.strategy import check_claims
+
+    base = {"plan_rate": 0.2, "plan_validity": 0.1, "accuracy": 0.5}
+    trained = {"plan_rate": 0.9, "plan_validity": 0.45, "accuracy": 0.65}
+    ablation = {"plan_rate": 0.1, "plan_validity": None, "accuracy": 0.6}
+    c = check_claims(base, trained, ablation)
+    assert [c[k]["holds"] for k in c] == [True, True, True, True, True]
+    assert c["accuracy_hard_beats_ablation_by_0.05"]["value"] == pytest.approx(0.05)
+    # no plans at all in the baseline: validity cannot be measured, so its gain does not hold
+    c = check_claims({**base, "plan_validity": None}, trained, ablation)
+    assert c["plan_validity_hard_gain_at_least_0.3"] == {"value": None, "threshold": 0.3, "holds": False}
+    c = check_claims({**base, "plan_rate": 0.31}, {**trained, "plan_rate": 0.79}, {**ablation, "accuracy": 0.61})
+    assert not any(c[k]["holds"] for k in ("plan_rate_hard_baseline_at_most_0.3", "plan_rate_hard_at_least_0.8",
+                                           "accuracy_hard_beats_ablation_by_0.05"))
