@@ -53,9 +53,9 @@ def test_eval_end_to_end(warm_model, tmp_path):
     assert metrics["cost"]["generated_tokens"] == sum(r["num_tokens"] for r in rows)
     assert metrics["cost"]["flops"] == 2 * metrics["cost"]["params"] * metrics["cost"]["generated_tokens"]
     assert metrics["abstraction"]["sumprod"]["problems"] == 2 and metrics["abstraction"]["sumprod"]["speedup"] > 0
-    assert "grid" in metrics["strategy"]
+    assert "grid" in metrics["strategy"] and set(metrics["strategy"]["grid"]["by_difficulty"]) == {"1", "2"}
     html = (out / "report.html").read_text()
-    assert html.count('<img src="data:image/png;base64,') == 6
+    assert html.count('<img src="data:image/png;base64,') == 6 + 3  # + the strategy section's plots (grid)
     # `ponder report` re-renders from the samples alone and agrees with the run's metrics
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0
