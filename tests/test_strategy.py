@@ -117,3 +117,17 @@ def test_strategy_claims_by_hand():
     c = check_claims({**base, "plan_rate": 0.31}, {**trained, "plan_rate": 0.79}, {**ablation, "accuracy": 0.61})
     assert not any(c[k]["holds"] for k in ("plan_rate_hard_baseline_at_most_0.3", "plan_rate_hard_at_least_0.8",
                                            "accuracy_hard_beats_ablation_by_0.05"))
+
+
+def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
+    import dataclasses
+
+    from ponder.rewards import parse_spec
+    from ponder.rl.presets import PRESETS, STRATEGY, STRATEGY_ABLATION_REWARD
+
+    assert PRESETS["strategy"] is STRATEGY and STRATEGY.tasks == ("route",)
+    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_validity": 0.5}
+    assert dict(parse_spec(STRATEGY_ABLATION_REWARD)) == {"correct": 1.0}
+    ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
+    assert [f.name for f in dataclasses.fields(STRATEGY)
+            if getattr(STRATEGY, f.name) != getattr(ablation, f.name)] == ["reward"]
