@@ -131,3 +131,12 @@ def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
     ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
     assert [f.name for f in dataclasses.fields(STRATEGY)
             if getattr(STRATEGY, f.name) != getattr(ablation, f.name)] == ["reward"]
+
+
+def test_all_axes_index_lists_every_claim_with_its_verdict():
+    from ponder.demo.axes import index
+
+    html = index({"calibration": {"claims": {"a_at_least_1": {"value": 2.0, "threshold": 1.0, "holds": True}}},
+                  "strategy": {"claims": {"b_<x>": {"value": None, "threshold": 0.3, "holds": False}}}})
+    assert 'href="calibration/report.html"' in html and 'href="strategy/report.html"' in html
+    assert "holds" in html and "MISSED" in html and "b_&lt;x&gt;" in html

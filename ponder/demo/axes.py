@@ -3,7 +3,8 @@
 
     calibration   ponder/demo/stage.py      effort follows difficulty after RL (the default)
     strategy      ponder/demo/strategy.py   RL with plan rewards teaches planning where it pays
-    all           every axis above, each in a sub-directory of the run (<out>/<axis>/)
+    all           every axis above, each in a sub-directory of the run (<out>/<axis>/), with one
+                  summary.json {axis: its summary} and a report.html of every axis's claims
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def check(cfg) -> None:
 def run(cfg, run_dir, *, progress: bool = True) -> dict:
     """Run the chosen axis into `run_dir`; with `all`, every axis into `run_dir/<axis>` and a summary
     {axis: its summary} (each axis keeps its own report.html)."""
-    from ponder.runs import RunDir, write_json
+    from ponder.runs import RunDir, atomic_write_text, write_json
 
     if cfg.axis != "all":
         return axis_module(cfg.axis).run(cfg, run_dir, progress=progress)
@@ -53,4 +54,16 @@ def run(cfg, run_dir, *, progress: bool = True) -> dict:
         sub = dataclasses.replace(cfg, axis=name, out=str(run_dir.path / name))
         out[name] = axis_module(name).run(sub, RunDir.open("demo", sub.out, sub), progress=progress)
     write_json(run_dir.path / "summary.json", out)
+    atomic_write_text(run_dir.path / "report.html", index(out))
     return out
+
+
+def index(summaries: dict[str, dict]) -> str:
+    """report.html of `--axis all`: every axis's claims in one table, linking each axis's own report."""
+    from ponder.report.html import esc, page, table
+
+    rows = [(f'<a href="{esc(axis)}/report.html">{esc(axis)}</a>', esc(name), c["value"], c["threshold"],
+             "holds" if c["holds"] else "MISSED")
+            for axis, summary in summaries.items() for name, c in summary.get("claims", {}).items()]
+    body = "<h2>Claims, every axis</h2>" + table(["axis", "claim", "value", "threshold", "verdict"], rows, raw_cols=(0, 1))
+    return page("ponder demo --axis all", ", ".join(summaries), body)
