@@ -140,3 +140,26 @@ def test_all_axes_index_lists_every_claim_with_its_verdict():
                   "strategy": {"claims": {"b_<x>": {"value": None, "threshold": 0.3, "holds": False}}}})
     assert 'href="calibration/report.html"' in html and 'href="strategy/report.html"' in html
     assert "holds" in html and "MISSED" in html and "b_&lt;x&gt;" in html
+
+
+def test_plan_balanced_rollout_starts_half_of_each_group_with_a_plan(warm_model, load_live):
+    import torch
+
+    from ponder.rl import TrainConfig
+    from ponder.rl.data import PromptSource
+    from ponder.rl.modes import think_probability
+    from ponder.rl.rollout import rollout
+
+    _, tok, policy = load_live(warm_model)
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="x", tasks=("route",), group_size=4, max_new_tokens=16, modes="plan_balanced")
+    problems = PromptSource.from_task("route", levels=(1, 2), seed=3).take(2)
+    comps = rollout(policy, problems, cfg)
+    plan_id, answer_id = (tok.convert_tokens_to_ids(t) for t in ("<plan>", "<answer>"))
+    for g in range(2):
+        group = comps[4 * g: 4 * g + 4]
+        assert [c.token_ids[0] for c in group] == [plan_id, plan_id, answer_id, answer_id]
+        assert [c.text.startswith("<plan>") for c in group] == [True, True, False, False]
+    # the logged probability is the policy's own pi(<plan> | prompt)
+    p = think_probability(policy, problems[:1], 1.0, "<plan>")[0]
+    assert 0.0 <= p <= 1.0 and p != think_probability(policy, problems[:1], 1.0)[0]

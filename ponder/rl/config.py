@@ -34,10 +34,10 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
-    modes: Literal["on_policy", "balanced"] = field(default="on_policy", metadata={"help": "how each group's "
+    modes: Literal["on_policy", "balanced", "plan_balanced"] = field(default="on_policy", metadata={"help": "how each group's "
                          "modes are sampled (ponder.rl.modes): on_policy, or balanced (AdaptThink: half of each group "
                          "starts with <think>, half with <answer>, so both modes are compared on every prompt; logs "
-                         "p_think, the policy's own think-rate)"})
+                         "p_think, the policy's own think-rate), or plan_balanced (the same with <plan>; logs p_plan)"})
     mode_baseline: Literal["group", "batch"] = field(default="group", metadata={"help": "with --modes balanced: "
                                  "'batch' also centres each mode's first-token advantage over the batch, so the choice of "
                                  "mode learns where thinking pays more than on average, not a shared think-bias"})
