@@ -58,9 +58,10 @@ def test_eval_end_to_end(warm_model, tmp_path):
     orch = metrics["abstraction"]["sumprod"]["orchestrated"]
     assert orch["problems"] == 2 and orch["speedup"] > 0 and orch["serial_tokens"] > 0
     assert set(metrics["abstraction"]["sumprod"]["by_difficulty"]) <= {"1", "2", "3"}
-    assert "grid" in metrics["strategy"]
+    assert "grid" in metrics["strategy"] and set(metrics["strategy"]["grid"]["by_difficulty"]) == {"1", "2"}
     html = (out / "report.html").read_text()
-    assert html.count('<img src="data:image/png;base64,') == 7  # six plots, and accuracy vs critical-path tokens
+    # six plots, accuracy vs critical-path tokens, and the strategy section's three (grid)
+    assert html.count('<img src="data:image/png;base64,') == 7 + 3
     # `ponder report` re-renders from the samples alone and agrees with the run's metrics
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0

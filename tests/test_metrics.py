@@ -7,7 +7,8 @@ import pytest
 from ponder.metrics import (accuracy_under_budget, auc_oaa, best_of_n_index, cost_metrics, decomposition_metrics,
                             determined_at, effort_by_difficulty, effort_correlations, maj_at_k, majority_vote,
                             needed_tokens, orchestration_metrics, outcome_efficiency, over_under_thinking,
-                            pass_and_maj_curves, pass_at_k, plan_metrics, spearman, wilson_interval)
+                            pass_and_maj_curves, pass_at_k, plan_metrics, plan_metrics_by_difficulty, spearman,
+                            wilson_interval)
 from ponder.metrics.skills import accuracy_table
 
 
@@ -196,6 +197,25 @@ def test_plan_metrics_hand_values():
     assert m["plan_rate"] == 0.5 and m["plan_validity"] == 0.5 and m["plan_validity_all"] == 0.25
     assert m["plan_adherence"] == 0.75 and m["plan_goal_rate"] == 0.5
     assert m["accuracy_with_plan"] == 0.5 and m["accuracy_without_plan"] == 0.5
+
+
+def test_plan_metrics_tokens_and_levels_by_hand():
+    rows = [
+        {"difficulty": 1, "correct": True, "plan_parsed": False, "num_tokens": 6},
+        {"difficulty": 1, "correct": True, "plan_parsed": False, "num_tokens": 8},
+        {"difficulty": 5, "correct": True, "plan_parsed": True, "plan_valid": True, "plan_goal": True,
+         "plan_adherence": 1.0, "num_tokens": 50},
+        {"difficulty": 5, "correct": False, "plan_parsed": True, "plan_valid": True, "plan_goal": False,
+         "plan_adherence": 1.0, "num_tokens": 40},
+        {"difficulty": 5, "correct": False, "plan_parsed": False, "num_tokens": 20},
+    ]
+    m = plan_metrics(rows)
+    assert m["tokens_with_plan"] == 45.0 and m["tokens_without_plan"] == pytest.approx(34 / 3)
+    by = plan_metrics_by_difficulty(rows)
+    assert list(by) == [1, 5]
+    assert by[1]["plan_rate"] == 0.0 and by[1]["tokens_without_plan"] == 7.0 and math.isnan(by[1]["tokens_with_plan"])
+    assert by[5]["plan_rate"] == pytest.approx(2 / 3) and by[5]["plan_goal_rate"] == 0.5
+    assert by[5]["accuracy_with_plan"] == 0.5 and by[5]["accuracy_without_plan"] == 0.0
 
 
 def test_abstraction_hand_values():

@@ -60,7 +60,7 @@ def reports(tmp_path_factory):
 
 def test_report_is_self_contained_and_escaped(reports):
     d, _, _ = reports
-    for name, n_img in (("report.html", 6), ("compare.html", 5)):
+    for name, n_img in (("report.html", 9), ("compare.html", 5)):  # report: 6 + 3 strategy plots (grid plans)
         html = (d / name).read_text()
         srcs = re.findall(r'<img src="([^"]*)"', html)
         assert len(srcs) == n_img and all(s.startswith("data:image/png;base64,") for s in srcs)

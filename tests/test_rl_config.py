@@ -46,11 +46,13 @@ def test_mode_options_are_refused_without_balanced_modes(kw):
 
 
 def test_mode_strategies_come_from_the_table():
-    from ponder.rl.modes import MODE_STRATEGIES, Balanced, OnPolicy
+    from ponder.rl.modes import MODE_STRATEGIES, Balanced, OnPolicy, PlanBalanced
 
     assert isinstance(TrainConfig(model="x").mode_strategy, OnPolicy)
     assert isinstance(TrainConfig(model="x", modes="balanced").mode_strategy, Balanced)
-    assert set(MODE_STRATEGIES) == {"on_policy", "balanced", "subcalls"}
+    plan = TrainConfig(model="x", modes="plan_balanced", mode_weight=10.0).mode_strategy
+    assert isinstance(plan, PlanBalanced) and plan.tags == ("<plan>", "<answer>") and plan.weight == 10.0
+    assert set(MODE_STRATEGIES) == {"on_policy", "balanced", "plan_balanced", "subcalls"}
     rewards = torch.tensor([[1.0, 0.0, 1.25, 0.0]])
     assert OnPolicy().advantages(rewards, "group").shape == (4,)
     assert Balanced().advantages(rewards, "group").shape == (4, 2)

@@ -28,6 +28,7 @@ WRONG = {
     "sumprod": lambda p: f"<answer>{int(p.answer) - 1}</answer>",
     "countdown": lambda p: f"<answer>{p.answer}+1</answer>",  # off by one (or reuses a 1)
     "grid": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # a shortest path cut one move short of G
+    "route": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # one move short of the last waypoint
     "code": lambda p: "<answer>def f(*args): return 'wrong'</answer>",
 }
 

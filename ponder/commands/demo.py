@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-HELP = "run the research loop on the tiny default: warm start, eval, curate, RL, eval, compare report"
+HELP = ("run the research loop on the tiny default and check an axis's claims: --axis calibration (default: warm "
+        "start, eval, curate, RL, eval, compare report), strategy (warm start, eval, RL with and without plan "
+        "rewards, eval of both), or all")
 
 
 def add_arguments(p) -> None:

@@ -79,7 +79,8 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
             plan_rows.setdefault(r["task"], []).append(r)
         if r.get("decomposable"):
             dec_rows.setdefault(r["task"], []).append(r)
-    strategy_axis = {t: M.plan_metrics(rs) for t, rs in sorted(plan_rows.items())}
+    strategy_axis = {t: {**M.plan_metrics(rs), "by_difficulty": M.plan_metrics_by_difficulty(rs)}
+                     for t, rs in sorted(plan_rows.items())}
     abstraction = {t: M.decomposition_metrics(rs) for t, rs in sorted(dec_rows.items())}
     orch_by_task: dict[str, list[dict]] = {}
     for rec in orchestration:

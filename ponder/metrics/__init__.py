@@ -11,12 +11,12 @@ from ponder.metrics.calibration import (accuracy_under_budget, auc_oaa, determin
 from ponder.metrics.cost import cost_metrics, inference_flops
 from ponder.metrics.skills import (accuracy_table, best_of_n_index, maj_at_k, majority_vote, pass_and_maj_curves,
                                    pass_at_k, wilson_interval)
-from ponder.metrics.strategy import plan_metrics
+from ponder.metrics.strategy import plan_metrics, plan_metrics_by_difficulty
 
 __all__ = [
     "accuracy_table", "accuracy_under_budget", "auc_oaa", "best_of_n_index", "cost_metrics",
     "decomposition_metrics", "determined_at", "effort_by_difficulty", "effort_correlations",
     "inference_flops", "maj_at_k", "majority_vote", "needed_tokens", "orchestration_by_difficulty", "orchestration_metrics",
     "outcome_efficiency", "over_under_thinking", "pass_and_maj_curves", "pass_at_k", "plan_metrics",
-    "spearman", "wilson_interval",
+    "plan_metrics_by_difficulty", "spearman", "wilson_interval",
 ]

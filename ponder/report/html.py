@@ -97,6 +97,46 @@ def budget_series(rows: Sequence[dict], t_max: int) -> dict[int, float]:
     return dict(zip(ts, accuracy_under_budget([bool(r["correct"]) for r in rows], [r["num_tokens"] for r in rows], ts)))
 
 
+PLAN_KEYS = ("plan_rate", "plan_validity", "plan_goal_rate", "plan_adherence", "accuracy_with_plan",
+             "accuracy_without_plan", "tokens_with_plan", "tokens_without_plan")
+
+
+def strategy_section(strategy: dict) -> str:
+    """The strategy axis of plannable tasks: per task and per level, the plan metrics
+    (docs/eval.md), and plots of plan rate / goal rate, accuracy and tokens with vs without a plan."""
+    parts = ["<h2>Strategy: plans</h2>", '<p class="meta">plan rate: samples with a plan that parses; '
+             "validity: parsed plans whose every step is legal; goal rate: parsed plans that reach the goal when "
+             "the task's simulator replays them; adherence: share of plan steps the answer carries out in "
+             "order; accuracy and tokens split by whether the sample planned.</p>"]
+    rows = []
+    for t, m in strategy.items():
+        rows.append((t, "all", m["n"], *[m.get(k) for k in PLAN_KEYS]))
+        rows += [(t, d, e["n"], *[e.get(k) for k in PLAN_KEYS]) for d, e in (m.get("by_difficulty") or {}).items()]
+    parts.append(table(["task", "difficulty", "samples", *PLAN_KEYS], rows))
+    figs = []
+    for t, m in strategy.items():
+        by = {int(d): e for d, e in (m.get("by_difficulty") or {}).items()}
+        if not by:
+            continue
+
+        def series(*keys, by=by):
+            return [(k.replace("_", " "), {d: e.get(k) for d, e in by.items()}) for k in keys]
+        figs += [
+            figure(plots.line_plot(series("plan_rate", "plan_goal_rate", "plan_adherence"), f"{t}: plans vs difficulty",
+                                   "difficulty", "fraction", (-0.03, 1.03)),
+                   "goal rate and adherence are over the samples that planned"),
+            figure(plots.line_plot(series("accuracy_with_plan", "accuracy_without_plan"),
+                                   f"{t}: accuracy with vs without a plan", "difficulty", "accuracy", (-0.03, 1.03)),
+                   "a missing point: no sample of that kind at that level"),
+            figure(plots.line_plot(series("tokens_with_plan", "tokens_without_plan"),
+                                   f"{t}: tokens with vs without a plan", "difficulty", "mean tokens"),
+                   "what a plan costs"),
+        ]
+    if figs:
+        parts.append('<div class="plots">' + "".join(figs) + "</div>")
+    return "".join(parts)
+
+
 def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder evaluation", subtitle: str = "") -> str:
     rows = list(rows)
     s, c = metrics["skills"], metrics["calibration"]
@@ -148,9 +188,7 @@ def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder eval
                          v["time_per_problem_s"]) for k, v in s["strategies"].items()]))
 
     if metrics["strategy"]:
-        parts.append("<h2>Strategy: plans</h2>")
-        keys = ["plan_rate", "plan_validity", "plan_goal_rate", "plan_adherence", "accuracy_with_plan", "accuracy_without_plan"]
-        parts.append(table(["task", "samples"] + keys, [(t, m["n"], *[m[k] for k in keys]) for t, m in metrics["strategy"].items()]))
+        parts.append(strategy_section(metrics["strategy"]))
     if metrics["abstraction"]:
         parts.append(abstraction_section(metrics["abstraction"]))
 

@@ -34,11 +34,12 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
-    modes: Literal["on_policy", "balanced", "subcalls"] = field(default="on_policy", metadata={"help": "how each group's "
+    modes: Literal["on_policy", "balanced", "plan_balanced", "subcalls"] = field(default="on_policy", metadata={"help": "how each group's "
                          "modes are sampled (ponder.rl.modes): on_policy, or balanced (AdaptThink: half of each group "
                          "starts with <think>, half with <answer>, so both modes are compared on every prompt; logs "
-                         "p_think, the policy's own think-rate), or subcalls (multi-turn rollouts in which the policy "
-                         "may spawn sub-calls of itself, trained through the whole tree: ponder.rollout)"})
+                         "p_think, the policy's own think-rate), or plan_balanced (the same with <plan>; logs p_plan), "
+                         "or subcalls (multi-turn rollouts in which the policy may spawn sub-calls of itself, trained "
+                         "through the whole tree: ponder.rollout)"})
     max_turns: int = field(default=4, metadata={"help": "with --modes subcalls: policy turns per rollout (2 = "
                            "spawn, then answer from the results)"})
     mode_baseline: Literal["group", "batch"] = field(default="group", metadata={"help": "with --modes balanced: "

@@ -95,6 +95,7 @@ class Balanced:
 
     baseline: Literal["group", "batch"] = "group"  # "batch": also centre each mode's first-token advantage over the batch
     weight: float = 1.0  # the forced first token's weight in the loss, in tokens
+    tags = MODES  # the two forced first tokens (a class constant, not an option)
 
     def __post_init__(self):
         if self.baseline not in ("group", "batch"):
@@ -108,13 +109,13 @@ class Balanced:
                               "(it starts half of each group with <think>, half with <answer>)")
 
     def check_tokenizer(self, tokenizer) -> None:
-        mode_token_ids(tokenizer)
+        mode_token_ids(tokenizer, self.tags)
 
     def rollout(self, policy, problems, group_size, sampling, suffix):
-        half, ids = group_size // 2, mode_token_ids(policy.tokenizer)
-        by_mode = [policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in MODES]
+        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
+        by_mode = [policy.generate([policy.render(p, tag) for p in problems], half, sampling) for tag in self.tags]
         return [force_prefix(policy, tag, tid, c) for i in range(len(problems))
-                for tag, tid, outs in zip(MODES, ids, by_mode) for c in outs[i]]
+                for tag, tid, outs in zip(self.tags, ids, by_mode) for c in outs[i]]
 
     def advantages(self, rewards, scale):
         """[N, 2]: the forced first token's advantage, then every later token's."""
@@ -140,14 +141,24 @@ class Balanced:
         firsts = batch.problems[:: batch.group_size]
         if not firsts:
             return {}
-        probs = think_probability(policy, firsts, temperature)
-        m = {"p_think": mean(probs)}
+        probs = think_probability(policy, firsts, temperature, self.tags[0])
+        name = "p_" + self.tags[0].strip("<>")
+        m = {name: mean(probs)}
         by_level: dict[int, list[float]] = defaultdict(list)
         for p, x in zip(firsts, probs):
             by_level[p.difficulty].append(x)
         for d, xs in sorted(by_level.items()):
-            m[f"p_think/d{d}"] = mean(xs)
+            m[f"{name}/d{d}"] = mean(xs)
         return m
+
+
+@dataclass(frozen=True)
+class PlanBalanced(Balanced):
+    """`balanced` with `<plan>` in place of `<think>`: half of each group starts with a plan, half
+    answers directly, so plan and direct answer are compared on every prompt and the planned half
+    is trained however rarely the policy plans (logs p_plan, the policy's own plan rate)."""
+
+    tags = ("<plan>", "<answer>")
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,8 @@ class SubCallTree(OnPolicy):
                 "critical_path_tokens": mean(float(r.critical_path_tokens) for r in trees)}
 
 
-MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "subcalls": SubCallTree}
+MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "plan_balanced": PlanBalanced,
+                                   "subcalls": SubCallTree}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
 MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns"}
 
@@ -202,11 +214,11 @@ def mode_strategy(name: str, **options: Any) -> ModeStrategy:
 
 
 # -- the parts of mode balancing, importable and tested alone (tests/test_rl_modes.py) ---------
-def mode_token_ids(tokenizer) -> list[int]:
-    """The token id of each tag in MODES; PonderError if a tag is not a single token."""
-    ids = [tokenizer.encode(tag, add_special_tokens=False) for tag in MODES]
+def mode_token_ids(tokenizer, tags: tuple[str, ...] = MODES) -> list[int]:
+    """The token id of each tag (default MODES); PonderError if a tag is not a single token."""
+    ids = [tokenizer.encode(tag, add_special_tokens=False) for tag in tags]
     if any(len(i) != 1 for i in ids):
-        raise PonderError(f"--modes balanced needs {' and '.join(MODES)} to be single tokens of the tokenizer")
+        raise PonderError(f"mode-balanced groups need {' and '.join(tags)} to be single tokens of the tokenizer")
     return [i[0] for i in ids]
 
 
@@ -221,14 +233,14 @@ def force_prefix(policy, tag: str, tid: int, c: Completion) -> Completion:
                    think_tokens=think, answer_tokens=answer)
 
 
-def think_probability(policy, problems: list[Problem], temperature: float) -> list[float]:
-    """pi(<think> | prompt) at the first completion token, per problem: the policy's own think-rate
-    (what a mode-balanced batch's forced think-rate of 0.5 hides)."""
+def think_probability(policy, problems: list[Problem], temperature: float, tag: str = MODES[0]) -> list[float]:
+    """pi(tag | prompt) at the first completion token (default <think>), per problem: the policy's
+    own think-rate (what a mode-balanced batch's forced think-rate of 0.5 hides)."""
     import torch
 
     from ponder.policy.prompts import encode_prompt
 
-    think_id = mode_token_ids(policy.tokenizer)[0]
+    think_id = mode_token_ids(policy.tokenizer, (tag,))[0]
     model, tok = policy.model, policy.tokenizer
     out = []
     with torch.no_grad():

@@ -3,6 +3,7 @@
     from ponder.rl.presets import CALIBRATION
     cfg = dataclasses.replace(CALIBRATION, model="runs/sft-x/model")
     ponder train --preset calibration --model runs/sft-x/model
+    ponder train --preset strategy --model runs/sft-y/model
 
 CALIBRATION is the demo's RL stage on `arith`: correctness plus an AdaptThink-style bonus for a
 correct answer given without `<think>` (`correct:1,nothink:0.25`), in mode-balanced groups
@@ -59,4 +60,25 @@ ABSTRACTION = TrainConfig(
     save_every=10,
 )
 
-PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION}
+# STRATEGY is the strategy demo's RL stage on `route` (ponder demo --axis strategy): correctness plus
+# the simulator's verdict on the plan (plan_validity: 1 legal and reaching the goal, 0.5 legal only,
+# 0 otherwise or without a plan), sampled on-policy. docs/train.md ("Strategy runs") has what was tried.
+STRATEGY = TrainConfig(
+    tasks=("route",),
+    levels=(1, 2, 3, 4, 5),
+    reward="correct:1,plan_validity:0.5",
+    steps=120,
+    prompts_per_step=8,
+    group_size=8,
+    max_new_tokens=112,  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
+    temperature=1.0,
+    loss="dapo",
+    eps_low=0.2,
+    eps_high=0.28,
+    lr=1e-4,
+    warmup_steps=2,
+    save_every=20,
+)
+STRATEGY_ABLATION_REWARD = "correct:1"  # the demo's ablation arm: the same run without the plan reward
+
+PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION, "strategy": STRATEGY}

@@ -31,6 +31,10 @@ class SFTConfig:
                                 "is a sub-call trace (spawn the parts, <join>, results injected and masked out of the loss, "
                                 "then the join step), and again that it is one part solved as a sub-call; the rest are "
                                 "serial traces. 0 = the oracle as for other tasks; at most 0.5"})
+    careless_prob: float = field(default=0.0, metadata={"help": "chance a traced example of a task that writes "
+                                                    "careless plans (`task.careless`, e.g. route) carries one instead of "
+                                                    "the oracle's: a plausible-but-wrong plan and the answer it leads to "
+                                                    "(default 0: oracle plans only)"})
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
@@ -55,8 +59,9 @@ class SFTConfig:
                               f"in --levels")
         if any(w < 0 for w in self.level_weights) or (self.level_weights and sum(self.level_weights) <= 0):
             raise PonderError("--level-weights must be non-negative with a positive sum")
-        if not 0.0 <= self.think_prob <= 1.0:
-            raise PonderError(f"--think-prob must be in [0, 1], got {self.think_prob}")
+        for name in ("think_prob", "careless_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise PonderError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.subcall_prob <= 0.5:
             raise PonderError(f"--subcall-prob must be in [0, 0.5], got {self.subcall_prob}")
         for name in ("steps", "batch_size", "log_every"):

@@ -15,10 +15,13 @@ import re
 from ponder.sft.config import BUCKET_POOL, DATA_SEED_OFFSET, DEFAULT_LEVEL_WEIGHT, SFTConfig
 
 
-def example_text(task, problem, think: bool, tokenizer) -> tuple[str, str]:
-    """(prompt, completion) strings of one training example."""
+def example_text(task, problem, think: bool, tokenizer, careless_rng=None) -> tuple[str, str]:
+    """(prompt, completion) strings of one training example; with `careless_rng` (a traced example
+    of a task that has `careless`) the task's plausible-but-wrong planned completion."""
     from ponder.policy import render_prompt
 
+    if think and careless_rng is not None:
+        return render_prompt(tokenizer, problem), task.careless(problem, careless_rng)
     return render_prompt(tokenizer, problem), task.oracle(problem, think=think)
 
 
@@ -50,6 +53,14 @@ def subcall_example(task, problem, tokenizer) -> tuple[list[int], list[int]]:
     return ids + [tokenizer.eos_token_id], mask + [1]
 
 
+def careless_draw(cfg: SFTConfig, task, think: bool, rng: random.Random) -> random.Random | None:
+    """`rng` when this traced example takes a careless plan, else None. Draws from `rng` only when
+    careless plans are on, so runs without them see exactly the data they always did."""
+    if not think or cfg.careless_prob <= 0 or not hasattr(task, "careless"):
+        return None
+    return rng if rng.random() < cfg.careless_prob else None
+
+
 def draw_example(cfg: SFTConfig, task, problem, rng, tokenizer) -> tuple[str, list[int], list[int] | None]:
     """(prompt, completion ids with EOS, loss mask or None) of one example. Decomposable tasks with
     cfg.subcall_prob > 0 draw a sub-call trace (prob p), one of its parts as a child's example
@@ -66,7 +77,7 @@ def draw_example(cfg: SFTConfig, task, problem, rng, tokenizer) -> tuple[str, li
             problem = rng.choice(task.subproblems(problem))
         text = serial_completion(task, problem, think)
         return render_prompt(tokenizer, problem), tokenizer.encode(text, add_special_tokens=False) + [eos], None
-    prompt, completion = example_text(task, problem, think, tokenizer)
+    prompt, completion = example_text(task, problem, think, tokenizer, careless_draw(cfg, task, think, rng))
     return prompt, tokenizer.encode(completion, add_special_tokens=False) + [eos], None
 
 

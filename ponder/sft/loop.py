@@ -34,7 +34,7 @@ from ponder.sft.data import collate, pool_examples, pool_mean_tokens
 
 # Fields that must match the saved run for --resume to continue it rather than mix two warm
 # starts (the data stream and the model it started from); --steps and the logging may change.
-RESUME_KEYS = ("model", "tasks", "levels", "level_weights", "think_prob", "batch_size", "seed")
+RESUME_KEYS = ("model", "tasks", "levels", "level_weights", "think_prob", "careless_prob", "batch_size", "seed")
 
 
 def sft_loss(logits, labels, mean_tokens: float):

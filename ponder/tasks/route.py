@@ -1,0 +1,210 @@
+"""`route`: walk through waypoints in order on an open 10x10 board; the plannable task the tiny
+model learns.
+
+    prompt   walk 3,1>0,4>2,2           (a RouteConfig(rows=6) item; the built-in levels use row 0)
+    oracle   <plan>U3R3;D2L2</plan><think>0,4;2,2</think><answer>UUURRRDDLL</answer>
+    direct   <answer>UUURRRDDLL</answer>
+
+The prompt is the start cell, then the waypoints in order, each `row,col` (one digit each: the
+board is rows and columns 0..9). The answer is a move string over U/D/L/R (U: row - 1, R: col + 1;
+whitespace and case ignored); it scores 1.0 when every move stays on the board, the walk passes
+the waypoints in the given order, and it ends on the last one. The verifier replays it.
+
+A plan has one step per leg, each a run of segments such as `U3R3` (a direction letter and a
+count; a bare letter is one move). `check_plan` replays the plan's moves on the board: valid when
+every step parses and no move leaves the board, goal reached when the replayed walk is one the
+verifier accepts. `plan_adherence` is the fraction of plan steps whose moves the answer carries
+out, in order (as `grid` measures it). The oracle plans each leg vertical-first, its <think>
+names the cell each step ends on, and it answers with the plan's moves, a shortest walk.
+
+Why this shape (and not `grid`): finding a path around walls is a search the 0.87M tiny model does
+not learn in minutes, so `grid` stays near 0% accuracy. The built-in levels walk a line (every
+cell on row 0, columns 0..5; `RouteConfig.rows` widens it to a square) and add one leg per level,
+so each plan step is one one-digit difference read off the prompt and a direct answer must count
+out every leg's moves while computing them. Whether a plan *helps* the tiny model here is an
+empirical question: docs/train.md ("Strategy runs") has the measurements. `careless` writes the
+plausible-but-wrong plans (one segment's count off by one) that the strategy warm start mixes in.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from ponder.format import format_completion, parse, split_plan
+from ponder.tasks.base import PlanCheck, Task, item_rng, problem_id, register
+from ponder.types import Problem
+
+MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
+BOARD = 10  # rows and columns 0..9: every coordinate is one digit
+_SEG_RE = re.compile(r"([UDLR])(\d?)")
+_STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    legs: int = 2  # waypoints after the start
+    span: int = 6  # waypoints are drawn from columns 0..span-1
+    rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
+
+
+LEVELS = {
+    1: RouteConfig(legs=1, rows=1),  # walk 0,3>0,1
+    2: RouteConfig(legs=2, rows=1),  # walk 0,0>0,4>0,2
+    3: RouteConfig(legs=3, rows=1),
+    4: RouteConfig(legs=4, rows=1),
+    5: RouteConfig(legs=5, rows=1),
+}
+
+
+def cells(problem: Problem) -> list[tuple[int, int]]:
+    """Start and waypoints, in order."""
+    return [tuple(c) for c in problem.meta["cells"]]
+
+
+def leg(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """The oracle's plan step from a to b: vertical run first, e.g. (3,1)->(0,4) is 'U3R3'."""
+    dr, dc = b[0] - a[0], b[1] - a[1]
+    return (("D" if dr > 0 else "U") + str(abs(dr)) if dr else "") + (("R" if dc > 0 else "L") + str(abs(dc)) if dc else "")
+
+
+def expand(step: str) -> str | None:
+    """'U3R2' -> 'UUURR'; 'R' -> 'R'; None unless the step is runs of a letter and an optional
+    nonzero digit (case and spaces forgiven)."""
+    s = "".join(step.split()).upper()
+    if not _STEP_RE.fullmatch(s):
+        return None
+    out = []
+    for m in _SEG_RE.finditer(s):
+        if m.group(2) == "0":
+            return None
+        out.append(m.group(1) * int(m.group(2) or 1))
+    return "".join(out)
+
+
+def walk(moves: str, waypoints: list[tuple[int, int]]) -> tuple[bool, bool]:
+    """(every move stays on the board, the walk passes `waypoints[1:]` in order and ends on the
+    last), replaying `moves` from `waypoints[0]`; stops at the first move off the board."""
+    (r, c), nxt = waypoints[0], 1
+    for m in moves:
+        dr, dc = MOVES[m]
+        r, c = r + dr, c + dc
+        if not (0 <= r < BOARD and 0 <= c < BOARD):
+            return False, False
+        if nxt < len(waypoints) and (r, c) == waypoints[nxt]:
+            nxt += 1
+    return True, nxt == len(waypoints) and (r, c) == waypoints[-1]
+
+
+@register
+class Route(Task):
+    name = "route"
+    description = "walk through waypoints in order on a 10x10 board (answer = U/D/L/R moves); plan = one step per leg"
+    configs = LEVELS
+    math = False
+    plannable = True
+
+    def generate(self, seed: int, index: int, difficulty: int) -> Problem:
+        cfg = self.config(difficulty)
+        rng = item_rng(self.name, seed, index, difficulty)
+        pts = [(rng.randrange(cfg.rows), rng.randrange(cfg.span))]
+        while len(pts) <= cfg.legs:
+            p = (rng.randrange(cfg.rows), rng.randrange(cfg.span))
+            if p not in pts:  # a repeated cell would be passed early or be a zero-length leg
+                pts.append(p)
+        plan = [leg(a, b) for a, b in zip(pts, pts[1:])]
+        return Problem(
+            id=problem_id(self.name, seed, index, difficulty),
+            task=self.name,
+            prompt="walk " + ">".join(f"{r},{c}" for r, c in pts),
+            answer="".join(expand(s) for s in plan),
+            difficulty=difficulty,
+            meta={"cells": [list(p) for p in pts], "plan": plan},
+        )
+
+    # -- answer ----------------------------------------------------------------------------
+    def moves(self, completion: str) -> str | None:
+        """The answer's move string (whitespace removed, upper-cased), or None if not moves."""
+        got = self.extract(completion)
+        if got is None:
+            return None
+        moves = "".join(got.split()).upper()
+        return moves if moves and set(moves) <= set(MOVES) and len(moves) <= 1000 else None
+
+    def verify(self, completion: str, problem: Problem) -> float:
+        """1.0 iff the answer's moves stay on the board and pass the waypoints in order, ending on the last."""
+        moves = self.moves(completion)
+        return float(moves is not None and walk(moves, cells(problem)) == (True, True))
+
+    # -- plans -----------------------------------------------------------------------------
+    def check_plan(self, plan_text: str | None, problem: Problem) -> PlanCheck:
+        """Replay a plan (`U3R3;D2L2`) from the start, step by step.
+
+        parsed: at least one step and every step parses. valid: parsed and no move leaves the
+        board. goal_reached: valid and the plan's moves, replayed, pass every waypoint in order
+        and end on the last (the verifier's test). first_error: 0-based index of the first step
+        that does not parse or leaves the board; None if there is none.
+        """
+        steps = split_plan(plan_text or "")
+        if not steps:
+            return PlanCheck(parsed=False, valid=False, goal_reached=False, first_error=None, steps=0)
+        blocks = [expand(s) for s in steps]
+        bad = next((i for i, b in enumerate(blocks) if b is None), None)
+        pts, moves = cells(problem), ""
+        for i, b in enumerate(blocks[: len(blocks) if bad is None else bad]):
+            moves += b
+            if not walk(moves, pts)[0]:
+                return PlanCheck(parsed=bad is None, valid=False, goal_reached=False, first_error=i, steps=len(steps))
+        if bad is not None:
+            return PlanCheck(parsed=False, valid=False, goal_reached=False, first_error=bad, steps=len(steps))
+        return PlanCheck(parsed=True, valid=True, goal_reached=walk(moves, pts)[1], first_error=None, steps=len(steps))
+
+    def plan_adherence(self, completion: str, problem: Problem) -> float:
+        """Fraction of plan steps whose moves appear in the answer contiguously and in order
+        (detours between them allowed; the largest such number of steps over the plan's length).
+        Unparseable steps count as not carried out; 0.0 without a plan or a move answer."""
+        steps = parse(completion, math=self.math).plan_steps
+        moves = self.moves(completion)
+        if not steps or moves is None:
+            return 0.0
+        # longest in-order chain of non-overlapping block matches: DP over (step, end position)
+        best = {0: 0}  # end position in moves -> most steps carried out ending there
+        for b in map(expand, steps):
+            new = dict(best)
+            if b:
+                for j, count in best.items():
+                    k = moves.find(b, j)
+                    if k >= 0:
+                        new[k + len(b)] = max(new.get(k + len(b), 0), count + 1)
+            best = new
+        return max(best.values()) / len(steps)
+
+    def oracle(self, problem: Problem, think: bool = True) -> str:
+        """With think=True the planned completion (plan, cells reached, moves); else the answer alone."""
+        if not think:
+            return format_completion(problem.answer)
+        return planned(problem.meta["plan"], cells(problem)[0])
+
+    def careless(self, problem: Problem, rng: random.Random) -> str:
+        """A plausible-but-wrong planned completion: one segment's count off by one (never to 0),
+        and the answer carrying out that plan, so it misses its waypoint."""
+        plan = list(problem.meta["plan"])
+        i = rng.randrange(len(plan))
+        segs = _SEG_RE.findall(plan[i])
+        j = rng.randrange(len(segs))
+        letter, count = segs[j][0], int(segs[j][1] or 1)
+        segs[j] = (letter, str(count + 1 if count == 1 or rng.random() < 0.5 else count - 1))
+        plan[i] = "".join(a + b for a, b in segs)
+        return planned(plan, cells(problem)[0])
+
+
+def planned(plan: list[str], start: tuple[int, int]) -> str:
+    """The completion that states `plan`, names the cell each step ends on (<think>) and answers
+    with the plan's moves."""
+    (r, c), ends = start, []
+    for step in plan:
+        for m in expand(step):
+            r, c = r + MOVES[m][0], c + MOVES[m][1]
+        ends.append(f"{r},{c}")
+    return format_completion("".join(expand(s) for s in plan), think=";".join(ends), plan=plan)

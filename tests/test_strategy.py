@@ -1,0 +1,165 @@
+"""The strategy axis: the careless warm-start data, and (below) the strategy demo end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.format import parse
+
+
+def _examples(cfg, task_names):
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft import pool_examples
+    from ponder.tasks import get_task
+
+    tok = build_tokenizer()
+    tasks = [get_task(n) for n in task_names]
+    return [(tok.decode(ids[:plen]), tok.decode(ids[plen:]).removesuffix("</s>"))
+            for b in pool_examples(cfg, 0, tok, tasks) for ids, plen in b]
+
+
+def test_careless_plans_mix_in_at_their_rate():
+    from ponder.sft import SFTConfig
+    from ponder.tasks import get_task
+
+    task = get_task("route")
+    cfg = SFTConfig(model="m", tasks=("route",), batch_size=100, think_prob=0.5, careless_prob=0.5)
+    planned = careless = 0
+    for prompt, completion in _examples(cfg, ["route"]):
+        pts = [tuple(map(int, c.split(","))) for c in prompt.strip().removeprefix("walk ").split(">")]
+        problem = _problem(pts)
+        if parse(completion).plan is None:
+            assert task.verify(completion, problem) == 1.0  # direct answers are always the oracle's
+            continue
+        planned += 1
+        careless += task.verify(completion, problem) == 0.0  # a careless plan's answer misses
+    assert 0.42 < planned / 800 < 0.58 and 0.4 < careless / planned < 0.6, (planned, careless)
+
+
+def _problem(pts):
+    from ponder.tasks.route import leg
+    from ponder.types import Problem
+
+    return Problem(id="x", task="route", prompt="", answer="", difficulty=1,
+                   meta={"cells": [list(p) for p in pts], "plan": [leg(a, b) for a, b in zip(pts, pts[1:])]})
+
+
+def test_careless_prob_leaves_other_tasks_data_unchanged():
+    from ponder.sft import SFTConfig
+
+    # arith writes no careless plans: the knob must not even shift its random draws
+    base = SFTConfig(model="m", batch_size=16, think_prob=0.5)
+    with_knob = SFTConfig(model="m", batch_size=16, think_prob=0.5, careless_prob=0.7)
+    assert _examples(base, ["arith"]) == _examples(with_knob, ["arith"])
+    # and route's data is the oracle's alone at careless_prob 0
+    route = SFTConfig(model="m", tasks=("route",), batch_size=16, think_prob=1.0)
+    from ponder.tasks.route import Route
+
+    assert all(Route().verify(c, _problem([tuple(map(int, x.split(","))) for x in p.strip()[5:].split(">")])) == 1.0
+               for p, c in _examples(route, ["route"]))
+
+
+def test_strategy_demo_runs_end_to_end_and_plan_rewards_raise_planning(tmp_path):
+    """The whole strategy demo at toy sizes: every stage runs, summary.json has the issue's exact
+    shape, report.html is written, and on a few RL steps the plan reward raises the rate at which
+    the policy plans (on route a planned completion is the one with a trace, so the trainer's
+    think_rate is its plan rate) while the correctness-only arm gets no such push."""
+    import json
+
+    from ponder.demo import DemoConfig, check, run
+    from ponder.runs import RunDir, read_jsonl
+
+    cfg = DemoConfig(axis="strategy", out=str(tmp_path / "demo"), sft_steps=150, rl_steps=12, eval_per_level=2,
+                     eval_n=2, threads=1)
+    check(cfg)
+    summary = run(cfg, RunDir.open("demo", cfg.out, cfg), progress=False)
+    saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert {"baseline", "trained", "ablation", "claims"} <= set(saved) and saved["claims"] == summary["claims"]
+    for arm in ("baseline", "trained", "ablation"):
+        assert set(saved[arm]["by_difficulty"]) == {"1", "2", "3", "4", "5"}
+        for level in saved[arm]["by_difficulty"].values():
+            assert {"accuracy", "plan_rate", "plan_validity", "mean_tokens"} <= set(level)
+    assert set(saved["claims"]) == {"plan_rate_hard_baseline_at_most_0.3", "plan_rate_hard_at_least_0.8",
+                                    "plan_validity_hard_gain_at_least_0.3", "accuracy_hard_gain_at_least_0.10",
+                                    "accuracy_hard_beats_ablation_by_0.05"}
+    assert all(set(c) == {"value", "threshold", "holds"} for c in saved["claims"].values())
+    assert "Claims" in (tmp_path / "demo" / "report.html").read_text()
+    rows = read_jsonl(tmp_path / "demo" / "train" / "metrics.jsonl")
+    first, last = rows[:4], rows[-4:]
+    assert sum(r["think_rate"] for r in last) > sum(r["think_rate"] for r in first) + 0.2
+
+
+def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
+    import pytest
+
+    from ponder.demo import DemoConfig, check
+    from ponder.errors import PonderError
+
+    with pytest.raises(PonderError, match="--axis"):
+        DemoConfig(axis="planning")
+    for axis in ("strategy", "all"):
+        check(DemoConfig(axis=axis, out=str(tmp_path / axis)))
+    assert not any(tmp_path.iterdir())
+
+
+def test_strategy_claims_by_hand():
+    from ponder.demo.strategy import check_claims
+
+    base = {"plan_rate": 0.2, "plan_validity": 0.1, "accuracy": 0.5}
+    trained = {"plan_rate": 0.9, "plan_validity": 0.45, "accuracy": 0.65}
+    ablation = {"plan_rate": 0.1, "plan_validity": None, "accuracy": 0.6}
+    c = check_claims(base, trained, ablation)
+    assert [c[k]["holds"] for k in c] == [True, True, True, True, True]
+    assert c["accuracy_hard_beats_ablation_by_0.05"]["value"] == pytest.approx(0.05)
+    # no plans at all in the baseline: validity cannot be measured, so its gain does not hold
+    c = check_claims({**base, "plan_validity": None}, trained, ablation)
+    assert c["plan_validity_hard_gain_at_least_0.3"] == {"value": None, "threshold": 0.3, "holds": False}
+    c = check_claims({**base, "plan_rate": 0.31}, {**trained, "plan_rate": 0.79}, {**ablation, "accuracy": 0.61})
+    assert not any(c[k]["holds"] for k in ("plan_rate_hard_baseline_at_most_0.3", "plan_rate_hard_at_least_0.8",
+                                           "accuracy_hard_beats_ablation_by_0.05"))
+
+
+def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
+    import dataclasses
+
+    from ponder.rewards import parse_spec
+    from ponder.rl.presets import PRESETS, STRATEGY, STRATEGY_ABLATION_REWARD
+
+    assert PRESETS["strategy"] is STRATEGY and STRATEGY.tasks == ("route",)
+    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_validity": 0.5}
+    assert dict(parse_spec(STRATEGY_ABLATION_REWARD)) == {"correct": 1.0}
+    ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
+    assert [f.name for f in dataclasses.fields(STRATEGY)
+            if getattr(STRATEGY, f.name) != getattr(ablation, f.name)] == ["reward"]
+
+
+def test_all_axes_index_lists_every_claim_with_its_verdict():
+    from ponder.demo.axes import index
+
+    html = index({"calibration": {"claims": {"a_at_least_1": {"value": 2.0, "threshold": 1.0, "holds": True}}},
+                  "strategy": {"claims": {"b_<x>": {"value": None, "threshold": 0.3, "holds": False}}}})
+    assert 'href="calibration/report.html"' in html and 'href="strategy/report.html"' in html
+    assert "holds" in html and "MISSED" in html and "b_&lt;x&gt;" in html
+
+
+def test_plan_balanced_rollout_starts_half_of_each_group_with_a_plan(warm_model, load_live):
+    import torch
+
+    from ponder.rl import TrainConfig
+    from ponder.rl.data import PromptSource
+    from ponder.rl.modes import think_probability
+    from ponder.rl.rollout import rollout
+
+    _, tok, policy = load_live(warm_model)
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="x", tasks=("route",), group_size=4, max_new_tokens=16, modes="plan_balanced")
+    problems = PromptSource.from_task("route", levels=(1, 2), seed=3).take(2)
+    comps = rollout(policy, problems, cfg)
+    plan_id, answer_id = (tok.convert_tokens_to_ids(t) for t in ("<plan>", "<answer>"))
+    for g in range(2):
+        group = comps[4 * g: 4 * g + 4]
+        assert [c.token_ids[0] for c in group] == [plan_id, plan_id, answer_id, answer_id]
+        assert [c.text.startswith("<plan>") for c in group] == [True, True, False, False]
+    # the logged probability is the policy's own pi(<plan> | prompt)
+    p = think_probability(policy, problems[:1], 1.0, "<plan>")[0]
+    assert 0.0 <= p <= 1.0 and p != think_probability(policy, problems[:1], 1.0)[0]
