@@ -1,0 +1,32 @@
+"""The calibration demo's claims, computed by hand on made-up evaluations."""
+
+from __future__ import annotations
+
+from ponder.demo.stage import check_claims
+
+
+def _summary(accuracy, levels):
+    return {"accuracy": accuracy, "by_difficulty": {str(d): {"think_rate": t, "mean_tokens": n, "accuracy": a}
+                                                    for d, (t, n, a) in enumerate(levels, 1)}}
+
+
+BASE = _summary(0.86, [(0.8, 8.0, 1.00), (0.8, 14.0, 0.93), (0.7, 17.0, 0.82), (0.8, 27.0, 0.83), (0.7, 33.0, 0.73)])
+
+
+def test_every_claim_holds_for_a_calibrated_more_accurate_policy():
+    trained = _summary(0.90, [(0.04, 3.3, 1.00), (0.6, 11.0, 0.94), (0.8, 18.0, 0.87), (0.8, 29.0, 0.90), (0.78, 37.0, 0.79)])
+    c = check_claims(BASE, trained)
+    assert all(v["holds"] for v in c.values()), c
+    assert c["tokens_easiest_at_most_half_baseline"]["threshold"] == 4.0  # half of 8.0
+    assert abs(c["accuracy_at_least_baseline_minus_1pt"]["threshold"] - 0.85) < 1e-12
+    # no level lost accuracy: the worst "loss" is level 1's 1.00 -> 1.00, i.e. 0
+    assert c["no_level_loses_more_than_0.03"]["value"] == 0.0
+
+
+def test_a_level_that_loses_four_points_fails_the_per_level_claim_only():
+    # level 2 drops 0.93 -> 0.89 (4 points) while the overall accuracy still beats the baseline
+    trained = _summary(0.90, [(0.0, 3.0, 1.00), (0.3, 9.0, 0.89), (0.8, 18.0, 0.87), (0.8, 29.0, 0.90), (0.8, 37.0, 0.79)])
+    c = check_claims(BASE, trained)
+    assert abs(c["no_level_loses_more_than_0.03"]["value"] - 0.04) < 1e-12
+    assert not c["no_level_loses_more_than_0.03"]["holds"]
+    assert [k for k, v in c.items() if not v["holds"]] == ["no_level_loses_more_than_0.03"]
