@@ -41,6 +41,13 @@ class EvalConfig:
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
     params: int | None = field(default=None, metadata={"help": "parameter count for the FLOPs estimate when "
                                                                "the backend cannot tell (openai)"})
+    ray: str | None = field(default=None, metadata={"help": "shard the batches over Ray actors, each holding its own policy: "
+                                                           "local (a local Ray instance) or a cluster ADDRESS (e.g. auto); "
+                                                           "the samples equal a single-process run's", "metavar": "local|ADDRESS"})
+    ray_actors: int = field(default=0, metadata={"help": "--ray: policy actors (0 = one per cluster CPU, or per GPU share "
+                                                         "with --ray-gpus-per-actor; never more than there are batches)"})
+    ray_gpus_per_actor: float = field(default=0.0, metadata={"help": "--ray: GPUs each actor requests (1 with --backend vllm "
+                                                                     "on GPU nodes: one actor per GPU)"})
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/eval-<time>)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted eval in --out, skipping scored problems"})
 
@@ -66,3 +73,22 @@ class EvalConfig:
             raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        check_ray_fields(self)
+
+    @property
+    def ray_enabled(self) -> bool:
+        return self.ray is not None
+
+
+def check_ray_fields(cfg) -> None:
+    """The --ray rules eval and curate share: counts not negative, the actor options only with
+    --ray, and a backend that runs the model itself (an openai server batches requests already)."""
+    if cfg.ray_actors < 0:
+        raise PonderError(f"--ray-actors must be >= 0 (0 = one per CPU or GPU share), got {cfg.ray_actors}")
+    if cfg.ray_gpus_per_actor < 0:
+        raise PonderError(f"--ray-gpus-per-actor must be >= 0, got {cfg.ray_gpus_per_actor}")
+    if cfg.ray is None and (cfg.ray_actors or cfg.ray_gpus_per_actor):
+        raise PonderError("--ray-actors / --ray-gpus-per-actor need --ray local|ADDRESS (without it one process samples)")
+    if cfg.ray is not None and cfg.backend not in ("hf", "vllm"):
+        raise PonderError(f"--ray runs a policy in each actor; --backend {cfg.backend} sends requests to a server "
+                          "(raise the server's concurrency instead, or use --backend hf or vllm)")
