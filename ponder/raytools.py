@@ -83,6 +83,20 @@ def _check_need(need: dict[str, float] | None, hint: str, what: str, *, started:
                               + (f"; {hint}" if hint else ""))
 
 
+def check_ray_fields(cfg) -> None:
+    """The --ray rules eval and curate share: counts not negative, the actor options only with
+    --ray, and a backend that runs the model itself (an openai server batches requests already)."""
+    if cfg.ray_actors < 0:
+        raise PonderError(f"--ray-actors must be >= 0 (0 = one per CPU or GPU share), got {cfg.ray_actors}")
+    if cfg.ray_gpus_per_actor < 0:
+        raise PonderError(f"--ray-gpus-per-actor must be >= 0, got {cfg.ray_gpus_per_actor}")
+    if cfg.ray is None and (cfg.ray_actors or cfg.ray_gpus_per_actor):
+        raise PonderError("--ray-actors / --ray-gpus-per-actor need --ray local|ADDRESS (without it one process samples)")
+    if cfg.ray is not None and cfg.backend not in ("hf", "vllm"):
+        raise PonderError(f"--ray runs a policy in each actor; --backend {cfg.backend} sends requests to a server "
+                          "(raise the server's concurrency instead, or use --backend hf or vllm)")
+
+
 # -- policy actors ---------------------------------------------------------------------------
 class PolicyWorker:
     """One policy in one Ray actor (`load_policy(model, backend)` in the actor's process)."""
