@@ -6,7 +6,9 @@
 Batching: problems go to `policy.generate` `cfg.batch_problems` at a time, with all `cfg.n`
 samples of a problem in the same call. Each batch's completions are submitted to a
 `ponder.verify.VerifierPool` (task.verify in worker processes, with a time limit) and the next
-batch is generated while they are verified, so generation and verification overlap.
+batch is generated while they are verified, so generation and verification overlap. With
+`--ray`, Ray actors generate the batches (`fleet`; each batch keeps its own seed, so the rows are
+the same) and this process only verifies and merges.
 Plans, decompositions and trace positions are *parsed* here (no model text is executed).
 """
 
