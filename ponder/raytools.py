@@ -36,6 +36,19 @@ def require_ray(what: str = "this") -> None:
                           "(ponder's dev or ray extra)") from None
 
 
+def check_ray(address: str | None, actors: int = 0, what: str = "--ray") -> None:
+    """The up-front check of a stage's --ray (writes nothing): Ray imports, a HOST:PORT answers, and
+    a local instance (one CPU per core) can hold `actors` (a cluster's size is known only once joined)."""
+    require_ray(what)
+    import ray
+
+    if address not in (None, *LOCAL):
+        check_reachable(address)  # type: ignore[arg-type]
+    elif not ray.is_initialized() and actors > (os.cpu_count() or 1):  # initialized: connect reuses it, and checks
+        raise PonderError(f"--ray-actors {actors} do not fit a local Ray instance with {os.cpu_count() or 1} CPUs "
+                          "(one per actor); lower --ray-actors or join a cluster with --ray ADDRESS")
+
+
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """A HOST:PORT that does not answer fails in seconds here; ray.init would retry for minutes."""
     host, sep, port = address.removeprefix("ray://").rpartition(":")
@@ -56,7 +69,7 @@ def connect(address: str | None, need: dict[str, float] | None = None, hint: str
     if ray.is_initialized():
         _check_need(need, hint, what, started=False)
         return False
-    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     join = address not in (None, *LOCAL)
     if join:
         check_reachable(address)  # type: ignore[arg-type]

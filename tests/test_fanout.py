@@ -37,6 +37,30 @@ def _same(a: list[dict], b: list[dict], keys: tuple[str, ...]) -> None:
         assert {k: x[k] for k in keys} == {k: y[k] for k in keys}
 
 
+# first: while no Ray instance runs in this process, the local size check applies
+def test_ray_options_are_checked_before_anything_runs(warm_model, tmp_path):
+    import os
+
+    from ponder import eval as stage
+    from ponder.curate import CurateConfig
+    from ponder.eval import EvalConfig
+
+    out = tmp_path / "never"
+    with pytest.raises(PonderError, match="cannot reach Ray at 127.0.0.1:1"):
+        stage.check(EvalConfig(model=str(warm_model), ray="127.0.0.1:1", out=str(out)))
+    if not ray.is_initialized():
+        with pytest.raises(PonderError, match="do not fit a local Ray instance"):
+            stage.check(EvalConfig(model=str(warm_model), ray="local", ray_actors=(os.cpu_count() or 1) + 1, out=str(out)))
+    assert not out.exists()
+
+    with pytest.raises(PonderError, match="--ray-actors"):
+        EvalConfig(ray_actors=2)  # without --ray
+    with pytest.raises(PonderError, match="--backend openai"):
+        EvalConfig(ray="local", backend="openai")
+    with pytest.raises(PonderError, match="--batch-problems"):
+        CurateConfig(ray="local")  # one generate call per round: nothing to shard
+
+
 def test_eval_over_two_actors_equals_one_process(warm_model, tmp_path, local_ray):
     from ponder import eval as stage
     from ponder.runs import read_parquet
@@ -64,15 +88,3 @@ def test_curate_over_two_actors_equals_one_process(warm_model, tmp_path, local_r
     _same(one.samples, two.samples, ("problem_id", "round", "sample", "text", "score"))
     _same(one.estimates, two.estimates, ("id", "successes", "samples", "kept"))
     assert one.stats["rounds"] > 1  # later rounds (fewer active problems, other chunks) matched too
-
-
-def test_ray_options_are_checked_before_anything_runs():
-    from ponder.curate import CurateConfig
-    from ponder.eval import EvalConfig
-
-    with pytest.raises(PonderError, match="--ray-actors"):
-        EvalConfig(ray_actors=2)  # without --ray
-    with pytest.raises(PonderError, match="--backend openai"):
-        EvalConfig(ray="local", backend="openai")
-    with pytest.raises(PonderError, match="--batch-problems"):
-        CurateConfig(ray="local")  # one generate call per round: nothing to shard

@@ -157,8 +157,9 @@ def curate(policy, problems: Sequence[Problem], cfg: CurateConfig, *, progress: 
     """
     from functools import partial
 
-    from ponder.raytools import local_map
     from tqdm import tqdm
+
+    from ponder.raytools import local_map
 
     rule = cfg.stop_rule()
     fixed = cfg.fixed_prior()

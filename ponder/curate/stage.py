@@ -45,9 +45,9 @@ def check(cfg: CurateConfig) -> None:
     check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
     check_policy(cfg.model or "", cfg.backend, cfg.base_url)
     if cfg.ray_enabled:
-        from ponder.raytools import require_ray
+        from ponder.raytools import check_ray
 
-        require_ray("--ray")
+        check_ray(cfg.ray, cfg.ray_actors)
 
 
 def load(cfg: CurateConfig):
