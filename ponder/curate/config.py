@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ponder.curate.estimate import RULES, StopRule
 from ponder.errors import PonderError
+from ponder.raytools import check_ray_fields
 
 
 @dataclass
@@ -40,6 +41,16 @@ class CurateConfig:
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
     max_new_tokens: int = field(default=256, metadata={"help": "generation length limit"})
     verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified sample before it scores 0"})
+    batch_problems: int = field(default=0, metadata={"help": "problems per generate call within a round, each chunk "
+                                                             "with its own seed (0 = the whole round in one call); --ray shards these chunks"})
+    ray: str | None = field(default=None, metadata={"help": "shard each round's chunks (--batch-problems) over Ray actors, each "
+                                                           "holding its own policy: local (a local Ray instance) or a cluster "
+                                                           "ADDRESS (e.g. auto); the samples equal a single-process run's",
+                                                   "metavar": "local|ADDRESS"})
+    ray_actors: int = field(default=0, metadata={"help": "--ray: policy actors (0 = one per cluster CPU, or per GPU share "
+                                                         "with --ray-gpus-per-actor; never more than the first round's chunks)"})
+    ray_gpus_per_actor: float = field(default=0.0, metadata={"help": "--ray: GPUs each actor requests (1 with --backend vllm "
+                                                                     "on GPU nodes: one actor per GPU)"})
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/curate-<time>)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted curation in --out: its finished "
                                                           "rounds are replayed from disk, the rest sampled"})
@@ -47,6 +58,8 @@ class CurateConfig:
     def __post_init__(self) -> None:
         if len(self.window) != 2:
             raise PonderError(f"window must be LOW,HIGH (two numbers), got {','.join(map(str, self.window))}")
+        if self.batch_problems < 0:
+            raise PonderError(f"batch_problems must be >= 0 (0 = the whole round in one call), got {self.batch_problems}")
         if self.min_batch < 0:
             raise PonderError(f"min_batch must be >= 0, got {self.min_batch}")
         if self.pool < 1:
@@ -63,6 +76,10 @@ class CurateConfig:
             raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        check_ray_fields(self)
+        if self.ray is not None and not self.batch_problems:
+            raise PonderError("--ray shards a round's chunks of --batch-problems problems over the actors; "
+                              "give --batch-problems N (e.g. 64; a single-process run with the same N gives the same samples)")
         self.stop_rule()  # validates window, confidence, rounds and rule name
         self.fixed_prior()  # validates prior
 
@@ -82,3 +99,7 @@ class CurateConfig:
         if a <= 0 or b <= 0:
             raise PonderError(f"prior Beta(A,B) needs A, B > 0, got {self.prior!r}")
         return (a, b)
+
+    @property
+    def ray_enabled(self) -> bool:
+        return self.ray is not None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ponder.errors import PonderError
+from ponder.raytools import check_ray_fields
 
 
 @dataclass
@@ -41,6 +42,13 @@ class EvalConfig:
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
     params: int | None = field(default=None, metadata={"help": "parameter count for the FLOPs estimate when "
                                                                "the backend cannot tell (openai)"})
+    ray: str | None = field(default=None, metadata={"help": "shard the batches over Ray actors, each holding its own policy: "
+                                                           "local (a local Ray instance) or a cluster ADDRESS (e.g. auto); "
+                                                           "the samples equal a single-process run's", "metavar": "local|ADDRESS"})
+    ray_actors: int = field(default=0, metadata={"help": "--ray: policy actors (0 = one per cluster CPU, or per GPU share "
+                                                         "with --ray-gpus-per-actor; never more than there are batches)"})
+    ray_gpus_per_actor: float = field(default=0.0, metadata={"help": "--ray: GPUs each actor requests (1 with --backend vllm "
+                                                                     "on GPU nodes: one actor per GPU)"})
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/eval-<time>)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted eval in --out, skipping scored problems"})
 
@@ -66,3 +74,9 @@ class EvalConfig:
             raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        check_ray_fields(self)
+
+    @property
+    def ray_enabled(self) -> bool:
+        return self.ray is not None
+

@@ -127,42 +127,13 @@ def driver_lock(root: Path):
         os.close(fd)
 
 
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """A HOST:PORT that does not answer fails in seconds here; ray.init would retry for minutes."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        return  # "auto" and other forms: Ray resolves them itself
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise PonderError(f"cannot reach Ray at {address}: {e.strerror or e} (is `ray start --head` running there?)") from None
-
-
 def connect(cfg: SweepConfig, spec: SweepSpec) -> None:
     """Start a local Ray instance (one CPU per core) or join --address; refuse requests it cannot place."""
-    import logging
+    from ponder.raytools import connect as ray_connect
 
-    import ray
-
-    if ray.is_initialized():
-        return
-    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    if cfg.address:
-        _check_reachable(cfg.address)
-    try:
-        if cfg.address:
-            ray.init(address=cfg.address, **kwargs)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise PonderError(f"cannot start or reach Ray ({cfg.address or 'local'}): {str(e).splitlines()[0]}") from None
-    have = ray.cluster_resources()
     want = cfg.resources(spec)
-    for name, need in (("CPU", want.cpus), ("GPU", want.gpus)):
-        if need > 0 and need > have.get(name, 0):
-            ray.shutdown()
-            raise PonderError(f"each run requests {need:g} {name} but the Ray cluster has {have.get(name, 0):g}; "
-                              f"lower --{name.lower()}s-per-arm or join a bigger cluster with --address")
+    ray_connect(cfg.address, {"CPU": want.cpus, "GPU": want.gpus},
+                "lower --cpus-per-arm / --gpus-per-arm or join a bigger cluster with --address", what="each run")
 
 
 def _task(spec: SweepSpec, unit, threads: int) -> dict:
