@@ -151,7 +151,8 @@ class RGTask(Task):
             answer="" if e["answer"] is None else e["answer"],
             difficulty=difficulty,
             meta={"rg": {"dataset": self.dataset, "difficulty": difficulty, "seed": seed, "index": index,
-                         "recipe": r, "item": index % BLOCK, "carried": copy.deepcopy(e["carried"])}},
+                         "recipe": r, "item": index % BLOCK, "carried": copy.deepcopy(e["carried"]),
+                         "gold_ok": e["gold_ok"]}},
         )
 
     def request(self, problem: Problem, answer: str) -> dict:
@@ -176,9 +177,15 @@ class RGTask(Task):
         return s if self.partial else float(s == 1.0)
 
     def oracle(self, problem: Problem, think: bool = True) -> str:
-        """rg's reference answer (rg has no worked trace to put in <think>)."""
+        """rg's reference answer (rg has no worked trace to put in <think>).
+
+        NoOracle for datasets without reference answers, and for the items whose reference answer
+        rg's own scorer does not accept (`meta["rg"]["gold_ok"]`, checked at generation).
+        """
         if not self.has_oracle:
             raise NoOracle(f"{self.name}: reasoning-gym gives no reference answer (its scorer checks a solution)")
+        if problem.meta.get("rg", {}).get("gold_ok") is False:
+            raise NoOracle(f"{problem.id}: reasoning-gym's own scorer rejects its reference answer {problem.answer!r}")
         return format_completion(problem.answer)
 
     def prepare(self) -> None:

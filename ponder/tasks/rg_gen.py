@@ -87,7 +87,7 @@ class Generator:
         return line
 
     def item(self, recipe: dict, j: int, budget_s: float) -> dict:
-        """{"question", "answer" (a string, None without one), "carried"} of item j.
+        """{"question", "answer" (a string, None without one), "carried", "gold_ok"} of item j.
 
         Raises GenerationTimeout past `budget_s` (dataset construction included) and
         PonderError when rg's generator fails.
@@ -130,6 +130,22 @@ def _after_fork() -> None:  # a forked child must not share its parent's helper 
 os.register_at_fork(after_in_child=_after_fork)
 
 
+def gold_ok(recipe: dict, entry: dict) -> bool | None:
+    """Whether rg's own scorer gives its reference answer 1.0 (None: no reference answer).
+
+    Not always: e.g. jugs answers '["No solution"]' for puzzles its solver gave up on. rg's
+    text only (trusted), so this runs here, outside the sandbox.
+    """
+    from ponder.tasks import rg_core
+
+    if entry.get("answer") is None:
+        return None
+    try:
+        return float(rg_core.dataset(recipe).score_answer(str(entry["answer"]), entry)) == 1.0
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def main() -> None:
     out = int(sys.argv[1])
     from ponder.tasks import rg_core
@@ -143,7 +159,7 @@ def main() -> None:
             entry = rg_core.item(req["recipe"], req["item"])
             answer = entry.get("answer")
             reply = {"question": str(entry["question"]), "answer": None if answer is None else str(answer),
-                     "carried": rg_core.carry(entry)}
+                     "carried": rg_core.carry(entry), "gold_ok": gold_ok(req["recipe"], entry)}
         except Exception as e:  # noqa: BLE001 - a generator that fails for this config
             reply = {"error": f"{type(e).__name__}: {e}".strip()}
         data = (json.dumps(reply) + "\n").encode()

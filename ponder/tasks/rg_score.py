@@ -71,6 +71,11 @@ class Scorer:
             self._kill()
             raise RuntimeError(f"reasoning-gym scoring sandbox did not start: {err}")
 
+    def start_over(self) -> None:
+        """Stop the server (a new one starts on the next request)."""
+        with self.lock:
+            self._kill()
+
     def _kill(self) -> None:
         if self.proc is not None:
             self.proc.close()
