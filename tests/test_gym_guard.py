@@ -78,6 +78,7 @@ def test_safe_eval_gives_values_never_code():
     ("intermediate_integration", "x + open", False),                  # no builtins, called or not
     ("intermediate_integration", "x.__class__", False),
     ("intermediate_integration", "Symbol('x')", False),               # no strings, no other calls
+    ("intermediate_integration", "Integral(x**3*cos(x), x) + C", False),  # rg accepts this for any problem
     ("intermediate_integration", "sin(x=1)", False),
     ("polynomial_multiplication", " + ".join(f"{k}*z**{k}" for k in range(1000)), True),  # long: a flat walk
     ("n_queens", "anything at all", True),                  # not an eval-ing-by-sympy dataset: safe_eval guards it

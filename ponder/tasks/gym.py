@@ -23,7 +23,8 @@ budget per item. Item `index` is item `index % BLOCK` of a dataset object ("bloc
 `index // BLOCK`) seeded from (name, seed, difficulty, block); rg generates it from
 `Random(block_seed + index % BLOCK)`, so any item is reproducible on its own, in any process.
 Blocks keep rg's dataset sizes small (word_ladder refuses more than 20,000 items; acre builds all
-of its items up front). `meta["rg"]` holds the coordinates, the `recipe` of the block's dataset
+of its items up front). An item rg fails to generate (tsumego, now and then) comes from a
+reseeded block instead. `meta["rg"]` holds the coordinates, the `recipe` of the block's dataset
 object and what the scorer needs of rg's entry (`carried`: its metadata, see `rg_core.carry`).
 The answer is rg's reference answer; oracle = `<answer>{answer}</answer>`.
 
@@ -47,7 +48,7 @@ from urllib.parse import parse_qsl
 from ponder.errors import PonderError
 from ponder.format import format_completion
 from ponder.tasks.base import NoOracle, Task
-from ponder.tasks.rg_tables import BLOCK, CLAMPS, GAMEABLE, GEN_BUDGET_S, NO_ORACLE, REFUSED, RG_LEVELS
+from ponder.tasks.rg_tables import BLOCK, CLAMPS, GAMEABLE, GEN_ATTEMPTS, GEN_BUDGET_S, NO_ORACLE, REFUSED, RG_LEVELS
 from ponder.types import Problem
 
 
@@ -99,13 +100,15 @@ def rg_level(difficulty: int, lo: int, hi: int) -> int:
     return lo + ((difficulty - 1) * (hi - lo) + 2) // 4
 
 
-def recipe(name: str, difficulty: int, seed: int, block: int) -> dict:
-    """The rg dataset object behind block `block` of (name, difficulty, seed) (see rg_core)."""
+def recipe(name: str, difficulty: int, seed: int, block: int, attempt: int = 0) -> dict:
+    """The rg dataset object behind block `block` of (name, difficulty, seed) (see rg_core);
+    `attempt` > 0 reseeds it, for items rg fails to generate."""
     span = level_range(name)
+    tail = f"/{attempt}" if attempt else ""
     return {
         "name": name,
         "level": None if span is None else rg_level(difficulty, *span),
-        "seed": random.Random(f"ponder/rg/{name}/{seed}/{difficulty}/{block}").getrandbits(31),
+        "seed": random.Random(f"ponder/rg/{name}/{seed}/{difficulty}/{block}{tail}").getrandbits(31),
         "size": BLOCK,
         "clamps": {k: list(v) for k, v in CLAMPS.get(name, {}).items()},
     }
@@ -113,16 +116,22 @@ def recipe(name: str, difficulty: int, seed: int, block: int) -> dict:
 
 @lru_cache(maxsize=512)
 def _entry(name: str, difficulty: int, seed: int, index: int) -> tuple[dict, dict]:
-    from ponder.tasks.rg_gen import GenerationTimeout, generator
+    """(recipe, generated item) of one ponder item; rg items that fail to generate are taken
+    from a reseeded block instead, up to GEN_ATTEMPTS times (the recipe used travels along)."""
+    from ponder.tasks.rg_gen import GenerationError, GenerationTimeout, generator
 
-    r = recipe(name, difficulty, seed, index // BLOCK)
     where = f"rg/{name}: item {index} at difficulty {difficulty}"
-    try:
-        return r, generator().item(r, index % BLOCK, GEN_BUDGET_S)
-    except GenerationTimeout as e:
-        raise PonderError(f"{where} {e} to generate (reasoning-gym's generator is too slow here)") from None
-    except PonderError as e:
-        raise PonderError(f"{where}: cannot generate: {e}") from None
+    for attempt in range(GEN_ATTEMPTS):
+        r = recipe(name, difficulty, seed, index // BLOCK, attempt)
+        try:
+            return r, generator().item(r, index % BLOCK, GEN_BUDGET_S)
+        except GenerationTimeout as e:
+            raise PonderError(f"{where} {e} to generate (reasoning-gym's generator is too slow here)") from None
+        except GenerationError as e:
+            error = e
+        except PonderError as e:
+            raise PonderError(f"{where}: cannot generate: {e}") from None
+    raise PonderError(f"{where}: cannot generate ({GEN_ATTEMPTS} tries): {error}")
 
 
 class RGTask(Task):

@@ -36,6 +36,10 @@ class GenerationTimeout(PonderError):
     pass
 
 
+class GenerationError(PonderError):
+    """rg's generator raised for this item (e.g. tsumego cannot always build a capture problem)."""
+
+
 class Generator:
     """Client of one generator helper process (per process, thread-safe, restarted on failure)."""
 
@@ -108,7 +112,7 @@ class Generator:
                 raise GenerationTimeout(f"took over {budget_s:g} s")
         reply = json.loads(line)
         if "error" in reply:
-            raise PonderError(reply["error"])
+            raise GenerationError(reply["error"])
         return reply
 
 
@@ -131,17 +135,22 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 def gold_ok(recipe: dict, entry: dict) -> bool | None:
-    """Whether rg's own scorer gives its reference answer 1.0 (None: no reference answer).
+    """Whether the reference answer scores 1.0 through the scorer's guard and rg's own scorer
+    (None: no reference answer).
 
-    Not always: e.g. jugs answers '["No solution"]' for puzzles its solver gave up on. rg's
-    text only (trusted), so this runs here, outside the sandbox.
+    Not always: jugs answers '["No solution"]' for puzzles its solver gave up on, and
+    intermediate_integration sometimes answers an unevaluated `Integral(...)`, which the guard
+    refuses (rg would accept it for any problem). rg's own text, so this runs here, unsandboxed.
     """
-    from ponder.tasks import rg_core
+    from ponder.tasks import rg_core, rg_guard
 
     if entry.get("answer") is None:
         return None
+    answer = str(entry["answer"])
+    if not rg_guard.answer_allowed(recipe["name"], answer):
+        return False
     try:
-        return float(rg_core.dataset(recipe).score_answer(str(entry["answer"]), entry)) == 1.0
+        return float(rg_core.dataset(recipe).score_answer(answer, entry)) == 1.0
     except Exception:  # noqa: BLE001
         return False
 

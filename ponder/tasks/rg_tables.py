@@ -8,6 +8,7 @@ from __future__ import annotations
 
 BLOCK = 1000  # items per rg dataset object: ponder item i is item i % BLOCK of block i // BLOCK
 GEN_BUDGET_S = 30.0  # wall clock to generate one item (building its dataset object included)
+GEN_ATTEMPTS = 3  # an item rg's generator fails on is taken from a reseeded block, this many tries in all
 
 # datasets `get_task` refuses, and why
 REFUSED = {
