@@ -74,6 +74,8 @@ def check_dataset(name: str, order: int, reference: bool) -> dict:
             out["errors"].append(f"level {d} item {i}: {e}")
             continue
         out.setdefault("gen_s", []).append(time.perf_counter() - t0)
+        slowest = out.setdefault("gen_max_s_by_level", {})
+        slowest[d] = max(slowest.get(d, 0.0), out["gen_s"][-1])
     golds = {p.answer for p in problems.values()}
     same = lambda x, y: "".join(x.split()).lower() == "".join(y.split()).lower()  # noqa: E731
     for (d, i), p in problems.items():

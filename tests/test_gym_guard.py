@@ -113,3 +113,18 @@ def test_guard_replaces_eval_and_exec_in_the_scoring_child():
         rg_guard.guard("countdown")
         os._exit(0 if builtins.eval is not rg_guard.safe_eval else 1)
     assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_sandbox_process_fixes_the_hash_seed_for_the_scoring_server():
+    from ponder.verify.sandbox import SandboxProcess
+
+    def hashes(**kw):
+        proc = SandboxProcess("import sys\nprint(hash('ponder'), sys.flags.isolated, sys.flags.no_user_site)", **kw)
+        try:
+            return proc.proc.stdout.readline().decode().split()
+        finally:
+            proc.close()
+
+    fixed = hashes(hash_seed=0)
+    assert fixed == hashes(hash_seed=0) and fixed[1:] == ["0", "1"]  # -s -P, not -I (which drops PYTHONHASHSEED)
+    assert len({hashes()[0] for _ in range(3)}) > 1  # without it, a random seed per process
