@@ -95,17 +95,24 @@ def check_dataset(name: str, order: int, reference: bool) -> dict:
     return out
 
 
-def rg_scores(p, answers: list[str]) -> list[float] | str:
-    """rg's own score_answer on rg's own entry (regenerated here; benign answers only)."""
+def rg_scores(p, answers: list[str]) -> list[float | str] | str:
+    """rg's own score_answer on rg's own entry (regenerated here; benign answers only); a scorer
+    that raises on an answer gives the exception's name (ponder scores that answer 0)."""
     from ponder.tasks import rg_core
 
     rg = p.meta["rg"]
     try:
         ds = rg_core.dataset(rg["recipe"])
         entry = rg_core.item(rg["recipe"], rg["item"])
-        return [float(ds.score_answer(a, entry)) for a in answers]
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {e}"
+    out: list[float | str] = []
+    for a in answers:
+        try:
+            out.append(float(ds.score_answer(a, entry)))
+        except Exception as e:  # noqa: BLE001 - rg's scorer crashing on an answer is a finding, not a stop
+            out.append(type(e).__name__)
+    return out
 
 
 def worker(names: list[str], order: int, reference: bool, out_path: str) -> None:
@@ -141,6 +148,7 @@ def verdict(a: dict, b: dict) -> tuple[str, list[str]]:
     why = list(dict.fromkeys(a["errors"] + b["errors"]))
     bad_golds: list[str] = []
     other_solves: list[str] = []
+    raised: set[str] = set()
     ia = {(r["level"], r["index"]): r for r in a["items"]}
     ib = {(r["level"], r["index"]): r for r in b["items"]}
     if set(ia) != set(ib):
@@ -165,11 +173,14 @@ def verdict(a: dict, b: dict) -> tuple[str, list[str]]:
             why.append(f"{at}: rg's own scoring failed: {ref}")
         elif ref is not None:
             ours = ([ra["gold_score"]] if "gold_score" in ra else []) + ra["wrong_score"]
+            raised.update(s for s in ref if isinstance(s, str))
             if [s == 1.0 for s in ours] != [s == 1.0 for s in ref]:
                 why.append(f"{at}: verdicts differ from rg's own scorer (ponder {ours}, rg {ref})")
     a["notes_extra"] = []
     if bad_golds:
         a["notes_extra"].append(f"rg rejects its own answer at {len(bad_golds)}/{len(ia)} items (no oracle there)")
+    if raised:
+        a["notes_extra"].append(f"rg's own scorer raises ({', '.join(sorted(raised))}) on a wrong answer; ponder scores 0")
     if other_solves and not a["gameable"]:
         a["notes_extra"].append(f"another item's answer scores 1.0 at {len(other_solves)}/{len(ia)} items")
     return ("works" if not why else "fails"), why

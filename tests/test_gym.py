@@ -131,6 +131,29 @@ def test_generation_identical_across_processes_hash_seeds_and_order():
     assert json.loads(outs.pop()) == here
 
 
+def test_an_item_does_not_depend_on_what_the_helper_generated_before():
+    # decimal_arithmetic sets the decimal precision process-wide; decimal_chain_sum's answers
+    # generated after it in the same helper used to come out rounded
+    from ponder.tasks.rg_gen import generator
+
+    def chain_sum_item(before: list[str]) -> Problem:
+        generator().close()
+        gym._entry.cache_clear()
+        for name in before:
+            get_task(f"rg/{name}").sample(3, 5, seed=0)
+        return get_task("rg/decimal_chain_sum").generate(0, 1, 3)
+
+    assert chain_sum_item(["decimal_arithmetic"]) == chain_sum_item([])
+
+
+def test_a_generator_that_squares_for_minutes_is_cut_short_without_changing_items():
+    # rg's number_sequence squares terms it will reject anyway; these items took 13 s to minutes
+    t0 = time.monotonic()
+    items = [get_task("rg/number_sequence").generate(0, i, 5) for i in (22, 25, 34, 50)]
+    assert time.monotonic() - t0 < 10
+    assert all(abs(int(p.answer)) <= 1000 for p in items)  # rg's own bound on an "interesting" sequence
+
+
 def test_scoring_uses_the_carried_entry_not_a_regeneration():
     task = get_task("rg/chain_sum")
     p = task.generate(0, 0, 3)

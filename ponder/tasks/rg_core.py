@@ -11,10 +11,13 @@ curricula ask some datasets for values their own configs refuse). Item `j` of th
 dataset is what rg generates from `Random(seed + j)`.
 
 Determinism beyond rg's seeding: before each item the global `random` and `numpy.random`
-are seeded from (recipe, j) (some generators draw from them unseeded), and the class-level data
-some datasets overwrite on construction is restored to the object's own (codeio keeps its task
-list in a class attribute, so building another level changed the level-1 items). Generation runs
-with PYTHONHASHSEED=0 (the caller arranges that): set iteration order decides some items.
+are seeded from (recipe, j) (some generators draw from them unseeded), the decimal context is
+reset (decimal_arithmetic sets its precision globally, which rounded decimal_chain_sum's answers
+generated after it), and the class-level data some datasets overwrite on construction is restored
+to the object's own (codeio keeps its task list in a class attribute, so building another level
+changed the level-1 items). Generation runs with PYTHONHASHSEED=0 (the caller arranges that):
+set iteration order decides some items. `PATCHES` make slow generators fast without changing
+what they generate.
 
 The codec turns an entry's metadata into JSON that decodes to the same Python values: tuples,
 sets, non-string dict keys and non-finite floats are tagged; anything else (objects, numpy
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import decimal
 import json
 import math
 import random
@@ -66,7 +70,40 @@ def config_args(recipe: dict) -> tuple[type, type, dict]:
     return cls, config_cls, args
 
 
+def _bound_number_sequence() -> None:
+    """number_sequence builds a whole sequence before rejecting it for a term beyond +-1000 (its
+    `is_interesting`), and squaring rules make some take minutes of big-integer arithmetic. A
+    term beyond 10**6 now ends that sequence at once with OverflowError, which rg's generator
+    treats as a rejected attempt: the same items, since rg rejects such a sequence anyway and
+    `apply` draws no random numbers. Only terms are bounded, not a composed rule's steps."""
+    from reasoning_gym.cognition import number_sequences as ns
+
+    apply, depth = ns.PatternRule.apply, [0]
+
+    def bounded(self, sequence, position):
+        depth[0] += 1
+        try:
+            out = apply(self, sequence, position)
+        finally:
+            depth[0] -= 1
+        if depth[0] == 0 and abs(out) > 10**6:
+            raise OverflowError("a term beyond number_sequence's interesting range")
+        return out
+
+    ns.PatternRule.apply = bounded
+
+
+PATCHES = {"number_sequence": _bound_number_sequence}
+_patched: set = set()
 _objects: OrderedDict = OrderedDict()
+
+
+def reset_process_state(seed: str) -> None:
+    """The process-wide state rg's code reads besides its own RNG, set from `seed`."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(zlib.crc32(seed.encode()))
+    decimal.setcontext(decimal.Context())
 
 
 def dataset(recipe: dict):
@@ -75,6 +112,9 @@ def dataset(recipe: dict):
     if k in _objects:
         _objects.move_to_end(k)
         return _objects[k]
+    if recipe["name"] in PATCHES and recipe["name"] not in _patched:
+        PATCHES[recipe["name"]]()
+        _patched.add(recipe["name"])
     cls, config_cls, args = config_args(recipe)
     config = config_cls(**args)
     if hasattr(config, "validate"):
@@ -92,9 +132,7 @@ def item(recipe: dict, j: int) -> dict:
     ds = dataset(recipe)
     for attr, value in ds._ponder_shared.items():
         setattr(type(ds), attr, value)
-    random.seed(f"ponder/rg/{key(recipe)}/{j}")
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(zlib.crc32(f"{key(recipe)}/{j}".encode()))
+    reset_process_state(f"ponder/rg/{key(recipe)}/{j}")
     return ds[j]
 
 

@@ -34,6 +34,7 @@ def _child(ds, entry: dict, req: dict, w: int) -> None:
         os.dup2(null, fd)
     cpu = int(math.ceil(req["timeout"])) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    rg_core.reset_process_state(f"ponder/rg/score/{req['dataset']}")  # e.g. decimal precision
     rg_guard.guard(req["dataset"])
     os.write(w, repr(float(ds.score_answer(req["answer"], entry))).encode())
 

@@ -43,4 +43,8 @@ NO_ORACLE = frozenset({"boxnet", "graph_color", "propositional_logic", "rubiks_c
 GAMEABLE = {
     "game_of_life_halting": "rg scores any non-empty answer 1.0 (it compares truthiness, and both "
                             "'True' and 'False' are true)",
+    "game_of_life": "at levels 2-5 nearly every board dies out and rg compares only the cells of its own "
+                    "grid: one all-zero 100x100 grid scores 1.0 on 19-20 of 20 items there",
+    "puzzle24": "rg checks that the answer makes 24 from four numbers in the level's range, not from the "
+                "puzzle's numbers: 4*6*1*1 scores 1.0 on every item at levels 2-5",
 }
