@@ -160,7 +160,7 @@ class RGTask(Task):
             answer="" if e["answer"] is None else e["answer"],
             difficulty=difficulty,
             meta={"rg": {"dataset": self.dataset, "difficulty": difficulty, "seed": seed, "index": index,
-                         "recipe": r, "item": index % BLOCK, "carried": copy.deepcopy(e["carried"]),
+                         "recipe": copy.deepcopy(r), "item": index % BLOCK, "carried": copy.deepcopy(e["carried"]),
                          "gold_ok": e["gold_ok"]}},
         )
 
