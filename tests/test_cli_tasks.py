@@ -44,12 +44,15 @@ def test_list_shows_reasoning_gym_tasks_or_how_to_install_them(tmp_path):
         assert r.returncode == 0, r.stderr
         return r.stdout.partition("\n\n")[2].splitlines()
 
-    # a stand-in reasoning_gym package holding two datasets
+    # a stand-in reasoning_gym package holding two datasets without curricula (one level each),
+    # grouped under their package ("other": the stand-in's classes live in no sub-package)
     (tmp_path / "reasoning_gym").mkdir()
     (tmp_path / "reasoning_gym" / "__init__.py").write_text("")
-    (tmp_path / "reasoning_gym" / "factory.py").write_text("DATASETS = {'zebra_puzzles': None, 'chain_sum': None}\n")
+    (tmp_path / "reasoning_gym" / "factory.py").write_text(
+        "class D: pass\nDATASETS = {'zebra_puzzles': (D, D), 'chain_sum': (D, D)}\nCURRICULA = {}\n")
     heading, *rows = gym_part(tmp_path)
-    assert heading.startswith("reasoning-gym tasks") and rows == ["  rg/chain_sum", "  rg/zebra_puzzles"]
+    assert heading.startswith("reasoning-gym tasks")
+    assert [r.split() for r in rows] == [["other:"], ["rg/chain_sum", "1"], ["rg/zebra_puzzles", "1"]]
     try:
         import reasoning_gym  # noqa: F401
     except ImportError:

@@ -62,6 +62,10 @@ def run(args) -> int:
         info = task.info()
         print(f"{info['name']}: {info['description']}")
         print(f"levels: {', '.join(map(str, info['levels']))}")
+        if not info["has_oracle"]:
+            print("oracle: none (the items carry no reference answer; the verifier checks a solution)")
+        if info["gameable"]:
+            print(f"gameable: {info['gameable']} (training on it warns)")
         for d in task.levels:
             p = task.generate(0, 0, d)
             print(f"\n[difficulty {d}] {p.prompt}")
@@ -109,5 +113,10 @@ def print_gym_tasks() -> None:
     if not gym.installed():
         print("  not installed: install the gym extra, pip install 'ponder[gym]'")
         return
-    for name in gym.dataset_names():
-        print(f"  rg/{name}")
+    rows = gym.catalog()
+    for cat in sorted({r["category"] for r in rows}):
+        print(f"  {cat}:")
+        for r in (r for r in rows if r["category"] == cat):
+            levels = f"{r['levels'][0]}-{r['levels'][-1]}" if len(r["levels"]) > 1 else "1"
+            notes = f"refused: {r['refused']}" if r["refused"] else " ".join(f"[{f}]" for f in r["flags"])
+            print(f"    rg/{r['name']:<28} {levels:<4} {notes}".rstrip())

@@ -11,13 +11,13 @@ so a family that silently stops registering fails a test; the task contract test
 name `list_tasks()` returns.
 """
 
-from ponder.tasks.base import (LEVELS, TASKS, PlanCheck, Task, get_task, item_rng, list_tasks, parse_int, problem_id,
-                               register)
+from ponder.tasks.base import (LEVELS, TASKS, NoOracle, PlanCheck, Task, get_task, item_rng, list_tasks, parse_int,
+                               problem_id, register, warnings_for)
 
 # Built-in families, imported for their @register side effect (checked by tests).
 from ponder.tasks import add, arith, code, countdown, grid, route, sumprod  # noqa: E402,F401  (registers them)
 
 BUILTIN_TASKS = ("arith", "add", "countdown", "grid", "route", "sumprod", "code")
 
-__all__ = ["BUILTIN_TASKS", "LEVELS", "PlanCheck", "TASKS", "Task", "get_task", "item_rng", "list_tasks", "parse_int",
-           "problem_id", "register"]
+__all__ = ["BUILTIN_TASKS", "LEVELS", "NoOracle", "PlanCheck", "TASKS", "Task", "get_task", "item_rng", "list_tasks",
+           "parse_int", "problem_id", "register", "warnings_for"]

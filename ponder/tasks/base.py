@@ -34,6 +34,10 @@ def problem_id(task: str, seed: int, index: int, difficulty: int) -> str:
     return f"{task}/d{difficulty}/s{seed}/{index}"
 
 
+class NoOracle(NotImplementedError):
+    """The task has no reference answer for this problem (`task.has_oracle` is False)."""
+
+
 @dataclass(frozen=True)
 class PlanCheck:
     """Result of replaying a plan in a task's simulator."""
@@ -60,6 +64,8 @@ class Task:
     math: bool = True  # parse \\boxed{} answers too
     plannable: bool = False
     decomposable: bool = False
+    has_oracle: bool = True  # False: `oracle` raises NoOracle (the items carry no reference answer)
+    gameable: str = ""  # why the verifier can be satisfied without solving the item ("" if not known to)
     # difficulty level -> the family's config dataclass for that level (reasoning-gym style)
     configs: dict = {}
 
@@ -106,6 +112,8 @@ class Task:
             "levels": list(self.levels),
             "plannable": self.plannable,
             "decomposable": self.decomposable,
+            "has_oracle": self.has_oracle,
+            "gameable": self.gameable,
         }
 
 
@@ -169,3 +177,13 @@ def get_task(name: str) -> Task:
             module, fn = target.split(":")
             return getattr(importlib.import_module(module), fn)(name[len(prefix):])
     raise TASKS.unknown(name)
+
+
+def warnings_for(task_names) -> list[str]:
+    """One line per task whose verifier can be gamed, for a training run to print before it starts."""
+    out = []
+    for name in task_names:
+        reason = get_task(name).gameable
+        if reason:
+            out.append(f"warning: {name}'s reward can be gamed: {reason}")
+    return out

@@ -171,8 +171,13 @@ def _killpg(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, env, isolate):
-    """Working directory with main.py, the run's uid, and the launcher command + environment."""
+def _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, env, isolate, hash_seed=None):
+    """Working directory with main.py, the run's uid, and the launcher command + environment.
+
+    hash_seed: run with PYTHONHASHSEED fixed. `-I` would ignore it (its `-E` drops every PYTHON*
+    variable), so the program then runs `-s -P` instead, which is the same isolation here: the
+    environment is this function's own, built from nothing, so `-E` has nothing else to drop.
+    """
     workdir = tempfile.mkdtemp(prefix="ponder-sbx-")
     uid = _run_uid() if os.geteuid() == 0 else None
     with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
@@ -187,6 +192,9 @@ def _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, 
     }
     child_env.update(env or {})
     flags = ["-I", "-B"] + ([] if site else ["-S"])
+    if hash_seed is not None:
+        child_env["PYTHONHASHSEED"] = str(int(hash_seed))
+        flags = ["-s", "-P"] + flags[1:]
     cfg = {
         "python": sys.executable,
         "argv": [sys.executable, *flags, "main.py"],
@@ -210,13 +218,16 @@ def _prepare(source, timeout_s, memory_mb, max_procs, file_mb, max_files, site, 
 class SandboxProcess:
     """A long-lived sandboxed program talking over stdin/stdout (e.g. a scorer server).
 
-    Same confinement as `run_python`; `cpu_s` caps the process's total CPU time. The caller
+    Same confinement as `run_python`; `cpu_s` caps the process's total CPU time; `hash_seed`
+    fixes PYTHONHASHSEED (e.g. for a program that regenerates hash-dependent data). The caller
     enforces wall-clock limits per request and calls `close()` (or kills it) when done.
     """
 
     def __init__(self, source: str, *, cpu_s: float = 3600, memory_mb: int = 2048, max_procs: int = 16,
-                 file_mb: int = 16, max_files: int = 64, site: bool = False, env: dict | None = None):
-        self.workdir, self.uid, cmd, env0 = _prepare(source, cpu_s, memory_mb, max_procs, file_mb, max_files, site, env, True)
+                 file_mb: int = 16, max_files: int = 64, site: bool = False, env: dict | None = None,
+                 hash_seed: int | None = None):
+        self.workdir, self.uid, cmd, env0 = _prepare(source, cpu_s, memory_mb, max_procs, file_mb, max_files, site, env,
+                                                     True, hash_seed)
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
                                      cwd=self.workdir, env=env0, start_new_session=True, close_fds=True)
