@@ -75,3 +75,17 @@ def test_cli_alias_flags_and_layering(tmp_path):
     assert cfg.tasks == ("arith", "countdown") and cfg.levels == (1, 2) and cfg.modes == "balanced"
     assert cfg.reward == "correct:1,nothink:0.25"  # from the preset
     assert cfg.steps == 7 and cfg.lr == 0.002  # the file overrides the preset, flags override the file
+
+
+def test_training_on_a_gameable_task_warns_before_it_starts(tiny_model, capsys, monkeypatch):
+    """A task whose verifier can be gamed gets one warning line from check(), before any step."""
+    from ponder.rl import check
+    from ponder.tasks import get_task
+
+    monkeypatch.setattr(type(get_task("add")), "gameable", "any answer scores 1", raising=False)
+    check(TrainConfig(model=str(tiny_model), tasks=("add",), levels=(1,)))
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "add's reward can be gamed: any answer scores 1" in err
+    monkeypatch.undo()
+    check(TrainConfig(model=str(tiny_model), tasks=("add",), levels=(1,)))
+    assert "warning" not in capsys.readouterr().err

@@ -10,6 +10,8 @@ when it is built, before a run directory exists.
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
@@ -155,18 +157,23 @@ def check(cfg: TrainConfig) -> None:
         raise PonderError("no model given; pass --model DIR (e.g. the output of `ponder sft`)")
     check_model_dir(cfg.model)
     parse_spec(cfg.reward)
+    from ponder.tasks import get_task, warnings_for
+
     if cfg.problems:
         from ponder.runs import read_problems
 
-        if not read_problems(cfg.problems):
+        problems = read_problems(cfg.problems)
+        if not problems:
             raise PonderError(f"{cfg.problems} holds no problems")
+        names = sorted({p.task for p in problems})
     else:
-        from ponder.tasks import get_task
-
-        for name in cfg.tasks:
+        names = list(cfg.tasks)
+        for name in names:
             task = get_task(name)
             for d in cfg.levels:
                 task.check_difficulty(d)
+    for line in warnings_for(names):  # a policy under RL optimises exactly such holes
+        print(f"ponder: {line}", file=sys.stderr)
     if cfg.lora_rank > 0:
         try:
             import peft  # noqa: F401
