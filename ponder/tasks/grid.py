@@ -28,6 +28,15 @@ from ponder.tasks.base import PlanCheck, Task, item_rng, problem_id, register
 from ponder.types import Problem
 
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
+
+
+def move_string(answer: str | None) -> str | None:
+    """An answer as a move string (whitespace removed, upper-cased; at most 1000 moves), or None if
+    it is not one (shared by the board tasks: grid, route)."""
+    if answer is None:
+        return None
+    moves = "".join(answer.split()).upper()
+    return moves if moves and set(moves) <= set(MOVES) and len(moves) <= 1000 else None
 _STEP_RE = re.compile(r"([UDLR])(\d{0,3})")
 
 
@@ -141,11 +150,7 @@ class Grid(Task):
     # -- answer ----------------------------------------------------------------------------
     def moves(self, completion: str) -> str | None:
         """The answer's move string (whitespace removed, upper-cased), or None if not moves."""
-        got = self.extract(completion)
-        if got is None:
-            return None
-        moves = "".join(got.split()).upper()
-        return moves if moves and set(moves) <= set(MOVES) and len(moves) <= 1000 else None
+        return move_string(self.extract(completion))
 
     def verify(self, completion: str, problem: Problem) -> float:
         """1.0 iff the answer's moves are all legal and end on G."""

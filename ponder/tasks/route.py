@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 from ponder.format import format_completion, parse, split_plan
 from ponder.tasks.base import PlanCheck, Task, item_rng, problem_id, register
+from ponder.tasks.grid import MOVES, move_string  # the board tasks share their moves
 from ponder.types import Problem
 
-MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
 BOARD = 10  # rows and columns 0..9: every coordinate is one digit
 _SEG_RE = re.compile(r"([UDLR])(\d?)")
 _STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
@@ -126,11 +126,7 @@ class Route(Task):
     # -- answer ----------------------------------------------------------------------------
     def moves(self, completion: str) -> str | None:
         """The answer's move string (whitespace removed, upper-cased), or None if not moves."""
-        got = self.extract(completion)
-        if got is None:
-            return None
-        moves = "".join(got.split()).upper()
-        return moves if moves and set(moves) <= set(MOVES) and len(moves) <= 1000 else None
+        return move_string(self.extract(completion))
 
     def verify(self, completion: str, problem: Problem) -> float:
         """1.0 iff the answer's moves stay on the board and pass the waypoints in order, ending on the last."""
