@@ -211,16 +211,17 @@ def test_vllm_missing_model_dir_is_a_ponder_error(tmp_path):
 
 
 def _multiturn_checks(policy, problems):
-    """run_multiturn with an environment that calls two sub-problems whenever a turn ends in a
-    digit: the engine serves every turn, the sub-calls come back in order, the ids line up."""
+    """run_multiturn with an environment that calls two sub-problems whenever a turn ends in 1, 2 or
+    3: the engine serves every turn, the sub-calls come back in order, the ids line up. (Three stop
+    strings plus </answer>: OpenAI-compatible servers take at most 4; vllm serve refuses more.)"""
     from ponder.rollout import Limits, SubCalls, run_multiturn
 
     class EveryDigitCalls(SubCalls):
         def parse(self, text):
-            return ["1+1=?", "2*3=?"] if text and text[-1].isdigit() else None
+            return ["1+1=?", "2*3=?"] if text and text[-1] in "123" else None
 
     sampling = Sampling.to_answer(temperature=1.0, max_new_tokens=24, seed=3)
-    rs = run_multiturn(policy, [policy.render(p) for p in problems[:2]], EveryDigitCalls(stop=tuple("0123456789")),
+    rs = run_multiturn(policy, [policy.render(p) for p in problems[:2]], EveryDigitCalls(stop=("1", "2", "3")),
                        sampling, Limits(max_turns=3, max_tokens=80), n=2)
     assert len(rs) == 4 and any(r.children for r in rs)
     for r in rs:
