@@ -20,7 +20,7 @@
     verified once; the fixed-16 and the adaptive decisions are read off the same samples. The
     bound is estimated: each level's Beta prior fitted on all 16 samples, one common lam.
 
-Floor (issue 5): <= 40% of the fixed-budget samples at >= 95% agreement with the fixed-16 decisions.
+Floor: <= 40% of the fixed-budget samples at >= 95% agreement with the fixed-16 decisions.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
         && .venv-trl/bin/pip install trl 'transformers<5.20' && .venv-trl/bin/pip install -e .
     .venv-trl/bin/python bench/trainer_vs_trl.py --model runs/sft-x/model      # or no --model: a fresh tiny model
 
-Setting (issue 6): 8 prompts x 8 completions, at most 32 new tokens, 10 steps, one optimisation
+Setting: 8 prompts x 8 completions, at most 32 new tokens, 10 steps, one optimisation
 epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
 (TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one

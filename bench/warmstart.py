@@ -4,7 +4,7 @@
     .venv/bin/python bench/warmstart.py --model runs/sft-a/model   # eval an existing model only
     .venv/bin/python bench/warmstart.py --steps 1000 --threads 1   # other sft settings
 
-Floor (issue 3): within 10 minutes of warm start on a 2-core CPU, >= 90% on arith levels 1 and 2
+Floor: within 10 minutes of warm start on a 2-core CPU, >= 90% on arith levels 1 and 2
 (greedy), and better with the <think> trace than without at the harder levels. Modes are forced
 by ending the prompt with `<think>` or `<answer>`; "free" lets the model choose. Prints the SFT
 wall time and CPU time (on a shared machine the CPU time is the honest cost).

@@ -60,7 +60,7 @@ def test_careless_prob_leaves_other_tasks_data_unchanged():
 
 
 def test_strategy_demo_runs_end_to_end_and_plan_rewards_raise_planning(tmp_path):
-    """The whole strategy demo at toy sizes: every stage runs, summary.json has the issue's exact
+    """The whole strategy demo at toy sizes: every stage runs, summary.json has the specified exact
     shape, report.html is written, and on a few RL steps the plan reward raises the rate at which
     the policy plans (on route a planned completion is the one with a trace, so the trainer's
     think_rate is its plan rate) while the correctness-only arm gets no such push."""

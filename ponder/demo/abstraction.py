@@ -148,7 +148,7 @@ def _num(x) -> float:
 
 
 def check_claims(baseline: dict, trained: dict) -> dict:
-    """The issue's claims on the held-out evaluations, each with its value, threshold and verdict."""
+    """The abstraction claims on the held-out evaluations, each with its value, threshold and verdict."""
     lo, hi = str(LEVELS[0]), str(LEVELS[-1])
     t = trained["by_difficulty"]
     gain = _num(t[hi]["accuracy"]) - _num(t[hi]["serial_accuracy"])

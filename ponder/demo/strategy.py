@@ -229,7 +229,7 @@ def hard_of(eval_run) -> dict:
 
 
 def check_claims(baseline: dict, trained: dict, ablation: dict) -> dict:
-    """The issue's claims on the hard levels pooled, each with its value, threshold and verdict. A
+    """The strategy claims on the hard levels pooled, each with its value, threshold and verdict. A
     value that cannot be measured (no plans at all, so no validity) is None and does not hold."""
 
     def diff(a, b):
