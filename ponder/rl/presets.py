@@ -18,6 +18,16 @@ from __future__ import annotations
 
 from ponder.rl.config import TrainConfig
 
+# The optimisation every preset of the tiny default shares (found on the calibration demo)
+TINY_RL = dict(
+    temperature=1.0,  # sample the policy itself, as the demos' evaluations do
+    loss="dapo",  # token-level mean, so long traces are not down-weighted per token (advantage scale: its own, group)
+    eps_low=0.2,
+    eps_high=0.28,  # DAPO clip-higher
+    lr=1e-4,  # 3e-4 degrades the calibration demo's traces
+    warmup_steps=2,
+)
+
 CALIBRATION = TrainConfig(
     tasks=("arith",),
     levels=(1, 2, 3, 4, 5),
@@ -29,13 +39,8 @@ CALIBRATION = TrainConfig(
     mode_baseline="group",  # with the half-mean forced-token advantage, better than "batch" (docs/train.md)
     mode_weight=10.0,  # the mode choice is one token against a trace of ~20
     max_new_tokens=64,  # the longest level-5 oracle completion is 46 tokens
-    temperature=1.0,  # sample the policy itself, as the demo's evaluation does
-    loss="dapo",  # token-level mean, so long traces are not down-weighted per token (advantage scale: its own, group)
-    eps_low=0.2,
-    eps_high=0.28,  # DAPO clip-higher
-    lr=1e-4,  # 3e-4 degrades the traces
-    warmup_steps=2,
     save_every=10,
+    **TINY_RL,
 )
 
 # ABSTRACTION is the abstraction demo's RL stage on `sumprod`: multi-turn rollouts in which the
@@ -51,13 +56,8 @@ ABSTRACTION = TrainConfig(
     prompts_per_step=8,
     group_size=8,
     max_new_tokens=128,  # per turn and per rollout (results included): the level-5 serial trace is ~100
-    temperature=1.0,
-    loss="dapo",
-    eps_low=0.2,
-    eps_high=0.28,
-    lr=1e-4,
-    warmup_steps=2,
     save_every=10,
+    **TINY_RL,
 )
 
 # STRATEGY is the strategy demo's RL stage on `route` (ponder demo --axis strategy): correctness plus
@@ -71,13 +71,8 @@ STRATEGY = TrainConfig(
     prompts_per_step=8,
     group_size=8,
     max_new_tokens=112,  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
-    temperature=1.0,
-    loss="dapo",
-    eps_low=0.2,
-    eps_high=0.28,
-    lr=1e-4,
-    warmup_steps=2,
     save_every=20,
+    **TINY_RL,
 )
 STRATEGY_ABLATION_REWARD = "correct:1"  # the demo's ablation arm: the same run without the plan reward
 
