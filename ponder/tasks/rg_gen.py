@@ -28,6 +28,7 @@ import threading
 import time
 
 from ponder.errors import PonderError
+from ponder.perprocess import PerProcess
 
 START_TIMEOUT_S = 300.0  # importing reasoning_gym on a loaded machine
 
@@ -116,22 +117,11 @@ class Generator:
         return reply
 
 
-_generator: Generator | None = None
+_generator = PerProcess(Generator)  # one per process; a forked child builds its own (never the parent's pipes)
 
 
 def generator() -> Generator:
-    global _generator
-    if _generator is None:
-        _generator = Generator()
-    return _generator
-
-
-def _after_fork() -> None:  # a forked child must not share its parent's helper pipes
-    global _generator
-    _generator = None
-
-
-os.register_at_fork(after_in_child=_after_fork)
+    return _generator.get()
 
 
 def gold_ok(recipe: dict, entry: dict) -> bool | None:

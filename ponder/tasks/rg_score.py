@@ -17,6 +17,8 @@ import select
 import threading
 from pathlib import Path
 
+from ponder.perprocess import PerProcess
+
 SHIPPED = ("rg_core", "rg_guard", "rg_server")  # standard library + reasoning_gym only
 ITEM_TIMEOUT_S = 5.0  # wall clock per scored item inside the sandbox server
 SERVER_MEMORY_MB = 3072  # reasoning_gym imports numpy, sympy, ...
@@ -117,19 +119,8 @@ class Scorer:
         return min(1.0, max(0.0, s)) if math.isfinite(s) else 0.0
 
 
-_scorer: Scorer | None = None
+_scorer = PerProcess(Scorer)  # one per process; a forked child builds its own (never the parent's pipes)
 
 
 def scorer() -> Scorer:
-    global _scorer
-    if _scorer is None:
-        _scorer = Scorer()
-    return _scorer
-
-
-def _after_fork() -> None:  # a forked child must not share its parent's server pipes
-    global _scorer
-    _scorer = None
-
-
-os.register_at_fork(after_in_child=_after_fork)
+    return _scorer.get()
