@@ -312,7 +312,7 @@ def test_chat_template_parity_hf_vs_openai_chat(chat_model_dir, server, problems
     from ponder.policy import load_policy
 
     hf = load_policy(chat_model_dir, backend="hf", device="cpu", dtype="float32")
-    chat = load_policy("tiny", backend="openai", base_url=server, endpoint="chat", token_ids=True,
+    chat = load_policy("tiny", backend="openai", base_url=server, api="chat", token_ids=True,
                        tokenizer=chat_model_dir)
     prompts = [hf.render(p) for p in problems]
     assert prompts == [p.prompt + "\n" for p in problems]  # the template's output, here

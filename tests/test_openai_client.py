@@ -28,11 +28,17 @@ OK_TEXT = "<think>1+2=3</think><answer>3</answer>"
 class ScriptedServer:
     """Answers POSTs from a script: each step is ("ok",), ("status", code[, retry_after]),
     ("sleep", seconds) (then ok), or ("drop",) (close without answering). After the script: ok.
-    ok and status answers wait `ok_delay_s` first."""
+    ok and status answers wait `ok_delay_s` first. `text` is the ok answer's text; `reasoning`
+    (with `reasoning_field`) a chat answer's separate reasoning; a request holding a field named in
+    `reject_fields` gets a 400 naming it (as OpenAI answers max_tokens for reasoning models);
+    `keep_alive` answers HTTP/1.1 and keeps connections open (http.server's default closes them)."""
 
-    def __init__(self, script=(), ok_delay_s: float = 0.0):
+    def __init__(self, script=(), ok_delay_s: float = 0.0, text: str = "", reasoning: str = "",
+                 reasoning_field: str = "reasoning_content", reject_fields=(), keep_alive: bool = False):
         self.script = list(script)
         self.ok_delay_s = ok_delay_s
+        self.text, self.reasoning, self.reasoning_field = text or OK_TEXT, reasoning, reasoning_field
+        self.reject_fields = tuple(reject_fields)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.in_flight = self.max_in_flight = 0
@@ -40,6 +46,8 @@ class ScriptedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *a):  # keep test output clean
                 pass
 
@@ -48,7 +56,8 @@ class ScriptedServer:
                 with server.lock:
                     server.requests.append({"path": self.path, **body})
                     server.headers.append(dict(self.headers))
-                    step = server.script.pop(0) if server.script else ("ok",)
+                    rejected = [f for f in server.reject_fields if f in body]
+                    step = ("reject", rejected[0]) if rejected else server.script.pop(0) if server.script else ("ok",)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
@@ -68,9 +77,14 @@ class ScriptedServer:
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return
-        if kind == "status":
+        if kind == "reject":
+            message = f"Unsupported parameter: '{step[1]}' is not supported with this model."
+            step = ("status", 400)
+        else:
+            message = f"scripted {step[1]}" if kind == "status" else ""
+        if step[0] == "status":
             time.sleep(self.ok_delay_s)
-            payload = json.dumps({"error": {"message": f"scripted {step[1]}", "code": step[1]}}).encode()
+            payload = json.dumps({"error": {"message": message, "code": step[1]}}).encode()
             h.send_response(step[1])
             if len(step) > 2:
                 h.send_header("Retry-After", str(step[2]))
@@ -82,21 +96,27 @@ class ScriptedServer:
         time.sleep(step[1] if kind == "sleep" else self.ok_delay_s)
         chat = h.path.endswith("/chat/completions")
         choice: dict = {"index": 0, "finish_reason": "stop"}
-        text = OK_TEXT
-        if "</answer>" in body.get("stop", []):  # as vLLM does: cut the stop string, name it
-            text, choice["stop_reason"] = OK_TEXT[: -len("</answer>")], "</answer>"
+        text = self.text
+        if "</answer>" in body.get("stop", []) and text.endswith("</answer>"):  # as vLLM: cut the stop string, name it
+            text, choice["stop_reason"] = text[: -len("</answer>")], "</answer>"
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
+            if self.reasoning:
+                choice["message"][self.reasoning_field] = self.reasoning
         else:
             choice["text"] = text
         if body.get("logprobs") is not None and body["logprobs"] is not False:  # 0 asks too
-            toks = list(OK_TEXT)  # pretend one token per character, like the tiny model
+            toks = list(self.text)  # pretend one token per character, like the tiny model
             lps = [-0.1 * (i + 1) for i in range(len(toks))]
             if chat:
                 choice["logprobs"] = {"content": [{"token": t, "logprob": lp} for t, lp in zip(toks, lps)]}
             else:
                 choice["logprobs"] = {"tokens": toks, "token_logprobs": lps}
         usage = {"prompt_tokens": len(body.get("prompt", "x")), "completion_tokens": 7, "total_tokens": 0}
+        if self.text != OK_TEXT or self.reasoning:  # one token per character
+            usage["completion_tokens"] = len(self.text) + len(self.reasoning)
+        if self.reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning)}
         payload = json.dumps({"id": "x", "choices": [choice], "usage": usage}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
@@ -232,7 +252,7 @@ def test_generate_sends_one_request_per_sample_and_maps_the_answer():
 @pytest.mark.parametrize("endpoint", ["completions", "chat"])
 def test_logprobs_and_token_split_from_logprob_tokens(endpoint):
     with ScriptedServer() as srv:
-        policy = OpenAIPolicy("tiny", base_url=srv.url, endpoint=endpoint)
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api=endpoint)
         [[c]] = policy.generate(["1+2="], n=1, sampling=Sampling(max_new_tokens=64, logprobs=True))
     r = srv.requests[0]
     if endpoint == "chat":
@@ -275,8 +295,8 @@ def test_base_url_and_key_from_environment(monkeypatch):
 
 
 def test_bad_options_are_one_line_errors():
-    with pytest.raises(PonderError, match="unknown endpoint 'responses'"):
-        OpenAIPolicy("m", base_url="http://127.0.0.1:1/v1", endpoint="responses")
+    with pytest.raises(PonderError, match="unknown api 'responses'"):
+        OpenAIPolicy("m", base_url="http://127.0.0.1:1/v1", api="responses")
     with pytest.raises(PonderError, match="must start with http"):
         OpenAIPolicy("m", base_url="127.0.0.1:8000")
 
@@ -295,7 +315,7 @@ def test_render_plain_prompt_and_chat_refuses_suffix():
     prob = Problem(id="1", task="arith", prompt="2+3=", answer="5", difficulty=1)
     plain = OpenAIPolicy("tiny", base_url="http://127.0.0.1:1/v1")
     assert plain.render(prob) == "2+3=\n" and plain.render(prob, "<think>") == "2+3=\n<think>"
-    chat = OpenAIPolicy("tiny", base_url="http://127.0.0.1:1/v1", endpoint="chat")
+    chat = OpenAIPolicy("tiny", base_url="http://127.0.0.1:1/v1", api="chat")
     assert chat.render(prob) == "2+3="
     with pytest.raises(PonderError, match="cannot start the answer with a suffix"):
         chat.render(prob, "<think>")
@@ -350,3 +370,104 @@ def test_base_url_with_a_local_backend_is_one_line_error_and_writes_nothing(tmp_
     assert main(["eval", "--model", "models/none", "--base-url", "http://127.0.0.1:1/v1", "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == "ponder: error: --base-url is for --backend openai (the hf backend runs the model itself)"
     assert not out.exists()
+
+
+# -- chat API details, stop strings, connection reuse -------------------------------------------
+
+
+def test_chat_sends_max_completion_tokens_and_completions_max_tokens():
+    with ScriptedServer() as srv:
+        OpenAIPolicy("tiny", base_url=srv.url, api="chat").generate(["x"], n=1, sampling=Sampling(max_new_tokens=9))
+        OpenAIPolicy("tiny", base_url=srv.url).generate(["x"], n=1, sampling=Sampling(max_new_tokens=9))
+    chat, comp = srv.requests
+    assert chat["max_completion_tokens"] == 9 and "max_tokens" not in chat
+    assert comp["max_tokens"] == 9 and "max_completion_tokens" not in comp
+
+
+@pytest.mark.parametrize("refused", ["max_completion_tokens", "max_tokens"])
+def test_a_refused_length_field_switches_once_and_is_remembered(refused):
+    # chat starts with max_completion_tokens, completions with max_tokens: each falls back to the other
+    api = "chat" if refused == "max_completion_tokens" else "completions"
+    other = "max_tokens" if refused == "max_completion_tokens" else "max_completion_tokens"
+    with ScriptedServer(reject_fields=[refused]) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api=api, concurrency=1)
+        out = policy.generate(["a", "b"], n=2, sampling=Sampling(max_new_tokens=9))
+    assert all(c.text == OK_TEXT for row in out for c in row)
+    assert [refused in r for r in srv.requests] == [True, False, False, False, False]  # one refusal, then remembered
+    assert all(r[other] == 9 for r in srv.requests[1:])
+
+
+def test_a_fixed_length_field_is_not_switched():
+    with ScriptedServer(reject_fields=["max_completion_tokens"]) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api="chat", max_tokens_field="max_completion_tokens")
+        with pytest.raises(PonderError, match="HTTP 400: Unsupported parameter: 'max_completion_tokens'"):
+            policy.generate(["a"], n=1, sampling=Sampling(max_new_tokens=9))
+    assert len(srv.requests) == 1
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_a_separate_reasoning_field_becomes_the_think_block(field):
+    with ScriptedServer(text="<answer>3</answer>", reasoning="1+2 is 3", reasoning_field=field) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api="chat")
+        [[c]] = policy.generate(["1+2="], n=1, sampling=Sampling.to_answer(max_new_tokens=64))
+    assert c.text == "<think>1+2 is 3</think><answer>3</answer>"
+    from ponder.format import parse
+
+    assert parse(c.text).answer == "3"
+    assert c.think_tokens == len("1+2 is 3")  # usage.completion_tokens_details.reasoning_tokens
+    assert c.num_tokens == len("<answer>3</answer>") + len("1+2 is 3")
+
+
+def test_more_than_four_stop_strings_the_rest_applied_client_side():
+    text = "<think>a;b|c</think><answer>3</answer>"
+    stops = ("#", "@", "!", "</answer>", "|", ";")  # ';' and '|' are not sent; ';' matches first
+    with ScriptedServer(text=text) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url)
+        [[c]] = policy.generate(["x"], n=1, sampling=Sampling(max_new_tokens=64, stop=stops, logprobs=True))
+    assert srv.requests[0]["stop"] == ["#", "@", "!", "</answer>"]
+    assert c.text == "<think>a;" and c.finish_reason == "stop"
+    # one token per character: the ids, logprobs and counts are cut with the text
+    assert c.num_tokens == len("<think>a;") and c.logprobs == pytest.approx([-0.1 * (i + 1) for i in range(9)])
+
+
+def test_four_or_fewer_stop_strings_leave_the_text_alone():
+    text = "<think>a;b</think><answer>3</answer>"
+    with ScriptedServer(text=text) as srv:
+        [[c]] = OpenAIPolicy("tiny", base_url=srv.url).generate(
+            ["x"], n=1, sampling=Sampling(max_new_tokens=64, stop=("#", "</answer>")))
+    assert c.text == text and c.num_tokens == len(text)
+
+
+def test_connections_are_kept_alive_and_shared_by_threads():
+    with ScriptedServer(keep_alive=True, ok_delay_s=0.05) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=3)
+        out = policy.generate([str(i) for i in range(6)], n=2, sampling=Sampling(max_new_tokens=4))
+        again = policy.generate(["y"], n=3, sampling=Sampling(max_new_tokens=4))
+        policy.close()
+    assert sum(map(len, out)) == 12 and len(again[0]) == 3
+    assert len(srv.requests) == 15
+    assert policy.client.session.opened <= 3  # one connection per concurrent request, reused 15 times
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_without_a_retry():
+    with ScriptedServer(keep_alive=True) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=1, max_retries=0)
+        policy.generate(["a"], n=1, sampling=Sampling(max_new_tokens=4))
+        # the server drops its idle connections (as uvicorn does after 5 s)
+        for conns in policy.client.session._idle.values():
+            for conn in conns:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        [[c]] = policy.generate(["b"], n=1, sampling=Sampling(max_new_tokens=4))
+    assert c.text == OK_TEXT and policy.client.attempts == 2 and policy.client.session.opened == 2
+
+
+def test_server_flags_refused_for_local_backends():
+    from ponder.eval import EvalConfig
+
+    assert EvalConfig(backend="openai", api="chat", concurrency=2).api == "chat"
+    with pytest.raises(PonderError, match="--api is for --backend openai"):
+        EvalConfig(backend="hf", api="chat")
+    with pytest.raises(PonderError, match="--concurrency is for --backend openai"):
+        EvalConfig(backend="vllm", concurrency=2)
+    with pytest.raises(PonderError, match="--concurrency must be >= 1"):
+        EvalConfig(backend="openai", concurrency=0)

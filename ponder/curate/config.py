@@ -7,9 +7,11 @@ rule name through `StopRule`, the prior's spelling); `ponder.curate.check` the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ponder.curate.estimate import RULES, StopRule
 from ponder.errors import PonderError
+from ponder.policy import backend_options
 from ponder.raytools import check_ray_fields
 
 
@@ -20,6 +22,8 @@ class CurateConfig:
     model: str | None = field(default=None, metadata={"help": "model directory (or served model name for --backend openai)"})
     backend: str = field(default="hf", metadata={"help": "policy backend: hf, vllm or openai"})
     base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
+    api: Literal["completions", "chat"] = field(default="completions", metadata={"help": "--backend openai: completions (ponder renders the prompt) or chat (messages; the server applies the model's chat template)"})
+    concurrency: int = field(default=8, metadata={"help": "--backend openai: requests in flight at once (one keep-alive connection each)"})
     tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "tasks to draw the pool from (comma-separated)",
                                                                  "aliases": ("--task",)})
     levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 2,4",
@@ -72,8 +76,7 @@ class CurateConfig:
             raise PonderError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.verify_timeout <= 0:
             raise PonderError(f"verify_timeout must be > 0, got {self.verify_timeout}")
-        if self.base_url and self.backend != "openai":
-            raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
+        backend_options(self.backend, self.base_url, api=self.api, concurrency=self.concurrency)  # server flags
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
         check_ray_fields(self)

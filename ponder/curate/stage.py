@@ -43,7 +43,7 @@ def check(cfg: CurateConfig) -> None:
 
     build_pool(cfg)
     check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
-    check_policy(cfg.model or "", cfg.backend, cfg.base_url)
+    check_policy(cfg.model or "", cfg.backend, cfg.base_url, api=cfg.api, concurrency=cfg.concurrency)
     if cfg.ray_enabled:
         from ponder.raytools import check_ray
 
@@ -55,7 +55,7 @@ def load(cfg: CurateConfig):
     with --ray (each actor loads its own)."""
     from ponder.stages import open_policy
 
-    return None if cfg.ray_enabled else open_policy(cfg.model or "", cfg.backend, cfg.base_url)
+    return None if cfg.ray_enabled else open_policy(cfg.model or "", cfg.backend, cfg.base_url, api=cfg.api, concurrency=cfg.concurrency)
 
 
 def fleet(cfg: CurateConfig, units: int):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ponder.errors import PonderError
+from ponder.policy import backend_options
 from ponder.raytools import check_ray_fields
 
 
@@ -18,6 +19,8 @@ class EvalConfig:
     model: str = field(default="", metadata={"help": "model directory (hf, vllm) or served model name (openai)"})
     backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "policy backend"})
     base_url: str = field(default="", metadata={"help": "--backend openai: the server's base URL (default: $PONDER_OPENAI_BASE_URL, else $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1)"})
+    api: Literal["completions", "chat"] = field(default="completions", metadata={"help": "--backend openai: completions (ponder renders the prompt) or chat (messages; the server applies the model's chat template)"})
+    concurrency: int = field(default=8, metadata={"help": "--backend openai: requests in flight at once (one keep-alive connection each)"})
     tasks: tuple[str, ...] = field(default=("arith",), metadata={"help": "comma-separated task names",
                                                                  "aliases": ("--task",)})
     levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"help": "difficulty levels, e.g. 1-5 or 1,3",
@@ -70,8 +73,7 @@ class EvalConfig:
             raise PonderError(f"--verify-timeout must be > 0, got {self.verify_timeout}")
         if self.verify_workers is not None and self.verify_workers < 1:
             raise PonderError(f"--verify-workers must be >= 1, got {self.verify_workers}")
-        if self.base_url and self.backend != "openai":
-            raise PonderError(f"--base-url is for --backend openai (the {self.backend} backend runs the model itself)")
+        backend_options(self.backend, self.base_url, api=self.api, concurrency=self.concurrency)  # server flags
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
         check_ray_fields(self)

@@ -37,7 +37,7 @@ def check(cfg: EvalConfig) -> None:
 
     make_problems(cfg)
     check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
-    check_policy(cfg.model, cfg.backend, cfg.base_url)
+    check_policy(cfg.model, cfg.backend, cfg.base_url, api=cfg.api, concurrency=cfg.concurrency)
     if cfg.ray_enabled:
         from ponder.raytools import check_ray
 
@@ -50,7 +50,7 @@ def load(cfg: EvalConfig):
     from ponder.eval.runner import needs_driver_policy
     from ponder.stages import open_policy
 
-    return open_policy(cfg.model, cfg.backend, cfg.base_url) if needs_driver_policy(cfg) else None
+    return open_policy(cfg.model, cfg.backend, cfg.base_url, api=cfg.api, concurrency=cfg.concurrency) if needs_driver_policy(cfg) else None
 
 
 def fleet(cfg: EvalConfig, units: int):

@@ -78,15 +78,26 @@ def load_policy(model: str, backend: str = "hf", **kwargs) -> Policy:
     return BACKENDS.get(backend)(model, **kwargs)
 
 
-def backend_options(backend: str, base_url: str | None) -> dict:
-    """The `load_policy` keyword arguments of a command's `--base-url`: the openai backend's server
-    URL (without it: $PONDER_OPENAI_BASE_URL, $OPENAI_BASE_URL, a local `vllm serve`); PonderError
-    when it is given for a backend that runs the model itself."""
-    if not base_url:
-        return {}
+SERVER_DEFAULTS = {"api": "completions", "concurrency": 8}  # the openai backend's own defaults
+
+
+def backend_options(backend: str, base_url: str | None, *, api: str = "completions", concurrency: int = 8) -> dict:
+    """The `load_policy` keyword arguments of a command's server flags, for the openai backend:
+    `--base-url` (without it: $PONDER_OPENAI_BASE_URL, $OPENAI_BASE_URL, a local `vllm serve`),
+    `--api completions|chat` and `--concurrency K` (requests in flight). PonderError when one is
+    given a value for a backend that runs the model itself, or a bad value."""
+    given = {"base_url": base_url or None, "api": api, "concurrency": concurrency}
+    if api not in ("completions", "chat"):
+        raise PonderError(f"--api must be completions or chat, got {api!r}")
+    if concurrency < 1:
+        raise PonderError(f"--concurrency must be >= 1, got {concurrency}")
     if backend != "openai":
-        raise PonderError(f"--base-url is for --backend openai (the {backend} backend runs the model itself)")
-    return {"base_url": base_url}
+        for name, value in given.items():
+            if value is not None and value != SERVER_DEFAULTS.get(name):
+                flag = "--" + name.replace("_", "-")
+                raise PonderError(f"{flag} is for --backend openai (the {backend} backend runs the model itself)")
+        return {}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 __all__ = [

@@ -1,16 +1,28 @@
-"""A small JSON-over-HTTP client with retries, for the `openai` backend.
+"""A small JSON-over-HTTP client with keep-alive connections and retries, for the `openai` backend.
 
-Standard library only (urllib), so the core install stays light. `post_json` sends one request;
-`RetryingClient.post` wraps it with the retry policy OpenAI-compatible servers expect:
+Standard library only (http.client), so the core install stays light.
 
-- retried: HTTP 429 and 5xx, timeouts, connection resets / aborts / server disconnects;
-- not retried: a refused connection (nothing is listening: retrying only delays the error) and
-  other 4xx (bad request, bad key, unknown model: retrying cannot fix them);
-- delay before retry k (0-based): `backoff_delay(k)` = exponential with "equal jitter"
-  (half the capped exponential plus a uniform draw over the other half), or the server's
-  `Retry-After` when it sends one (capped too).
+- `Session` keeps a pool of keep-alive connections per (scheme, host, port), shared by threads:
+  each request checks a connection out and puts it back when the answer has been read whole, so
+  `concurrency` threads use at most `concurrency` connections and no request pays a new TCP (or
+  TLS) handshake. A kept connection the server has closed meanwhile is replaced once, at once,
+  without counting as a retry (the server never saw the request).
+- Every answer is read against one deadline (`timeout_s` for the whole request, not per socket
+  read) and a size cap, so a server that trickles bytes, or streams without end, cannot hang the
+  caller.
+- `RetryingClient.post` wraps `Session.post` with the retry policy OpenAI-compatible servers
+  expect:
+  - retried: HTTP 429 and 5xx, timeouts, connection resets / aborts / server disconnects,
+    truncated answers and 2xx answers that are not JSON (a proxy's error page, a cut body);
+  - not retried: a refused connection (nothing is listening: retrying only delays the error) and
+    other 4xx (bad request, bad key, unknown model: retrying cannot fix them);
+  - delay before retry k (0-based): `backoff_delay(k)` = exponential with "equal jitter"
+    (half the capped exponential plus a uniform draw over the other half), or the server's
+    `Retry-After` when it sends one, capped at `max_backoff_s` either way.
 
 Every failure the user can act on ends as one `PonderError` line naming the URL and the cause.
+Proxies: the environment's `http(s)_proxy` variables are not read (hosted APIs and local servers
+are reached directly).
 """
 
 from __future__ import annotations
@@ -20,16 +32,17 @@ import http.client
 import json
 import random
 import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from ponder.errors import PonderError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ANSWER_BYTES = 64 << 20  # a completion answer is kilobytes; more is a server streaming without end
 
 
 class HTTPStatusError(Exception):
@@ -40,8 +53,16 @@ class HTTPStatusError(Exception):
         self.status, self.body, self.retry_after = status, body, retry_after
 
 
+class RequestRefused(PonderError):
+    """A 4xx other than 429: the server will not serve this request as sent (one line, not retried)."""
+
+    def __init__(self, url: str, status: int, message: str):
+        super().__init__(f"{url} refused the request: HTTP {status}: {message}")
+        self.status, self.message = status, message
+
+
 class TransientError(Exception):
-    """A timeout or dropped connection: worth retrying."""
+    """A timeout, dropped connection, truncated or unreadable answer: worth retrying."""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -64,40 +85,123 @@ def _server_message(body: str) -> str:
 
 
 def _is_refused(exc: BaseException) -> bool:
-    reason = getattr(exc, "reason", exc)
-    return isinstance(reason, ConnectionRefusedError) or getattr(reason, "errno", None) == errno.ECONNREFUSED
+    return isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED
 
 
-def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """POST `payload` as JSON and return the decoded JSON answer.
+CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
-    Raises HTTPStatusError (non-2xx), TransientError (timeout, reset), PonderError (refused
-    connection, bad URL, a 2xx answer that is not JSON).
+
+class Session:
+    """Keep-alive connections to the hosts it is asked to POST to; safe to share between threads.
+
+    `opened` counts the connections made (tests read it to see reuse).
     """
-    data = json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            body = resp.read()
-    except urllib.error.HTTPError as e:
-        text = e.read().decode("utf-8", "replace") if e.fp else ""
-        raise HTTPStatusError(e.code, text, _retry_after(e.headers.get("Retry-After") if e.headers else None)) from None
-    except urllib.error.URLError as e:
-        if _is_refused(e):
-            raise PonderError(f"cannot connect to {url}: connection refused (is the server running?)") from None
-        if isinstance(e.reason, (TimeoutError, socket.timeout, ConnectionError, OSError)) and not isinstance(
-            e.reason, socket.gaierror
-        ):
-            raise TransientError(f"{type(e.reason).__name__}: {e.reason}") from None
-        raise PonderError(f"cannot reach {url}: {e.reason}") from None
-    except (TimeoutError, socket.timeout) as e:
-        raise TransientError(f"timed out after {timeout_s:g} s") from e
-    except (ConnectionError, http.client.HTTPException) as e:  # reset, aborted, RemoteDisconnected
-        raise TransientError(f"{type(e).__name__}: {e}") from e
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise PonderError(f"{url} answered with something that is not JSON: {body[:100]!r}") from None
+
+    def __init__(self, timeout_s: float = 60.0, max_bytes: int = MAX_ANSWER_BYTES):
+        self.timeout_s, self.max_bytes = timeout_s, max_bytes
+        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self.opened = 0
+
+    def _checkout(self, key: tuple) -> tuple[http.client.HTTPConnection, bool]:
+        """(a connection to `key`, whether it was kept from an earlier request)."""
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop(), True
+            self.opened += 1
+        scheme, host, port = key
+        kw = {"context": ssl.create_default_context()} if scheme == "https" else {}
+        return CONNECTIONS[scheme](host, port, timeout=self.timeout_s, **kw), False
+
+    def _checkin(self, key: tuple, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+        for c in conns:
+            c.close()
+
+    def post(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """POST `payload` as JSON and return the decoded JSON answer.
+
+        Raises HTTPStatusError (non-2xx), TransientError (timeout, reset, truncated or non-JSON
+        answer), PonderError (refused connection, bad URL, unknown host).
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in CONNECTIONS or not parts.hostname:
+            raise PonderError(f"not an http(s) URL: {url}")
+        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        body = json.dumps(payload).encode()
+        head = {"Content-Type": "application/json", "Accept": "application/json", **headers}
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            conn, kept = self._checkout(key)
+            try:
+                status, resp_headers, data, will_close = self._exchange(conn, path, body, head, deadline)
+                break
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected) as e:
+                conn.close()
+                if kept:  # the server closed this idle connection; it never saw the request
+                    continue
+                raise TransientError(f"{type(e).__name__}: {e}") from None
+            except TimeoutError:  # socket.timeout is TimeoutError
+                conn.close()
+                raise TransientError(f"timed out after {self.timeout_s:g} s") from None
+            except OSError as e:
+                conn.close()
+                if _is_refused(e):
+                    raise PonderError(f"cannot connect to {url}: connection refused (is the server running?)") from None
+                if isinstance(e, socket.gaierror):
+                    raise PonderError(f"cannot reach {url}: {e}") from None
+                raise TransientError(f"{type(e).__name__}: {e}") from None
+            except http.client.HTTPException as e:  # IncompleteRead (truncated body), bad status line
+                conn.close()
+                raise TransientError(f"{type(e).__name__}: {e}"[:200]) from None
+            except BaseException:
+                conn.close()
+                raise
+        if will_close:
+            conn.close()
+        else:
+            self._checkin(key, conn)
+        if not 200 <= status < 300:
+            raise HTTPStatusError(status, data.decode("utf-8", "replace"), _retry_after(resp_headers.get("retry-after")))
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise TransientError(f"answer is not JSON: {data[:80]!r}") from None
+
+    def _exchange(self, conn, path: str, body: bytes, head: dict, deadline: float) -> tuple[int, dict, bytes, bool]:
+        """One request on `conn`: (status, headers, body, whether the server closes the connection),
+        the answer read whole before `deadline` and within max_bytes."""
+        conn.timeout = max(0.001, deadline - time.monotonic())
+        if conn.sock is not None:
+            conn.sock.settimeout(conn.timeout)
+        conn.request("POST", path, body=body, headers=head)
+        sock = conn.sock  # getresponse drops it from conn when the server will close; the answer still reads from it
+        resp = conn.getresponse()
+        chunks, size = [], 0
+        while resp.length != 0:  # None: chunked, or read to the end of the connection
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            sock.settimeout(left)
+            chunk = resp.read1(1 << 16)  # returns what arrived, so a trickling server meets the deadline
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise TransientError(f"answer larger than {self.max_bytes >> 20} MiB")
+            chunks.append(chunk)
+        if resp.length:  # the connection ended before the promised Content-Length
+            raise http.client.IncompleteRead(b"".join(chunks), resp.length)
+        resp.close()  # read whole: the connection is free for the next request
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, b"".join(chunks), bool(resp.will_close)
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
@@ -112,15 +216,16 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random)
 
 @dataclass
 class RetryingClient:
-    """POSTs JSON with timeouts and retries; safe to share between threads.
+    """POSTs JSON over one keep-alive `Session` with deadlines and retries; safe to share between threads.
 
-    `attempts` counts every request sent (tests and logs read it).
+    `attempts` counts every request sent (tests and logs read it). A call ends within about
+    (max_retries + 1) * timeout_s + the backoff delays (each at most max_backoff_s).
     """
 
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # per request, the whole answer included
     max_retries: int = 5  # retries after the first try, so at most max_retries + 1 requests
     backoff_s: float = 0.5  # cap of the first delay; doubles per retry
-    max_backoff_s: float = 30.0
+    max_backoff_s: float = 30.0  # also caps a server's Retry-After
     headers: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -129,6 +234,7 @@ class RetryingClient:
     def __post_init__(self):
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self.session = Session(self.timeout_s)
 
     def post(self, url: str, payload: dict[str, Any]) -> dict[str, Any]:
         last = ""
@@ -136,10 +242,10 @@ class RetryingClient:
             with self._lock:
                 self.attempts += 1
             try:
-                return post_json(url, payload, self.headers, self.timeout_s)
+                return self.session.post(url, payload, self.headers)
             except HTTPStatusError as e:
                 if e.status not in RETRY_STATUSES:
-                    raise PonderError(f"{url} refused the request: HTTP {e.status}: {_server_message(e.body)}") from None
+                    raise RequestRefused(url, e.status, _server_message(e.body)) from None
                 last = f"HTTP {e.status}: {_server_message(e.body)}"
                 wait = e.retry_after
             except TransientError as e:
