@@ -10,7 +10,14 @@ import pytest
 
 from ponder.errors import PonderError
 from ponder.rl import TrainConfig
-from ponder.rl.engines import ROLLOUT_ENGINES, HFEngine, SeededPolicy, check_engine, engine_weights, make_engine
+from ponder.rl.engines import (
+    ROLLOUT_ENGINES,
+    HFEngine,
+    SeededPolicy,
+    check_engine,
+    engine_weights,
+    make_engine,
+)
 from ponder.types import Sampling
 
 
