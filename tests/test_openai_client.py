@@ -384,17 +384,27 @@ def test_chat_sends_max_completion_tokens_and_completions_max_tokens():
     assert comp["max_tokens"] == 9 and "max_completion_tokens" not in comp
 
 
-@pytest.mark.parametrize("refused", ["max_completion_tokens", "max_tokens"])
-def test_a_refused_length_field_switches_once_and_is_remembered(refused):
-    # chat starts with max_completion_tokens, completions with max_tokens: each falls back to the other
-    api = "chat" if refused == "max_completion_tokens" else "completions"
-    other = "max_tokens" if refused == "max_completion_tokens" else "max_completion_tokens"
-    with ScriptedServer(reject_fields=[refused]) as srv:
-        policy = OpenAIPolicy("tiny", base_url=srv.url, api=api, concurrency=1)
+def test_a_refused_length_field_switches_once_and_is_remembered():
+    # chat starts with max_completion_tokens; a server that does not take it gets max_tokens from then on
+    with ScriptedServer(reject_fields=["max_completion_tokens"]) as srv:
+        policy = OpenAIPolicy("tiny", base_url=srv.url, api="chat", concurrency=1)
         out = policy.generate(["a", "b"], n=2, sampling=Sampling(max_new_tokens=9))
     assert all(c.text == OK_TEXT for row in out for c in row)
-    assert [refused in r for r in srv.requests] == [True, False, False, False, False]  # one refusal, then remembered
-    assert all(r[other] == 9 for r in srv.requests[1:])
+    assert ["max_completion_tokens" in r for r in srv.requests] == [True, False, False, False, False]  # remembered
+    assert all(r["max_tokens"] == 9 for r in srv.requests[1:])
+
+
+def test_a_400_about_the_value_or_on_completions_does_not_switch():
+    from ponder.policy.openai import refuses_field
+
+    assert refuses_field("Unsupported parameter: 'max_completion_tokens' is not supported with this model.",
+                         "max_completion_tokens")
+    assert not refuses_field("max_completion_tokens must be at most 4096", "max_completion_tokens")
+    # /completions knows max_tokens alone: a 400 naming it is not a reason to switch
+    with ScriptedServer(reject_fields=["max_tokens"]) as srv, \
+            pytest.raises(PonderError, match="HTTP 400: Unsupported parameter: 'max_tokens'"):
+        OpenAIPolicy("tiny", base_url=srv.url).generate(["a"], n=1, sampling=Sampling(max_new_tokens=9))
+    assert len(srv.requests) == 1
 
 
 def test_a_fixed_length_field_is_not_switched():

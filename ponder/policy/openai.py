@@ -11,7 +11,7 @@
   applies the model's chat template.
 - Length limit: `max_tokens` on completions; on chat `max_completion_tokens` (what OpenAI's
   reasoning models require; vLLM and SGLang accept it), switched to `max_tokens` for the rest of
-  the run when a server refuses the field by name (`max_tokens_field` fixes either).
+  the run when a server's 400 says it does not take the field (`max_tokens_field` fixes either).
 - A chat server's separate reasoning field (`reasoning_content`: vLLM's reasoning parsers,
   DeepSeek; `reasoning`: newer vLLM, OpenRouter) is put back in front of the answer as
   `<think>...</think>`, so ponder's format, verifiers and effort metrics see one text; its tokens
@@ -77,7 +77,7 @@ def _sampling_fields(model: str, sampling: Sampling, seed: int | None, max_token
         "top_p": sampling.top_p,
     }
     if sampling.stop:
-        payload["stop"] = list(sampling.stop[:MAX_SERVER_STOPS])  # the rest: apply_client_stops
+        payload["stop"] = list(sampling.stop[:MAX_SERVER_STOPS])  # the rest are applied in OpenAIPolicy._completion
     if seed is not None:
         payload["seed"] = seed
     return payload
@@ -116,6 +116,13 @@ def parse_chat_choice(choice: dict[str, Any]) -> tuple[str, str, list[float] | N
     message = choice.get("message") or {}
     reasoning = next((message[f] for f in REASONING_FIELDS if isinstance(message.get(f), str) and message[f]), "")
     return message.get("content") or "", reasoning, logprobs, tokens
+
+
+def refuses_field(message: str, field: str) -> bool:
+    """Whether a 400's message says the server does not take `field` at all (rather than that its
+    value is too large): it names the field and says it is unsupported, unknown or extra."""
+    words = ("support", "unrecognized", "unknown", "extra", "not permitted", "not allowed", "instead")
+    return field in message and any(w in message.lower() for w in words)
 
 
 def with_reasoning(text: str, reasoning: str) -> str:
@@ -219,7 +226,8 @@ class OpenAIPolicy:
                               f"got {max_tokens_field!r}")
         self.model, self.api, self.concurrency = model, api, concurrency
         self.max_tokens_field = DEFAULT_MAX_TOKENS_FIELD[api] if max_tokens_field == "auto" else max_tokens_field
-        self._fallback = max_tokens_field == "auto"  # may switch field once when the server refuses it by name
+        # chat only: /completions knows max_tokens alone, so a 400 naming it there is about its value
+        self._fallback = max_tokens_field == "auto" and api == "chat"
         self.base_url = resolve_base_url(base_url)
         self.url = self.base_url + ENDPOINTS[api]
         key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -282,7 +290,7 @@ class OpenAIPolicy:
         try:
             return self.client.post(self.url, {**make_payload(self.model, prompt, sampling, seed, field), **self.extra_body})
         except RequestRefused as e:
-            if not (self._fallback and e.status == 400 and field in e.message):
+            if not (self._fallback and e.status == 400 and refuses_field(e.message, field)):
                 raise
             other = next(f for f in MAX_TOKENS_FIELDS if f != field)
             self.max_tokens_field = other
