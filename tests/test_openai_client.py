@@ -350,8 +350,10 @@ def test_cli_eval_and_curate_take_the_server_from_base_url(tmp_path):
     with ScriptedServer() as srv:
         ev = subprocess.run(
             [sys.executable, "-m", "ponder", "eval", "--backend", "openai", "--base-url", srv.url, "--model", "tiny",
+             "--api", "chat", "--concurrency", "2",
              "--tasks", "arith", "--difficulties", "1", "--per-level", "2", "-n", "1", "--out", str(tmp_path / "eval")],
             env=env, capture_output=True, text=True, timeout=120)
+        n_eval = len(srv.requests)
         cu = subprocess.run(
             [sys.executable, "-m", "ponder", "curate", "--backend", "openai", "--base-url", srv.url, "--model", "tiny",
              "--tasks", "arith", "--difficulties", "1", "--pool", "2", "--out", str(tmp_path / "curate")],
@@ -359,7 +361,10 @@ def test_cli_eval_and_curate_take_the_server_from_base_url(tmp_path):
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert cu.returncode == 0, cu.stderr[-2000:]
     assert len(srv.requests) >= 2 + 2 * 4  # eval: 2 problems x 1 sample; curate: at least a first round of 4 each
-    assert all(r["model"] == "tiny" and r["path"] == "/v1/completions" for r in srv.requests)
+    assert all(r["model"] == "tiny" for r in srv.requests)
+    # eval's --api chat reached the policy (its probe included); curate kept the default api
+    assert {r["path"] for r in srv.requests[:n_eval]} == {"/v1/chat/completions"}
+    assert {r["path"] for r in srv.requests[n_eval:]} == {"/v1/completions"}
     assert (tmp_path / "eval" / "config.yaml").read_text().count(srv.url) == 1
 
 
