@@ -80,3 +80,16 @@ def pretrain_entry(meta: dict[str, Any], params: int, tokens: float | None = Non
     if tokens is not None:
         out["pretrain_tokens"] = float(tokens)
     return out
+
+
+def ledger_summary(meta: dict[str, Any], params: int | None, pretrain_tokens: float | None = None,
+                   extra_post: float = 0.0) -> dict[str, Any]:
+    """A report's view of a model's ledger: its FLOPs by stage (with `pretrain_tokens`, 6 N T
+    recorded as pre-training when the ledger has none), the total, and the post-training share
+    (`extra_post`: RL FLOPs not yet in the ledger)."""
+    if pretrain_tokens and PRETRAIN not in (meta.get("flops") or {}) and params:
+        meta = pretrain_entry(meta, params, tokens=pretrain_tokens)
+    flops = dict(meta.get("flops") or {})
+    return {"flops": flops, "total_flops": sum(flops.values()) + extra_post,
+            "pretrain_recorded": PRETRAIN in flops,
+            "post_training_share": post_training_share(flops, extra_post)}
