@@ -207,3 +207,15 @@ def test_ledger_summary_post_training_share():
     assert s["post_training_share"] == 0.5 and not s["pretrain_recorded"]
     s = ledger_summary(meta, 1000, pretrain_tokens=1e6)  # 6 N T = 6e9 of pre-training added
     assert s["pretrain_recorded"] and s["post_training_share"] == pytest.approx(1e9 / 8e9)
+
+
+def test_hub_ids_pass_the_model_check_and_local_typos_do_not(tmp_path, monkeypatch):
+    from ponder.policy import check_model_dir, is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert is_hub_id("HuggingFaceTB/SmolLM2-135M-Instruct") and str(check_model_dir("Qwen/Qwen3-0.6B")) == "Qwen/Qwen3-0.6B"
+    for local in ("runs/sft-a", "/abs/model", "a/b/c", "model"):
+        assert not is_hub_id(local)
+        with pytest.raises(PonderError, match="model directory not found"):
+            check_model_dir(local)
