@@ -219,3 +219,20 @@ def test_hub_ids_pass_the_model_check_and_local_typos_do_not(tmp_path, monkeypat
         assert not is_hub_id(local)
         with pytest.raises(PonderError, match="model directory not found"):
             check_model_dir(local)
+
+
+def test_report_recomputes_a_budget_sweep_as_it_was_written(warm_model, tmp_path):
+    from ponder.cli import main
+
+    out = tmp_path / "ev"
+    assert main(["eval", "--model", str(warm_model), "--tasks", "arith", "--levels", "1", "--per-level", "2", "-n", "1",
+                 "--max-new-tokens", "32", "--think-budget", "4,16", "--temperature", "0", "--out", str(out),
+                 "--verify-workers", "1", "--pretrain-tokens", "1e6"]) == 0
+    before = json.loads((out / "metrics.json").read_text())
+    assert before["cost"]["ledger"]["pretrain_recorded"]
+    assert main(["report", str(out)]) == 0
+    after = json.loads((out / "metrics.json").read_text())
+    for key in ("summary", "effort"):
+        assert after[key] == before[key]
+    assert after["cost"]["ledger"] == before["cost"]["ledger"]
+    assert "Accuracy vs think budget" in (out / "report.html").read_text()
