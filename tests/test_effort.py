@@ -236,3 +236,25 @@ def test_report_recomputes_a_budget_sweep_as_it_was_written(warm_model, tmp_path
         assert after[key] == before[key]
     assert after["cost"]["ledger"] == before["cost"]["ledger"]
     assert "Accuracy vs think budget" in (out / "report.html").read_text()
+
+
+def test_instruction_per_task_family():
+    from ponder.policy.prompts import instruction_for
+
+    assert instruction_for("Be brief.", "arith") == "Be brief."
+    assert instruction_for("Note: x=1 here", "arith") == "Note: x=1 here"  # not per-task entries: one text
+    per = "arith=answer-is; grid = Plan first.;*=boxed"
+    assert instruction_for(per, "arith") == "answer-is" and instruction_for(per, "grid") == "Plan first."
+    assert instruction_for(per, "route") == "boxed"
+    assert instruction_for("arith=boxed", "grid") is None and instruction_for("", "arith") is None
+    p = Problem(id="a", task="grid", prompt="go", answer="x", difficulty=1)
+    from ponder.policy.budget import render
+
+    class P:
+        tokenizer = type("PlainTokenizer", (), {"chat_template": None})()  # no chat template: the plain format
+
+        def render(self, problem, suffix=""):
+            return "own:" + problem.prompt
+
+    assert render(P(), p, "", "arith=boxed") == "own:go"  # no entry for grid: ponder's own rendering
+    assert render(P(), p, "", per) == "Plan first.\ngo\n"

@@ -62,7 +62,7 @@ class EvalConfig:
                                             "for models never trained on ponder's tags; docs/real.md)"})
     instruction: str = field(
         default="", metadata={"help": "system instruction of chat models instead of ponder's: a name (ponder, boxed, "
-                                      "answer-is) or the text itself"})
+                                      "answer-is) or the text itself; per task family: TASK=...;TASK=...;*=..."})
     pretrain_tokens: float | None = field(
         default=None, metadata={"help": "tokens the model was pre-trained on, when its ponder.json does not say: "
                                         "the cost section's post-training share counts 6*N*T pre-training FLOPs"})

@@ -109,7 +109,11 @@ def generate_with_think_budget(policy, prompts: list[str], n: int, sampling: Sam
 
 def render(policy, problem: Problem, suffix: str = "", instruction: str | None = None) -> str:
     """`policy.render(problem, suffix)`, with the system instruction replaced when `instruction` is
-    given (`ponder.policy.prompts.INSTRUCTIONS`); PonderError for a backend that renders no prompt."""
+    given for the problem's task (`ponder.policy.prompts.instruction_for`: one for every task, or
+    `TASK=...;*=...`); PonderError for a backend that renders no prompt itself."""
+    from ponder.policy.prompts import instruction_for
+
+    instruction = instruction_for(instruction, problem.task)
     if not instruction:
         return policy.render(problem, suffix)
     tokenizer = getattr(policy, "tokenizer", None)

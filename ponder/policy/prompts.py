@@ -8,6 +8,8 @@ trainer share, so a prompt is the same token ids wherever it is sampled or train
 
 from __future__ import annotations
 
+import re
+
 from ponder.types import Problem
 
 # The plain prompt format of models without a chat template: the problem, then this separator,
@@ -34,6 +36,22 @@ def instruction_text(instruction: str | None) -> str | None:
     if not instruction:
         return None
     return INSTRUCTIONS.get(instruction, instruction)
+
+
+_PER_TASK = re.compile(r"\s*([\w:*.-]+)\s*=(.*)", re.DOTALL)
+
+
+def instruction_for(instruction: str | None, task: str) -> str | None:
+    """A run's instruction for one task family. `instruction` is one instruction for every task,
+    or per-family entries `TASK=INSTRUCTION;TASK=INSTRUCTION` with `*=...` for the rest (a task
+    with no entry and no `*` keeps ponder's own); each INSTRUCTION is a name or text."""
+    if not instruction:
+        return None
+    parts = [_PER_TASK.fullmatch(part) for part in instruction.split(";")]
+    if not all(parts):
+        return instruction
+    table = {m.group(1): m.group(2).strip() for m in parts if m}
+    return table.get(task, table.get("*")) or None
 
 
 def render_prompt(tokenizer, problem: Problem | str, suffix: str = "", instruction: str | None = None) -> str:
