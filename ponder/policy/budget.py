@@ -116,12 +116,12 @@ def render(policy, problem: Problem, suffix: str = "", instruction: str | None =
     instruction = instruction_for(instruction, problem.task)
     if not instruction:
         return policy.render(problem, suffix)
-    tokenizer = getattr(policy, "tokenizer", None)
-    if tokenizer is None:
-        raise PonderError(f"--instruction needs a backend that renders the prompt itself ({type(policy).__name__} does not)")
+    if not hasattr(policy, "tokenizer"):  # every built-in backend renders with render_prompt(policy.tokenizer, ...)
+        raise PonderError(f"--instruction needs a backend that renders its prompts with ponder's render_prompt "
+                          f"({type(policy).__name__} does not)")
     from ponder.policy.prompts import render_prompt
 
-    return render_prompt(tokenizer, problem, suffix, instruction=instruction)
+    return render_prompt(policy.tokenizer, problem, suffix, instruction=instruction)
 
 
 def sample_with_effort(policy, problems: list[Problem], n: int, sampling: Sampling, mode: str = "auto",
