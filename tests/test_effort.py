@@ -258,3 +258,30 @@ def test_instruction_per_task_family():
 
     assert render(P(), p, "", "arith=boxed") == "own:go"  # no entry for grid: ponder's own rendering
     assert render(P(), p, "", per) == "Plan first.\ngo\n"
+
+
+def test_budget_sweep_resume_skips_each_budget_it_has(warm_model, tmp_path, monkeypatch):
+    from ponder.cli import main
+    from ponder.policy.hf import HFPolicy
+
+    out = tmp_path / "ev"
+    flags = ["eval", "--model", str(warm_model), "--tasks", "arith", "--levels", "1", "--per-level", "2", "-n", "1",
+             "--max-new-tokens", "24", "--think-budget", "4,16", "--temperature", "0", "--batch-problems", "1",
+             "--verify-workers", "1", "--out", str(out)]
+    assert main(flags) == 0
+    before = json.loads((out / "metrics.json").read_text())
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "samples.parquet").to_pylist()
+    # drop budget 16's second problem, as if killed before its last batch: only that one is redone
+    kept = [r for r in rows if not (r["think_budget"] == 16 and r["problem_id"] == rows[-1]["problem_id"])]
+    from ponder.runs import write_parquet
+
+    write_parquet(out / "samples.parquet", kept)
+    calls = []
+    real = HFPolicy.generate
+    monkeypatch.setattr(HFPolicy, "generate", lambda self, prompts, n, s: calls.append(len(prompts)) or real(self, prompts, n, s))
+    assert main(["eval", "--out", str(out), "--resume"]) == 0
+    assert calls and sum(calls) <= 2  # one problem: its phase 1 (and phase 2) only
+    after = json.loads((out / "metrics.json").read_text())
+    assert after["effort"]["budget_curve"] == before["effort"]["budget_curve"]

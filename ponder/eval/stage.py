@@ -108,7 +108,8 @@ def part_path(run: Path, batch: int) -> Path:
 
 
 def load_parts(run: Path) -> list[dict]:
-    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, sample)."""
+    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, think
+    budget, sample)."""
     from ponder.runs import read_parquet
 
     run = Path(run)
@@ -116,7 +117,7 @@ def load_parts(run: Path) -> list[dict]:
     seen: dict[tuple, dict] = {}
     for f in files:
         for r in read_parquet(f):
-            seen[(r["problem_id"], r["sample"])] = r
+            seen[(r["problem_id"], r.get("think_budget"), r["sample"])] = r
     return list(seen.values())
 
 
