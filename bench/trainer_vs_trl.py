@@ -3,13 +3,15 @@
     python3 -m venv .venv-trl && .venv-trl/bin/pip install torch==2.13.0 \
         && .venv-trl/bin/pip install trl 'transformers<5.20' && .venv-trl/bin/pip install -e .
     .venv-trl/bin/python bench/trainer_vs_trl.py --model runs/sft-x/model      # or no --model: a fresh tiny model
+    .venv-trl/bin/python bench/trainer_vs_trl.py --model models/smollm2 --lora-rank 8 --max-new-tokens 64   # docs/real.md
 
-Setting: 8 prompts x 8 completions, at most 32 new tokens, 10 steps, one optimisation
+Setting: 8 prompts x 8 completions, at most 32 new tokens (--max-new-tokens), 10 steps, one optimisation
 epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
 (TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one
 optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
-ponder: `step_time_s`). Floor: ponder's median step time <= half of TRL's.
+ponder: `step_time_s`). Floor: ponder's median step time <= half of TRL's. With --lora-rank R
+both train a rank-R LoRA adapter (peft, alpha 16, all linear layers) on the same base model.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def run_ponder(model: str, path: Path, args, out: Path) -> dict:
     from ponder.runs import RunDir
 
     cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
-                      group_size=8, max_new_tokens=32, temperature=1.0, loss="grpo", lr=args.lr, beta=0.0,
-                      save_every=0, seed=0, out=str(out / "ponder"))
+                      group_size=8, max_new_tokens=args.max_new_tokens, temperature=1.0, loss="grpo", lr=args.lr,
+                      beta=0.0, lora_rank=args.lora_rank, save_every=0, seed=0, out=str(out / "ponder"))
     check(cfg)
     t0 = time.perf_counter()
     run = RunDir.open("train", cfg.out, cfg)
@@ -75,12 +77,20 @@ def run_trl(model: str, problems, args, out: Path) -> dict:
                 rewards.append(logs["reward"])
 
     cfg = GRPOConfig(output_dir=str(out / "trl"), per_device_train_batch_size=64, gradient_accumulation_steps=1,
-                     num_generations=8, max_completion_length=32, max_steps=args.steps, learning_rate=args.lr,
+                     num_generations=8, max_completion_length=args.max_new_tokens, max_steps=args.steps,
+                     learning_rate=args.lr,
                      beta=0.0, loss_type="grpo", num_iterations=1, temperature=1.0, logging_steps=1,
                      report_to="none", save_strategy="no", use_cpu=True, bf16=False, seed=0, shuffle_dataset=False,
                      dataloader_num_workers=0)
+    peft_config = None
+    if args.lora_rank:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=args.lora_rank, lora_alpha=16, target_modules="all-linear", lora_dropout=0.0,
+                                 task_type="CAUSAL_LM")
     trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(model), processing_class=tok,
-                          reward_funcs=[trl_reward("correct:1")], args=cfg, train_dataset=data, callbacks=[Timer()])
+                          reward_funcs=[trl_reward("correct:1")], args=cfg, train_dataset=data, callbacks=[Timer()],
+                          peft_config=peft_config)
     t0 = time.perf_counter()
     trainer.train()
     return {"step_s": times, "wall_s": time.perf_counter() - t0, "reward": rewards}
@@ -98,6 +108,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     ap.add_argument("--rounds", type=int, default=1, help="runs of each trainer, in ABBA order (2: ponder, trl, trl, ponder)")
+    ap.add_argument("--max-new-tokens", type=int, default=32, help="completion length limit of both trainers")
+    ap.add_argument("--lora-rank", type=int, default=0, help="train a LoRA adapter of this rank in both (0: all weights)")
     args = ap.parse_args()
     import torch
 
@@ -119,7 +131,8 @@ def main() -> None:
             runs[name].append(run_ponder(model, path, args, sub) if name == "ponder" else run_trl(model, problems, args, sub))
         ponder, trl = (_merge(runs[k]) for k in ("ponder", "trl"))
     pm, tm = statistics.median(ponder["step_s"]), statistics.median(trl["step_s"])
-    print(f"\nsetting: 8 prompts x 8 completions, <= 32 new tokens, {args.steps} steps, torch threads "
+    print(f"\nsetting: 8 prompts x 8 completions, <= {args.max_new_tokens} new tokens, {args.steps} steps, "
+          f"LoRA rank {args.lora_rank or 'none'}, torch threads "
           f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}, {args.rounds} run(s) each, wall = per run")
     print(f"{'':<10}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
     for name, r in (("ponder", ponder), ("trl", trl)):

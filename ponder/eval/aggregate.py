@@ -38,10 +38,42 @@ def _clean(obj):
     return obj
 
 
+def budget_curve(rows: Sequence[dict]) -> list[dict]:
+    """Accuracy vs think budget: one point per `think_budget` value in `rows` (budget-swept evals),
+    smallest first, with the tokens spent there; [] when the rows carry no budget."""
+    budgets = sorted({r["think_budget"] for r in rows if r.get("think_budget") is not None})
+    out = []
+    for b in budgets:
+        rs = [r for r in rows if r.get("think_budget") == b]
+        out.append({"think_budget": b, "accuracy": mean(float(bool(r["correct"])) for r in rs),
+                    "mean_tokens": mean(r["num_tokens"] for r in rs), "mean_think_tokens": mean(r["think_tokens"] for r in rs),
+                    "think_rate": mean(float(bool(r["has_think"])) for r in rs), "n": len(rs)})
+    return out
+
+
+def headline_rows(rows: Sequence[dict]) -> list[dict]:
+    """The rows every headline metric is computed from: those of the largest think budget in a
+    budget sweep (the other budgets appear in the curve only), else all of them."""
+    budgets = [r["think_budget"] for r in rows if r.get("think_budget") is not None]
+    return [r for r in rows if r.get("think_budget") == max(budgets)] if budgets else list(rows)
+
+
+def extraction_counts(rows: Sequence[dict]) -> dict[str, int]:
+    """How each sample's answer was found (strict, boxed, answer_is, last_number, none)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        key = r.get("extracted_by") or "none"
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (), params: int | None = None,
                     wall_s: float = 0.0, max_new_tokens: int = 256, strategy: str = "sample") -> dict:
-    """Every metric of the four axes plus cost, as one JSON-ready dict (see docs/eval.md)."""
-    rows = list(rows)
+    """Every metric of the four axes plus cost, as one JSON-ready dict (see docs/eval.md).
+
+    A budget sweep's rows give `effort.budget_curve`; every other metric is of the largest budget."""
+    all_rows = list(rows)
+    rows = headline_rows(all_rows)
     strategies = score_strategies(rows)
     correct = [bool(r["correct"]) for r in rows]
     lo, hi = M.wilson_interval(sum(correct), len(correct))
@@ -94,5 +126,7 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
         "calibration": calibration,
         "strategy": strategy_axis,
         "abstraction": abstraction,
-        "cost": M.cost_metrics(rows, params, wall_s),
+        "cost": {**M.cost_metrics(rows, params, wall_s),
+                 **({"sweep_generated_tokens": sum(int(r["num_tokens"]) for r in all_rows)} if len(all_rows) > len(rows) else {})},
+        "effort": {"budget_curve": budget_curve(all_rows), "extraction": extraction_counts(rows)},
     })

@@ -52,6 +52,23 @@ class EvalConfig:
                                                          "with --ray-gpus-per-actor; never more than there are batches)"})
     ray_gpus_per_actor: float = field(default=0.0, metadata={"help": "--ray: GPUs each actor requests (1 with --backend vllm "
                                                                      "on GPU nodes: one actor per GPU)"})
+    mode: Literal["auto", "think", "answer"] = field(
+        default="auto", metadata={"help": "thinking mode: auto (the model chooses), think (every completion starts "
+                                          "with <think>) or answer (with <answer>: no thought)"})
+    think_budget: tuple[int, ...] = field(
+        default=(), metadata={"help": "think budget in tokens, enforced by budget forcing (ponder.policy.budget); a "
+                                      "comma list (8,16,32,64) evaluates each and reports accuracy vs budget (the "
+                                      "headline is the largest); empty: no budget", "metavar": "N[,N...]"})
+    extract: Literal["strict", "lenient"] = field(
+        default="strict", metadata={"help": "answer extraction: strict (ponder's <answer> tags, \\boxed for math) or "
+                                            "lenient (then the last \\boxed{}, 'the answer is X', the final number: "
+                                            "for models never trained on ponder's tags; docs/real.md)"})
+    instruction: str = field(
+        default="", metadata={"help": "system instruction of chat models instead of ponder's: a name (ponder, boxed, "
+                                      "answer-is) or the text itself; per task family: TASK=...;TASK=...;*=..."})
+    pretrain_tokens: float | None = field(
+        default=None, metadata={"help": "tokens the model was pre-trained on, when its ponder.json does not say: "
+                                        "the cost section's post-training share counts 6*N*T pre-training FLOPs"})
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/eval-<time>)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted eval in --out, skipping scored problems"})
 
@@ -76,7 +93,22 @@ class EvalConfig:
         backend_options(self.backend, self.base_url, api=self.api, concurrency=self.concurrency)  # server flags
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        if any(b < 1 for b in self.think_budget):
+            raise PonderError(f"--think-budget values must be >= 1, got {','.join(map(str, self.think_budget))}")
+        if len(set(self.think_budget)) != len(self.think_budget):
+            raise PonderError(f"--think-budget lists a value twice: {','.join(map(str, self.think_budget))}")
+        if self.think_budget and self.mode == "answer":
+            raise PonderError("--think-budget with --mode answer: an answer-only completion has no thought to budget")
+        if self.pretrain_tokens is not None and not self.pretrain_tokens > 0:
+            raise PonderError(f"--pretrain-tokens must be > 0, got {self.pretrain_tokens}")
+        if self.ray is not None and (self.mode != "auto" or self.think_budget or self.instruction):
+            raise PonderError("--mode, --think-budget and --instruction run in this process: drop --ray to use them")
         check_ray_fields(self)
+
+    @property
+    def budgets(self) -> tuple[int | None, ...]:
+        """The think budgets evaluated, smallest first (None: no budget); the last is the headline."""
+        return tuple(sorted(self.think_budget)) or (None,)
 
     @property
     def ray_enabled(self) -> bool:

@@ -25,7 +25,7 @@ from ponder.eval.config import EvalConfig
 
 # Config fields that must match for --resume to continue a run rather than mix two evaluations.
 RESUME_KEYS = ("model", "tasks", "levels", "n", "per_level", "temperature", "top_p", "max_new_tokens", "seed",
-               "data_seed", "batch_problems")
+               "data_seed", "batch_problems", "mode", "think_budget", "extract", "instruction")
 
 
 def check(cfg: EvalConfig) -> None:
@@ -74,9 +74,9 @@ def run(cfg: EvalConfig, run_dir, *, progress: bool = True, policy=None) -> dict
     problems = make_problems(cfg)
     policy = load(cfg) if policy is None else policy  # None with --ray (see load)
     done_rows = load_parts(run_dir.path) if cfg.resume else []
-    done_ids = {r["problem_id"] for r in done_rows}
+    done_ids = {(r["problem_id"], r.get("think_budget")) for r in done_rows}
     if done_ids:
-        print(f"resuming {run_dir}: {len(done_ids)} problems already scored", file=sys.stderr)
+        print(f"resuming {run_dir}: {len(done_ids)} (problem, budget) pairs already scored", file=sys.stderr)
     # wall time across sessions: each session logs its elapsed time after every batch
     sessions: dict[str, float] = {}
     for r in read_jsonl(run_dir / "progress.jsonl") if cfg.resume else []:
@@ -88,17 +88,18 @@ def run(cfg: EvalConfig, run_dir, *, progress: bool = True, policy=None) -> dict
         run_dir.log({"session": session, "batch": b, "samples": len(rows), "elapsed_s": time.perf_counter() - t0},
                     name="progress.jsonl")
 
-    n_batches = -(-len(problems) // cfg.batch_problems)
+    n_batches = -(-len(problems) // cfg.batch_problems) * len(cfg.budgets)
     with fleet(cfg, n_batches) as actors:
         rows, metrics = evaluate(policy, problems, cfg, skip=done_ids, on_batch=on_batch, progress=progress,
                                  fleet=actors)
         params = (actors.num_params() if actors is not None else None) or policy_params(policy, cfg)
     order = {p.id: i for i, p in enumerate(problems)}
-    all_rows = sorted(done_rows + rows, key=lambda r: (order.get(r["problem_id"], 1 << 30), r["sample"]))
+    all_rows = sorted(done_rows + rows, key=lambda r: (r.get("think_budget") or 0, order.get(r["problem_id"], 1 << 30),
+                                                       r["sample"]))
     wall = sum(sessions.values()) + (time.perf_counter() - t0)
     records = metrics.pop("orchestration_records")
     return write_run(run_dir.path, all_rows, records, cfg, params=params,
-                     wall_s=wall, title=f"ponder eval: {cfg.model}")
+                     wall_s=wall, title=f"ponder eval: {cfg.model}", meta=getattr(policy, "meta", None))
 
 
 # -- the run directory -------------------------------------------------------------------------
@@ -107,7 +108,8 @@ def part_path(run: Path, batch: int) -> Path:
 
 
 def load_parts(run: Path) -> list[dict]:
-    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, sample)."""
+    """Rows already scored in `run`: samples.parquet plus any part files, one per (problem, think
+    budget, sample)."""
     from ponder.runs import read_parquet
 
     run = Path(run)
@@ -115,14 +117,19 @@ def load_parts(run: Path) -> list[dict]:
     seen: dict[tuple, dict] = {}
     for f in files:
         for r in read_parquet(f):
-            seen[(r["problem_id"], r["sample"])] = r
+            seen[(r["problem_id"], r.get("think_budget"), r["sample"])] = r
     return list(seen.values())
 
 
 def write_run(run: Path, rows: list[dict], records: list[dict], cfg: EvalConfig, *, params: int | None, wall_s: float,
-              title: str) -> dict:
-    """Merge into samples.parquet, write metrics.json and report.html, then drop the part files."""
-    from ponder.eval.aggregate import compute_metrics
+              title: str, meta: dict | None = None) -> dict:
+    """Merge into samples.parquet, write metrics.json and report.html, then drop the part files.
+
+    `meta`: the model's ponder.json; its compute ledger (with --pretrain-tokens added) goes in the
+    cost section, with the post-training share. The run's effort and extraction settings go in
+    metrics["effort"], so a report says how its answers were read."""
+    from ponder.eval.aggregate import compute_metrics, headline_rows
+    from ponder.ledger import ledger_summary
     from ponder.report.html import render_report
     from ponder.runs import atomic_write_text, write_json, write_parquet
 
@@ -132,8 +139,29 @@ def write_run(run: Path, rows: list[dict], records: list[dict], cfg: EvalConfig,
         write_parquet(run / "orchestration.parquet", records)
     metrics = compute_metrics(rows, orchestration=records, params=params, wall_s=wall_s,
                               max_new_tokens=cfg.max_new_tokens, strategy=cfg.strategy)
+    metrics["effort"].update(mode=cfg.mode, think_budget=list(cfg.think_budget), extract=cfg.extract,
+                             instruction=cfg.instruction or None)
+    if meta is not None or cfg.pretrain_tokens:
+        metrics["cost"]["ledger"] = ledger_summary(meta or {}, params, pretrain_tokens=cfg.pretrain_tokens)
     write_json(run / "metrics.json", metrics)
-    atomic_write_text(run / "report.html", render_report(metrics, rows, title=title, subtitle=str(run)))
+    atomic_write_text(run / "report.html", render_report(metrics, headline_rows(rows), title=title, subtitle=str(run))
+                      .replace("</body>", effort_section(metrics["effort"]) + "</body>", 1))
     # everything in parts/ is now in samples.parquet (a kill mid-write can leave a .tmp there too)
     shutil.rmtree(run / "parts", ignore_errors=True)
     return metrics
+
+
+def effort_section(effort: dict) -> str:
+    """The report's effort section: the run's mode / extraction and, for a budget sweep, the
+    accuracy-vs-budget table."""
+    from ponder.report.html import esc, table
+
+    head = (f"<h2>Effort and extraction</h2><p>mode {esc(effort.get('mode'))}, extraction {esc(effort.get('extract'))}"
+            f", instruction {esc(effort.get('instruction') or 'ponder')}; answers found by: "
+            + ", ".join(f"{esc(k)} {v}" for k, v in (effort.get("extraction") or {}).items()) + "</p>")
+    curve = effort.get("budget_curve") or []
+    if not curve:
+        return head
+    return head + "<h3>Accuracy vs think budget</h3>" + table(
+        ["think budget", "accuracy", "mean tokens", "mean think tokens", "think rate", "samples"],
+        [(c["think_budget"], c["accuracy"], c["mean_tokens"], c["mean_think_tokens"], c["think_rate"], c["n"]) for c in curve])

@@ -22,6 +22,7 @@ Contract every backend keeps (tests check it per backend; docs/policy.md says mo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
@@ -62,11 +63,27 @@ def segment_token_counts(text: str, count: Callable[[str], int]) -> tuple[int, i
     return think, answer
 
 
-def check_model_dir(model: str) -> Path:
-    """A local model directory, or PonderError. (Hub ids are not fetched: no downloads at run time.)"""
+# a Hugging Face Hub model id: "org/name"
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def is_hub_id(model: str) -> bool:
+    """Whether `model` names a Hub model (org/name) rather than a local directory: it has that
+    shape, does not exist here, and its first part is not a local folder (so a mistyped
+    `runs/sft-a` stays a missing directory instead of becoming a download)."""
     path = Path(model).expanduser()
+    return bool(_HUB_ID.fullmatch(model)) and not path.exists() and not Path(model.split("/")[0]).exists()
+
+
+def check_model_dir(model: str) -> Path:
+    """A local model directory, a Hub model id (`is_hub_id`: transformers' from_pretrained fetches
+    it, which needs network; nothing here downloads), or PonderError."""
+    path = Path(model).expanduser()
+    if is_hub_id(model):
+        return path
     if not path.is_dir():
-        raise PonderError(f"model directory not found: {model} (build one with `ponder model init --out DIR`)")
+        raise PonderError(f"model directory not found: {model} (build one with `ponder model init --out DIR` or "
+                          "`ponder model import`, or give a Hub id like org/name)")
     if not (path / "config.json").exists():
         raise PonderError(f"{model} is not a model directory (no config.json)")
     return path
@@ -101,6 +118,6 @@ def backend_options(backend: str, base_url: str | None, *, api: str = "completio
 
 
 __all__ = [
-    "BACKENDS", "CHAT_SYSTEM", "PLAIN_SEP", "Policy", "backend_options", "check_model_dir", "load_policy", "render_prompt",
+    "BACKENDS", "CHAT_SYSTEM", "PLAIN_SEP", "Policy", "backend_options", "check_model_dir", "is_hub_id", "load_policy", "render_prompt",
     "segment_token_counts",
 ]

@@ -61,8 +61,8 @@ class HFPolicy:
         from ponder.ledger import read_meta
 
         dev = _resolve_device(device)
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, dev)).to(dev)
+        tok = AutoTokenizer.from_pretrained(str(path))  # str: a Hub id (org/name) as well as a directory
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_resolve_dtype(dtype, dev)).to(dev)
         self._setup(model, tok, batch_size)
         self.path = str(path)
         self.meta = read_meta(path)

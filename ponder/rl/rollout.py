@@ -32,6 +32,8 @@ class Batch:
     zero_var_groups: int = 0  # groups whose rewards all agree (no gradient under group advantages)
     sampled_groups: int = 0
     gen_time_s: float = 0.0
+    # tokens of every sampled completion, dropped groups included: the ledger's sampling cost
+    generated_tokens: int = 0
     # level -> correctness of every sampled completion, dropped groups included: what the policy
     # can do now (the kept groups alone are biased toward pass rates near 1/2)
     sampled_correct: dict[int, list[float]] = field(default_factory=dict)
@@ -66,7 +68,7 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
     G, want = cfg.group_size, cfg.prompts_per_step
     keep: list[tuple[list[Problem], list[Completion], list[float], list[float], dict]] = []
     seen: dict[int, list[float]] = defaultdict(list)
-    dropped = sampled = zero_var = 0
+    dropped = sampled = zero_var = generated = 0
     t0 = time.perf_counter()
     rounds = 1 + (cfg.max_resample_rounds if cfg.dynamic_sampling else 0)
     for _ in range(rounds):
@@ -79,6 +81,7 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
 
             problems = [with_budget(p, cfg.budget, cfg.budget_mode) for p in problems]
         completions = rollout(policy, problems, cfg)
+        generated += sum(c.num_tokens for c in completions)
         flat = [p for p in problems for _ in range(G)]
         totals, correct, parts = score(flat, completions, reward)
         for p, c in zip(flat, correct):
@@ -98,6 +101,7 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
         rewards=[r for k in keep for r in k[2]], correct=[c for k in keep for c in k[3]],
         parts={n: [x for k in keep for x in k[4][n]] for n in names}, group_size=G,
         dropped_groups=dropped, zero_var_groups=zero_var, sampled_groups=sampled, gen_time_s=time.perf_counter() - t0,
+        generated_tokens=generated,
         sampled_correct=dict(sorted(seen.items())))
 
 

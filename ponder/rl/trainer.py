@@ -179,7 +179,8 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
     state.model.train()
     m: dict[str, Any] = batch_metrics(batch)
     m.update(cfg.mode_strategy.metrics(state.policy, batch, cfg.temperature))
-    gen_tokens = sum(c.num_tokens for c in batch.completions)
+    # every sampled token costs compute, those of groups dynamic sampling dropped included
+    gen_tokens = max(batch.generated_tokens, sum(c.num_tokens for c in batch.completions))
     trained, rows = 0, []
     if batch.completions:
         adv = advantages(batch, cfg)
