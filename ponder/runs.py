@@ -12,12 +12,18 @@ Layout (DESIGN.md "Run directory"):
 Atomic means temp file in the same directory, fsync, then `os.replace`: a crash leaves either
 the old file or the new one, never a truncated one. JSONL appends write a whole line with one
 `write` call on an O_APPEND descriptor, and readers skip a torn final line.
+
+One process at a time: `RunDir.open` takes an exclusive `flock` on RUN/.run.lock and holds it
+until the process exits, so a second ponder process on the same directory fails fast with one
+line naming the holder's pid. The kernel drops the lock when its holder dies (kill -9 included),
+so a lock file left by a killed run is stale by construction and the next `--resume` takes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import tempfile
@@ -196,6 +202,59 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
 
 # -- the run-directory convention and the one resume helper -------------------------------------
 CONFIG_NAME = "config.yaml"
+LOCK_NAME = ".run.lock"
+_HELD: dict[Path, int] = {}  # run directory (resolved) -> the descriptor holding its lock, in this process
+
+
+def _leftover(p: Path) -> bool:
+    """Files a killed run can leave in an otherwise empty directory: its lock and temp files of an
+    interrupted atomic write. They do not make the directory a run (nor non-empty)."""
+    return p.name == LOCK_NAME or (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
+
+
+def _empty(path: Path) -> bool:
+    return not any(not _leftover(p) for p in path.iterdir())
+
+
+def lock_run(path: str | os.PathLike) -> None:
+    """Hold RUN/.run.lock (flock) until this process exits; PonderError if another process holds it.
+
+    Re-entrant within a process (a test or the demo may reopen a run it holds). The descriptor is
+    not inherited by exec'd children; the kernel releases the lock when the holder dies.
+    """
+    path = Path(path).resolve()
+    if path in _HELD:
+        return
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 100).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        alive = holder.isdigit() and _pid_alive(int(holder))
+        who = f"pid {holder}" if alive or not holder.isdigit() else f"a child of pid {holder}, which has exited"
+        raise PonderError(f"{path} is in use by another ponder process ({who}); wait for it to finish, "
+                          "or use another --out") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _HELD[path] = fd
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_run(path: str | os.PathLike) -> None:
+    """Let go of a run's lock before the process exits (tests; long-lived callers)."""
+    fd = _HELD.pop(Path(path).resolve(), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def check_out(out: str | os.PathLike | None, *, resume: bool = False, cfg: Any = None,
@@ -218,7 +277,7 @@ def check_out(out: str | os.PathLike | None, *, resume: bool = False, cfg: Any =
     if out is None:
         return None
     path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and (not path.is_dir() or not _empty(path)):
         raise PonderError(f"{out} already exists and is not empty; use --resume to continue it, or another --out")
     return path
 
@@ -268,10 +327,17 @@ class RunDir:
 
     @classmethod
     def open(cls, command: str, out: str | os.PathLike | None, config: Any = None, *, resume: bool = False) -> "RunDir":
+        """Create (or with `resume`, reopen) the run directory, lock it for this process, and
+        write the config. A second process on the same directory gets a PonderError, also when
+        two fresh runs race for one empty --out (the lock's loser finds it no longer empty)."""
         path = check_out(out, resume=resume)
         if resume:
+            lock_run(path)  # type: ignore[arg-type]
             return cls(path)  # type: ignore[arg-type]
         run = cls.create(command, path)
+        lock_run(run.path)
+        if not _empty(run.path):
+            raise PonderError(f"{run.path} already exists and is not empty; use --resume to continue it, or another --out")
         if config is not None:
             run.write_config(config)
         return run
