@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -129,8 +130,16 @@ def append_jsonl(path: str | os.PathLike, row: dict) -> None:
     line = (json.dumps(row, sort_keys=True, default=_json_default) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
+        start = os.fstat(fd).st_size
+        try:
+            if os.write(fd, line) != len(line):  # a full disk can take part of the line
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            os.fsync(fd)
+        except BaseException:
+            # never leave a torn line that later appends would bury mid-file (unreadable)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 
@@ -198,6 +207,29 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
         return [Problem.from_dict(r) for r in rows]
     except (KeyError, ValueError, TypeError) as e:
         raise PonderError(f"{path}: not a problems file ({e})") from None
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """One line for an error caused by a full disk (or quota), else None.
+
+    Libraries report it in their own types (safetensors: "No space left on device (os error 28)"),
+    so the exception's chain is searched for the errno or its message. Atomic writes leave the old
+    file or none, so the run directory stays readable and `--resume` continues it.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        where = f" writing {e.filename}" if isinstance(e, OSError) and e.filename else ""
+        if (isinstance(e, OSError) and e.errno in _FULL) or "No space left on device" in str(e) \
+                or "os error 28" in str(e) or "Disk quota exceeded" in str(e):
+            return (f"no space left on device{where}; free some space, then continue the run with "
+                    "--resume --out RUN")
+        e = e.__cause__ or e.__context__
+    return None
 
 
 # -- the run-directory convention and the one resume helper -------------------------------------
