@@ -243,3 +243,30 @@ def test_a_jsonl_dataset_that_is_not_utf8_names_its_line():
             load_file_task(path)
     finally:
         path.unlink()
+
+
+def test_a_timed_out_math_verify_no_is_not_memoized(monkeypatch):
+    """math-verify reports its own (SIGALRM) timeout as an empty parse or a "no". Before, the
+    per-batch memo kept that answer, so one stalled parse of a gold scored every later sample of
+    it 0 for the rest of the batch; the pool and math-verify alone then disagreed (a suspect of
+    the intermittent `46\\%` vs `0.46` verdict mismatch in bench/verify.py)."""
+    import math_verify
+    from math_verify.errors import TimeoutException
+
+    from ponder.verify import equiv
+
+    real, stalls = math_verify.parse, []
+
+    def parse(text, **kw):
+        if "46" in text and "%" in text and not stalls:  # the gold's first parse times out
+            stalls.append(text)
+            if kw.get("raise_on_error"):
+                raise TimeoutException("Operation timed out!")
+            return []  # what math-verify returns for its own timeout otherwise
+        return real(text, **kw)
+
+    monkeypatch.setattr(math_verify, "parse", parse)
+    equiv.new_batch()
+    assert not equiv.math_equal("0.46", "46\\%")  # the stalled call: no credit, as before
+    assert equiv.math_equal("0.46", "46\\%")  # the next sample of the batch is scored afresh
+    assert equiv.math_equal("0.46", "46\\%", shortcuts=False)
