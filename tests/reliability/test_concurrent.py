@@ -74,7 +74,7 @@ def test_two_fresh_runs_racing_for_one_out(tiny, tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = []
     for p in procs:
-        _, err = p.communicate(timeout=300, check=False)
+        _, err = p.communicate(timeout=300)
         results.append((p.returncode, err))
     codes = sorted(rc for rc, _ in results)
     assert codes == [0, 2], results
