@@ -107,9 +107,10 @@ def _alive_in_group(pgid: int) -> bool:
 
 
 def kill_and_resume(fresh: list[str], resume: list[str], out: Path, fractions: list[float],
-                    ref_seconds: float, deadline_s: float = 600) -> KillLog:
+                    ref_seconds: float, deadline_s: float = 600, settle=None) -> KillLog:
     """Launch the stage, SIGKILL its whole process group at each moment, check the directory,
-    relaunch (with `resume` once config.yaml exists, else `fresh`), then run it to the end."""
+    relaunch (with `resume` once config.yaml exists, else `fresh`), then run it to the end.
+    `settle(out)`, if given, runs after each kill (e.g. to wait for processes outside the group)."""
     log = KillLog(fractions)
     start = time.time()
     for f in fractions:
@@ -134,6 +135,8 @@ def kill_and_resume(fresh: list[str], resume: list[str], out: Path, fractions: l
         t_gone = time.time() + 30
         while _alive_in_group(proc.pid) and time.time() < t_gone:
             time.sleep(0.05)
+        if settle is not None:
+            settle(out)
         log.unreadable += [f"@{f}: {b}" for b in readable(out)] if out.exists() else []
         assert time.time() - start < deadline_s, "kill schedule ran past its deadline"
     cmd = resume if (out / "config.yaml").exists() else fresh
@@ -157,3 +160,22 @@ def record(stage: str, log: KillLog, equal: bool, detail: str = "") -> None:
            "launches": log.restarts, "detail": detail, "loadavg": loadavg()}
     with open(path, "a") as fh:
         fh.write(json.dumps(row) + "\n")
+
+
+def processes_mentioning(path: Path) -> list[int]:
+    """Pids whose command line names `path` (Linux /proc)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(path).encode() in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def wait_for_no_process_mentioning(path: Path, timeout_s: float = 120) -> None:
+    deadline = time.time() + timeout_s
+    while processes_mentioning(path) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not processes_mentioning(path), f"processes on {path} outlived their killed driver by {timeout_s} s"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from killpoints import kill_and_resume, ponder, record, run_ok, schedule
+from killpoints import kill_and_resume, ponder, record, run_ok, schedule, wait_for_no_process_mentioning
 
 pytestmark = pytest.mark.reliability
 
@@ -133,3 +133,27 @@ def test_sft_killed_before_its_first_checkpoint_resumes_by_starting_over(tiny, t
 
     assert _weights_equal(tmp_path / "a" / "model", tmp_path / "b" / "model")
     assert _drop_timing(read_jsonl(tmp_path / "a" / "metrics.jsonl")) == _drop_timing(read_jsonl(tmp_path / "b" / "metrics.jsonl"))
+
+
+def test_sweep_kill9_resume_same_arms(tiny, tmp_path):
+    """The sweep driver (Ray) killed at seeded moments. A stage in flight is not in the driver's
+    process group: it dies with its Ray worker, which the test waits for before resuming (as the
+    sweep's own test does); the arms' samples then equal an uninterrupted sweep's."""
+    import yaml
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"command": "eval", "seeds": [0],
+                                    "base": {"model": tiny, "per_level": 1, "n": 1, "max_new_tokens": 4,
+                                             "levels": [1, 2], "verify_workers": 1},
+                                    "grid": {"max_new_tokens": [2, 3]}}, sort_keys=False))
+    a, b = tmp_path / "a", tmp_path / "b"
+    ref_s = run_ok(ponder("sweep", str(spec), "--out", str(a), "--max-parallel", "1"))
+    log = kill_and_resume(ponder("sweep", str(spec), "--out", str(b), "--max-parallel", "1"),
+                          ponder("sweep", "--resume", "--out", str(b)), b, schedule(15, KILLS), ref_s,
+                          settle=wait_for_no_process_mentioning)
+    assert not log.unreadable, log.unreadable
+    keys = ["problem_id", "sample"]
+    arms = sorted(p.relative_to(a) for p in a.glob("arms/*/seed-0/run/samples.parquet"))
+    equal = len(arms) == 2 and all(_table(a / p, keys) == _table(b / p, keys) for p in arms)
+    record("sweep", log, equal, "both arms' samples.parquet equal")
+    assert equal, log
