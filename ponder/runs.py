@@ -282,6 +282,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def run_holder(path: str | os.PathLike) -> str | None:
+    """The pid (as written) of the process holding RUN's lock, or None when no process holds it.
+    Asks without taking the lock (a shared, non-blocking probe)."""
+    try:
+        fd = os.open(Path(path) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return os.read(fd, 100).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)
+
+
 def release_run(path: str | os.PathLike) -> None:
     """Let go of a run's lock before the process exits (tests; long-lived callers)."""
     fd = _HELD.pop(Path(path).resolve(), None)

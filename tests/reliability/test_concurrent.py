@@ -110,3 +110,35 @@ def test_a_lock_and_temp_files_alone_do_not_make_a_run(tmp_path):
     assert (out / "config.yaml").exists()
     with pytest.raises(PonderError, match="already exists and is not empty"):
         RunDir.open("eval", out, {"a": 1})
+
+
+def test_a_resumed_sweep_arm_waits_for_the_old_stage_instead_of_clearing_its_directory(tiny, tmp_path):
+    """Before: a stage of the killed sweep still holding the arm's run directory made the resumed
+    stage exit 2 ("in use"), which the sweep read as "cannot resume": it deleted the directory and
+    started over while the old process could still write there."""
+    import yaml
+
+    from ponder.runs import run_holder
+    from ponder.sweep.arm import run_stage
+
+    home = tmp_path / "arm"
+    home.mkdir()
+    run_dir = home / "run"
+    (home / "config-in.yaml").write_text(yaml.safe_dump({"model": str(tiny), "steps": 4, "batch_size": 4,
+                                                         "threads": 1, "device": "cpu"}))
+    subprocess.run(ponder("sft", "--config", str(home / "config-in.yaml"), "--out", str(run_dir)), env=env(),
+                   cwd=REPO, capture_output=True, check=True, timeout=300)
+    (run_dir / "keep.txt").write_text("written before the kill")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from ponder.runs import RunDir; "
+                               f"RunDir.open('sft', {str(run_dir)!r}, resume=True); print('held', flush=True); "
+                               "time.sleep(4)"], env=env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held" and run_holder(run_dir) == str(holder.pid)
+        rc, error, _ = run_stage({"command": "sft", "home": str(home), "run_dir": str(run_dir)}, cwd=str(REPO),
+                                 threads=1, attempt=2)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert rc == 0, error
+    assert (run_dir / "keep.txt").exists(), "the arm's run directory was cleared instead of resumed"
+    assert "--resume" in (home / "stderr.log").read_text() and "removed the interrupted" not in (home / "stderr.log").read_text()
