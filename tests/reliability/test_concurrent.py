@@ -129,9 +129,9 @@ def test_a_resumed_sweep_arm_waits_for_the_old_stage_instead_of_clearing_its_dir
     subprocess.run(ponder("sft", "--config", str(home / "config-in.yaml"), "--out", str(run_dir)), env=env(),
                    cwd=REPO, capture_output=True, check=True, timeout=300)
     (run_dir / "keep.txt").write_text("written before the kill")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from ponder.runs import RunDir; "
-                               f"RunDir.open('sft', {str(run_dir)!r}, resume=True); print('held', flush=True); "
-                               "time.sleep(4)"], env=env(), stdout=subprocess.PIPE, text=True)
+    code = ("import time; from ponder.runs import RunDir; "
+            f"RunDir.open('sft', {str(run_dir)!r}, resume=True); print('held', flush=True); time.sleep(4)")
+    holder = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held" and run_holder(run_dir) == str(holder.pid)
         rc, error, _ = run_stage({"command": "sft", "home": str(home), "run_dir": str(run_dir)}, cwd=str(REPO),

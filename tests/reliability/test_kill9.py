@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from killpoints import kill_and_resume, ponder, record, run_ok, schedule, wait_for_no_process_mentioning
+from killpoints import (
+    kill_and_resume,
+    ponder,
+    record,
+    run_ok,
+    schedule,
+    wait_for_no_process_mentioning,
+)
 
 pytestmark = pytest.mark.reliability
 
