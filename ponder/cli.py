@@ -10,7 +10,7 @@ stage's `check`, opens the run directory (`ponder.runs.RunDir.open`) and calls t
 Every command takes --config FILE.
 
 Bad input raises `PonderError`; it is printed as one line (`ponder: error: ...`) and the exit
-status is 2. Argument errors look the same.
+status is 2. Argument errors look the same, and so does a full disk (`ponder.runs.disk_full`).
 """
 
 from __future__ import annotations
@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `ponder tasks sample ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:  # a full disk is the environment, not a bug: one line, exit 2
+        from ponder.runs import disk_full
+
+        line = disk_full(e)
+        if line is None:
+            raise
+        print(f"ponder: error: {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -190,11 +190,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise PonderError(f"config file not found: {path}")
     try:
         if path.suffix == ".toml":
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         else:
-            data = yaml.safe_load(path.read_text()) or {}
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise PonderError(f"{path}: cannot parse config: {str(e).splitlines()[0]}") from None
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        why = "too deeply nested" if isinstance(e, RecursionError) else (str(e).splitlines() or [type(e).__name__])[0]
+        raise PonderError(f"{path}: cannot parse config: {why}") from None
     if not isinstance(data, dict):
         raise PonderError(f"{path}: a config file must hold a mapping of option names to values")
     return {str(k).replace("-", "_"): v for k, v in data.items()}

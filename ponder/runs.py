@@ -12,12 +12,19 @@ Layout (DESIGN.md "Run directory"):
 Atomic means temp file in the same directory, fsync, then `os.replace`: a crash leaves either
 the old file or the new one, never a truncated one. JSONL appends write a whole line with one
 `write` call on an O_APPEND descriptor, and readers skip a torn final line.
+
+One process at a time: `RunDir.open` takes an exclusive `flock` on RUN/.run.lock and holds it
+until the process exits, so a second ponder process on the same directory fails fast with one
+line naming the holder's pid. The kernel drops the lock when its holder dies (kill -9 included),
+so a lock file left by a killed run is stale by construction and the next `--resume` takes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -123,8 +130,16 @@ def append_jsonl(path: str | os.PathLike, row: dict) -> None:
     line = (json.dumps(row, sort_keys=True, default=_json_default) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
+        start = os.fstat(fd).st_size
+        try:
+            if os.write(fd, line) != len(line):  # a full disk can take part of the line
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            os.fsync(fd)
+        except BaseException:
+            # never leave a torn line that later appends would bury mid-file (unreadable)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 
@@ -194,8 +209,100 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
         raise PonderError(f"{path}: not a problems file ({e})") from None
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """One line for an error caused by a full disk (or quota), else None.
+
+    Libraries report it in their own types (safetensors: "No space left on device (os error 28)"),
+    so the exception's chain is searched for the errno or its message. Atomic writes leave the old
+    file or none, so the run directory stays readable and `--resume` continues it.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        where = f" writing {e.filename}" if isinstance(e, OSError) and e.filename else ""
+        if (isinstance(e, OSError) and e.errno in _FULL) or "No space left on device" in str(e) \
+                or "os error 28" in str(e) or "Disk quota exceeded" in str(e):
+            return (f"no space left on device{where}; free some space, then continue the run with "
+                    "--resume --out RUN")
+        e = e.__cause__ or e.__context__
+    return None
+
+
 # -- the run-directory convention and the one resume helper -------------------------------------
 CONFIG_NAME = "config.yaml"
+LOCK_NAME = ".run.lock"
+_HELD: dict[Path, int] = {}  # run directory (resolved) -> the descriptor holding its lock, in this process
+
+
+def _leftover(p: Path) -> bool:
+    """Files a killed run can leave in an otherwise empty directory: its lock and temp files of an
+    interrupted atomic write. They do not make the directory a run (nor non-empty)."""
+    return p.name == LOCK_NAME or (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
+
+
+def _empty(path: Path) -> bool:
+    return not any(not _leftover(p) for p in path.iterdir())
+
+
+def lock_run(path: str | os.PathLike) -> None:
+    """Hold RUN/.run.lock (flock) until this process exits; PonderError if another process holds it.
+
+    Re-entrant within a process (a test or the demo may reopen a run it holds). The descriptor is
+    not inherited by exec'd children; the kernel releases the lock when the holder dies.
+    """
+    path = Path(path).resolve()
+    if path in _HELD:
+        return
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 100).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        alive = holder.isdigit() and _pid_alive(int(holder))
+        who = f"pid {holder}" if alive or not holder.isdigit() else f"a child of pid {holder}, which has exited"
+        raise PonderError(f"{path} is in use by another ponder process ({who}); wait for it to finish, "
+                          "or use another --out") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _HELD[path] = fd
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_holder(path: str | os.PathLike) -> str | None:
+    """The pid (as written) of the process holding RUN's lock, or None when no process holds it.
+    Asks without taking the lock (a shared, non-blocking probe)."""
+    try:
+        fd = os.open(Path(path) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return os.read(fd, 100).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)
+
+
+def release_run(path: str | os.PathLike) -> None:
+    """Let go of a run's lock before the process exits (tests; long-lived callers)."""
+    fd = _HELD.pop(Path(path).resolve(), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def check_out(out: str | os.PathLike | None, *, resume: bool = False, cfg: Any = None,
@@ -218,7 +325,7 @@ def check_out(out: str | os.PathLike | None, *, resume: bool = False, cfg: Any =
     if out is None:
         return None
     path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and (not path.is_dir() or not _empty(path)):
         raise PonderError(f"{out} already exists and is not empty; use --resume to continue it, or another --out")
     return path
 
@@ -268,10 +375,17 @@ class RunDir:
 
     @classmethod
     def open(cls, command: str, out: str | os.PathLike | None, config: Any = None, *, resume: bool = False) -> "RunDir":
+        """Create (or with `resume`, reopen) the run directory, lock it for this process, and
+        write the config. A second process on the same directory gets a PonderError, also when
+        two fresh runs race for one empty --out (the lock's loser finds it no longer empty)."""
         path = check_out(out, resume=resume)
         if resume:
+            lock_run(path)  # type: ignore[arg-type]
             return cls(path)  # type: ignore[arg-type]
         run = cls.create(command, path)
+        lock_run(run.path)
+        if not _empty(run.path):
+            raise PonderError(f"{run.path} already exists and is not empty; use --resume to continue it, or another --out")
         if config is not None:
             run.write_config(config)
         return run

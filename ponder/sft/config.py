@@ -45,7 +45,8 @@ class SFTConfig:
     checkpoint_every: int = field(default=250, metadata={"help": "steps between atomic checkpoints (0 = only at the end)"})
     log_every: int = field(default=10, metadata={"help": "steps between metrics.jsonl rows"})
     resume: bool = field(default=False, metadata={"help": "continue --out RUN from its last checkpoint, with its saved "
-                                                          "config (flags given now override it, e.g. a larger --steps)"})
+                                                          "config (flags given now override it, e.g. a larger --steps); a run killed "
+                                                          "before its first checkpoint starts over from --model"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = torch's default)"})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
 

@@ -106,6 +106,10 @@ def plot_loss(run_dir: Path, rows: list[dict]) -> None:
 
 
 # -- the stage -------------------------------------------------------------------------------
+def _has_checkpoint(out) -> bool:
+    return (checkpoint_dir(out) / "trainer_state.pt").exists()
+
+
 def check(cfg: SFTConfig) -> None:
     """Everything about `cfg` that needs the outside world, before anything is written: the tasks
     and levels exist, the model directory (or, with --resume, the run's checkpoint) is there, and
@@ -118,10 +122,9 @@ def check(cfg: SFTConfig) -> None:
         if not any(d in t.levels for t in tasks):
             raise PonderError(f"level {d} is not a level of any of {', '.join(cfg.tasks)}")
     check_out(cfg.out, resume=cfg.resume, cfg=cfg, keys=RESUME_KEYS)
-    if cfg.resume:
-        if not (checkpoint_dir(cfg.out) / "trainer_state.pt").exists():
-            raise PonderError(f"--resume: no checkpoint in {checkpoint_dir(cfg.out)}")
+    if cfg.resume and _has_checkpoint(cfg.out):
         return
+    # a fresh run, or one killed before its first checkpoint: --resume starts it over from --model
     if not cfg.model:
         raise PonderError("--model is required (a model directory; build one with `ponder model init`)")
     from ponder.policy import check_model_dir
@@ -147,7 +150,8 @@ def run(cfg: SFTConfig, run_dir, *, progress: bool = True) -> Path:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     ckpt = checkpoint_dir(run_dir.path)
-    src = ckpt if cfg.resume else check_model_dir(cfg.model)
+    resuming = cfg.resume and _has_checkpoint(run_dir.path)
+    src = ckpt if resuming else check_model_dir(cfg.model)
     device = _resolve_device(cfg.device)
     tok = AutoTokenizer.from_pretrained(src)
     torch.manual_seed(cfg.seed)
@@ -160,7 +164,9 @@ def run(cfg: SFTConfig, run_dir, *, progress: bool = True) -> Path:
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     start, tokens_seen = 0, 0
     base_meta = read_meta(src)
-    if cfg.resume:
+    if cfg.resume and not resuming:  # killed before the first checkpoint: its metrics are rewound too
+        write_jsonl(run_dir / "metrics.jsonl", [])
+    if resuming:
         state = torch.load(ckpt / "trainer_state.pt", map_location=device, weights_only=False)
         opt.load_state_dict(state["optimizer"])
         start, tokens_seen = int(state["step"]), int(state["tokens"])

@@ -9,8 +9,9 @@ the sweep knowing. A run's status.json (written atomically) says where it stands
      "wall_s": <seconds spent on the run, all attempts>, "attempts": n, "host": ..., "stages": {...}}
 
 A stage interrupted earlier (its run directory holds config.yaml) continues with `--resume` when
-its command takes one and accepts it, else restarts from an empty run directory. Stages already
-done are skipped.
+its command takes one and accepts it, else restarts from an empty run directory; while a process
+of the interrupted session still holds the directory's run lock, it waits for it first. Stages
+already done are skipped.
 The stage dies with the process that started it (Linux: PR_SET_PDEATHSIG, on top of Ray's own
 clean-up of a dead worker's children), so killing the sweep driver, its Ray instance or a worker
 leaves no orphan training behind to race a resumed sweep.
@@ -29,9 +30,10 @@ import sys
 import time
 from pathlib import Path
 
-from ponder.runs import write_json
+from ponder.runs import run_holder, write_json
 
 STATES = ("pending", "running", "done", "failed")
+BUSY_WAIT_S = 300.0  # how long a resumed run waits for a killed session's stage to release its directory
 
 
 def read_status(path: str | os.PathLike) -> dict:
@@ -111,6 +113,11 @@ def run_stage(stage: dict, *, cwd: str, threads: int, attempt: int) -> tuple[int
     t0 = time.perf_counter()
     note = ""
     if run_dir.exists() and any(run_dir.iterdir()):
+        # a stage of the killed session may still be dying (with its Ray worker): wait for its run
+        # lock to go rather than read its "in use" refusal as "cannot resume" and clear the directory
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while run_holder(run_dir) is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
         if (run_dir / "config.yaml").exists() and takes_resume(stage["command"]):
             rc, error = _launch(args + ["--resume"], home, cwd=cwd, threads=threads,
                                 header=f"--- {stamp}: {' '.join(args[1:])} --resume\n")

@@ -95,14 +95,20 @@ def read_rows(path: Path, split: str = "train") -> list[tuple[str, Any]]:
             raise PonderError(f"{path}: not a readable Parquet file ({e})") from None
         return [(f"row {i}", r) for i, r in enumerate(rows, 1)]
     out = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PonderError(f"{path}: line {i}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
                 out.append((f"line {i}", json.loads(line)))
             except json.JSONDecodeError as e:
                 raise PonderError(f"{path}: line {i}: bad JSON ({e.msg})") from None
+            except RecursionError:
+                raise PonderError(f"{path}: line {i}: JSON nested too deeply") from None
     return out
 
 
