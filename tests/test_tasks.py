@@ -30,6 +30,7 @@ WRONG = {
     "grid": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # a shortest path cut one move short of G
     "route": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # one move short of the last waypoint
     "code": lambda p: "<answer>def f(*args): return 'wrong'</answer>",
+    "chains": lambda p: f"<answer>{p.answer[:-1]}{(int(p.answer[-1]) + 1) % 10}</answer>",  # last chain one digit off
 }
 
 
@@ -396,6 +397,42 @@ def test_sumprod_subproblems_and_compose():
     assert task.compose(["12", None, "14"], SP) == ""
     with pytest.raises(ValueError):
         task.compose(["12"], SP)
+
+
+# -- chains ------------------------------------------------------------------------------------
+CH = Problem(id="ch", task="chains", prompt="4>5,2>3", answer="93", difficulty=2, meta={"chains": [[4, 5], [2, 3]]})
+
+
+def test_chains_oracle_by_hand():
+    task = get_task("chains")
+    # 4 -> 1 -> 8 -> 5 -> 2 -> 9 and 2 -> 9 -> 6 -> 3: each step adds 7 and keeps the last digit
+    assert task.oracle(CH) == "<plan>4>5;2>3</plan><think>5:4,4:1,3:8,2:5,1:2,0:9;3:2,2:9,1:6,0:3</think><answer>93</answer>"
+    assert task.oracle(CH, think=False) == "<answer>93</answer>"
+    assert task.verify("<answer>9 3</answer>", CH) == 1.0 and task.verify("<answer>39</answer>", CH) == 0.0
+    p = task.generate(0, 0, 5)
+    assert len(p.meta["chains"]) == 5 and all(7 <= k <= 9 for _, k in p.meta["chains"])
+    assert p.prompt == ",".join(f"{s}>{k}" for s, k in p.meta["chains"])
+
+
+def test_chains_answers_keep_leading_zeros():
+    task = get_task("chains")
+    p = Problem(id="z", task="chains", prompt="3>1,0>0", answer="00", difficulty=1, meta={"chains": [[3, 1], [0, 0]]})
+    assert task.oracle(p).endswith("<answer>00</answer>")
+    assert task.verify("<answer>00</answer>", p) == 1.0 and task.verify("<answer>0</answer>", p) == 0.0
+
+
+def test_chains_decomposition_scoring_and_compose():
+    task = get_task("chains")
+    for plan, want in [("4>5;2>3", 1.0), ("2>3;4 > 5", 1.0), ("4>5", 0.5), ("4>5;2>3;1>1", 2 / 3),
+                       ("4>5;4>5", 0.5), ("5>4;2>3", 0.5), ("45", 0.0), ("", 0.0), (None, 0.0)]:
+        assert task.check_decomposition(plan, CH) == pytest.approx(want), plan
+    subs = task.subproblems(CH)
+    assert [(s.prompt, s.answer, s.id) for s in subs] == [("4>5", "9", "ch/part0"), ("2>3", "3", "ch/part1")]
+    assert task.compose(["9", " 3"], CH) == "93"
+    assert task.compose(["9", "13"], CH) == "" and task.compose(["9", None], CH) == ""
+    assert task.join_completion(["9", "3"], CH) == "<answer>93</answer>"
+    with pytest.raises(ValueError):
+        task.compose(["9"], CH)
 
 
 # -- code (runs the real sandbox) --------------------------------------------------------------
