@@ -435,6 +435,27 @@ def test_chains_decomposition_scoring_and_compose():
         task.compose(["9"], CH)
 
 
+def test_chains_subcall_trace_is_short_to_state_and_fits_where_the_serial_trace_does_not():
+    """The warm start's sub-call trace for chains, and the token arithmetic the demo relies on: at the
+    hardest level a chain's sub-call and the parent (results included) fit 128 tokens, the serial
+    trace does not, and the critical path is under 0.6 of the serial trace."""
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft.data import serial_completion, subcall_example
+
+    tok, task = build_tokenizer(), get_task("chains")
+    ids, mask = subcall_example(task, CH, tok)
+    assert tok.decode(ids[:-1]) == ("<spawn>4>5</spawn><spawn>2>3</spawn><join>"
+                                    "<result>9</result><result>3</result><answer>93</answer>")
+    assert [m for t, m in zip(ids, mask) if tok.decode([t]) == "<result>"] == [0, 0]  # injected: not learnt
+    n = lambda text: len(tok.encode(text, add_special_tokens=False)) + 1  # + EOS
+    for p in task.sample(20, 5, seed=1):
+        serial = n(serial_completion(task, p, True))
+        child = max(n(serial_completion(task, s, True)) for s in task.subproblems(p))
+        ids, mask = subcall_example(task, p, tok)
+        assert serial > 128 and child <= 45 and len(ids) <= 49
+        assert (sum(mask) + child) / serial < 0.6
+
+
 # -- code (runs the real sandbox) --------------------------------------------------------------
 def test_code_answers_are_judged_by_hidden_tests_in_the_sandbox():
     task = get_task("code")

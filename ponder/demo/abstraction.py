@@ -32,14 +32,17 @@ from ponder.demo.config import DemoConfig
 
 TASK = "chains"
 LEVELS = (1, 2, 3, 4, 5)
-SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides)
+SFT_STEPS = 1800  # the warm start's steps (--sft-steps overrides)
+# levels 4-5 twice as often: at 1500 steps and equal weights the chains were right (sub-call accuracy
+# 1.00) but the parent copied 4-5 results into its answer wrongly (docs/abstraction.md, run 4)
+SFT_LEVEL_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
 SFT_TASKS = (TASK,)
 # a third sub-call traces, a third one chain as a child's example, a third serial traces: on a
 # problem of several chains the warm start spawns or solves serially half and half, at every level
 SUBCALL_PROB = 1 / 3
 EVAL_PER_LEVEL = 12  # held-out problems per level when --eval-per-level is 0 (each solved twice, greedily, alone)
 # per turn and per rollout, both runs (equal context, as APR compares): the serial traces of levels
-# 1-3 fit (~26-85 tokens), those of levels 4-5 (~145-190) do not; a chain's sub-call (<= 44) and the
+# 1-3 fit (~26-85 tokens), those of levels 4-5 (~145-190) do not; a chain's sub-call (<= 45) and the
 # parent with its results (<= 49) do
 EVAL_MAX_NEW_TOKENS = 128
 
@@ -58,7 +61,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
 
     scale = 2 if cfg.long else 1
     sft_model = str(root / "sft" / "model")
-    scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=(1.0,) * len(LEVELS),
+    scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=SFT_LEVEL_WEIGHTS,
                      subcall_prob=SUBCALL_PROB, think_prob=1.0, out=str(root / "sft"), seed=cfg.seed,
                      steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
 

@@ -58,7 +58,7 @@ ABSTRACTION = TrainConfig(
     steps=40,
     prompts_per_step=8,
     group_size=8,
-    max_new_tokens=128,  # per turn and per rollout (results included): the level-4/5 serial traces (~145/190) do not fit, a chain's sub-call (<=44) does
+    max_new_tokens=128,  # per turn and per rollout (results included): the level-4/5 serial traces (~145/190) do not fit, a chain's sub-call (<=45) does
     save_every=10,
     **TINY_RL,
 )
