@@ -63,6 +63,15 @@ def test_overlong_dapo_by_hand():
     assert overlong([p] * 4, ys, max_len=100, cache=20) == pytest.approx([0.0, -0.5, -1.0, -1.0])
 
 
+def test_nospawn_bonus_only_when_correct_and_unsplit():
+    from ponder.rewards import nospawn
+
+    p = Problem(id="c", task="chains", prompt="4>5,2>3", answer="93", difficulty=1, meta={"chains": [[4, 5], [2, 3]]})
+    split = "<spawn>4>5</spawn><spawn>2>3</spawn><join><result>9</result><result>3</result><answer>93</answer>"
+    ys = ["<think>5:4,4:1,3:8,2:5,1:2,0:9;3:2,2:9,1:6,0:3</think><answer>93</answer>", split, "<answer>39</answer>"]
+    assert nospawn([p] * 3, ys) == [1.0, 0.0, 0.0]
+
+
 def test_nothink_bonus_only_when_correct():
     p = arith()
     ys = ["<answer>5</answer>", "<answer>6</answer>", "<think>2+3=5</think><answer>5</answer>"]

@@ -30,6 +30,7 @@ WRONG = {
     "grid": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # a shortest path cut one move short of G
     "route": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # one move short of the last waypoint
     "code": lambda p: "<answer>def f(*args): return 'wrong'</answer>",
+    "chains": lambda p: f"<answer>{p.answer[:-1]}{(int(p.answer[-1]) + 1) % 10}</answer>",  # last chain one digit off
 }
 
 
@@ -396,6 +397,63 @@ def test_sumprod_subproblems_and_compose():
     assert task.compose(["12", None, "14"], SP) == ""
     with pytest.raises(ValueError):
         task.compose(["12"], SP)
+
+
+# -- chains ------------------------------------------------------------------------------------
+CH = Problem(id="ch", task="chains", prompt="4>5,2>3", answer="93", difficulty=2, meta={"chains": [[4, 5], [2, 3]]})
+
+
+def test_chains_oracle_by_hand():
+    task = get_task("chains")
+    # 4 -> 1 -> 8 -> 5 -> 2 -> 9 and 2 -> 9 -> 6 -> 3: each step adds 7 and keeps the last digit
+    assert task.oracle(CH) == "<plan>4>5;2>3</plan><think>5:4,4:1,3:8,2:5,1:2,0:9;3:2,2:9,1:6,0:3</think><answer>93</answer>"
+    assert task.oracle(CH, think=False) == "<answer>93</answer>"
+    assert task.verify("<answer>9 3</answer>", CH) == 1.0 and task.verify("<answer>39</answer>", CH) == 0.0
+    p = task.generate(0, 0, 5)
+    assert len(p.meta["chains"]) == 5 and all(7 <= k <= 9 for _, k in p.meta["chains"])
+    assert p.prompt == ",".join(f"{s}>{k}" for s, k in p.meta["chains"])
+
+
+def test_chains_answers_keep_leading_zeros():
+    task = get_task("chains")
+    p = Problem(id="z", task="chains", prompt="3>1,0>0", answer="00", difficulty=1, meta={"chains": [[3, 1], [0, 0]]})
+    assert task.oracle(p).endswith("<answer>00</answer>")
+    assert task.verify("<answer>00</answer>", p) == 1.0 and task.verify("<answer>0</answer>", p) == 0.0
+
+
+def test_chains_decomposition_scoring_and_compose():
+    task = get_task("chains")
+    for plan, want in [("4>5;2>3", 1.0), ("2>3;4 > 5", 1.0), ("4>5", 0.5), ("4>5;2>3;1>1", 2 / 3),
+                       ("4>5;4>5", 0.5), ("5>4;2>3", 0.5), ("45", 0.0), ("", 0.0), (None, 0.0)]:
+        assert task.check_decomposition(plan, CH) == pytest.approx(want), plan
+    subs = task.subproblems(CH)
+    assert [(s.prompt, s.answer, s.id) for s in subs] == [("4>5", "9", "ch/part0"), ("2>3", "3", "ch/part1")]
+    assert task.compose(["9", " 3"], CH) == "93"
+    assert task.compose(["9", "13"], CH) == "" and task.compose(["9", None], CH) == ""
+    assert task.join_completion(["9", "3"], CH) == "<answer>93</answer>"
+    with pytest.raises(ValueError):
+        task.compose(["9"], CH)
+
+
+def test_chains_subcall_trace_is_short_to_state_and_fits_where_the_serial_trace_does_not():
+    """The warm start's sub-call trace for chains, and the token arithmetic the demo relies on: at the
+    hardest level a chain's sub-call and the parent (results included) fit 128 tokens, the serial
+    trace does not, and the critical path is under 0.6 of the serial trace."""
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.sft.data import serial_completion, subcall_example
+
+    tok, task = build_tokenizer(), get_task("chains")
+    ids, mask = subcall_example(task, CH, tok)
+    assert tok.decode(ids[:-1]) == ("<spawn>4>5</spawn><spawn>2>3</spawn><join>"
+                                    "<result>9</result><result>3</result><answer>93</answer>")
+    assert [m for t, m in zip(ids, mask) if tok.decode([t]) == "<result>"] == [0, 0]  # injected: not learnt
+    n = lambda text: len(tok.encode(text, add_special_tokens=False)) + 1  # + EOS
+    for p in task.sample(20, 5, seed=1):
+        serial = n(serial_completion(task, p, True))
+        child = max(n(serial_completion(task, s, True)) for s in task.subproblems(p))
+        ids, mask = subcall_example(task, p, tok)
+        assert serial > 128 and child <= 45 and len(ids) <= 49
+        assert (sum(mask) + child) / serial < 0.6
 
 
 # -- code (runs the real sandbox) --------------------------------------------------------------

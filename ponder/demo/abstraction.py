@@ -4,12 +4,12 @@
 
 Stages (each through its stage's `check` / `run`, in a sub-directory of the run):
 
-    1. sft/       the tiny model warm-started on `sumprod` traces that either solve serially or spawn
-                  the products as sub-calls, at random (uncalibrated; injected results are masked),
-                  beside `arith` traces (additions)
+    1. sft/       the tiny model warm-started on `chains` traces that either solve serially or spawn
+                  the chains as sub-calls, at random (uncalibrated; injected results are masked)
     2. baseline/  `ponder eval` with the orchestrator: every held-out problem solved greedily as a
                   multi-turn rollout with the model's own sub-calls, and forced serial (`<think>`)
-    3. train/     RL through the sub-call tree (the `abstraction` preset)
+    3. train/     RL through the sub-call tree (the `abstraction` preset: correct, plus a bonus for a
+                  correct answer without sub-calls)
     4. trained/   the same evaluation; report.html compares the two, summary.json holds the claims
 
 summary.json: `baseline` / `trained`, each with `accuracy` (orchestrated: the model decides) and
@@ -30,15 +30,21 @@ from typing import NamedTuple
 
 from ponder.demo.config import DemoConfig
 
-TASK = "sumprod"
+TASK = "chains"
 LEVELS = (1, 2, 3, 4, 5)
-SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides); 600 learnt the format, not the products
-# arith's addition chains beside sumprod: at 1500 steps on sumprod alone the products were right and
-# the running sums wrong (docs/abstraction.md)
-SFT_TASKS = (TASK, "arith")
-SUBCALL_PROB = 0.3  # 30% sub-call traces, 30% a part as a child's example, 40% serial traces
+SFT_STEPS = 1800  # the warm start's steps (--sft-steps overrides)
+# levels 4-5 twice as often: at 1500 steps and equal weights the chains were right (sub-call accuracy
+# 1.00) but the parent copied 4-5 results into its answer wrongly (docs/abstraction.md, run 4)
+SFT_LEVEL_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
+SFT_TASKS = (TASK,)
+# a third sub-call traces, a third one chain as a child's example, a third serial traces: on a
+# problem of several chains the warm start spawns or solves serially half and half, at every level
+SUBCALL_PROB = 1 / 3
 EVAL_PER_LEVEL = 12  # held-out problems per level when --eval-per-level is 0 (each solved twice, greedily, alone)
-EVAL_MAX_NEW_TOKENS = 128  # per turn and per rollout: the level-5 serial trace is ~100 tokens
+# per turn and per rollout, both runs (equal context, as APR compares): the serial traces of levels
+# 1-3 fit (~26-85 tokens), those of levels 4-5 (~145-190) do not; a chain's sub-call (<= 45) and the
+# parent with its results (<= 49) do
+EVAL_MAX_NEW_TOKENS = 128
 
 
 class Configs(NamedTuple):
@@ -55,8 +61,8 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
 
     scale = 2 if cfg.long else 1
     sft_model = str(root / "sft" / "model")
-    scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=(1.0,) * len(LEVELS),
-                     subcall_prob=SUBCALL_PROB, out=str(root / "sft"), seed=cfg.seed,
+    scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=SFT_LEVEL_WEIGHTS,
+                     subcall_prob=SUBCALL_PROB, think_prob=1.0, out=str(root / "sft"), seed=cfg.seed,
                      steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
@@ -119,7 +125,7 @@ def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
         train_check(c.train)
         return train_run(c.train, open_stage("train", c.train), progress=progress)
 
-    stage("1/4 warm-start the tiny model on sumprod: serial or sub-calls, at random", "warm_start", warm)
+    stage(f"1/4 warm-start the tiny model on {TASK}: serial or sub-calls, at random", "warm_start", warm)
     stage("2/4 evaluate the baseline (orchestrated and forced serial)", "baseline_eval", lambda: evaluate(c.baseline))
     stage("3/4 RL through the sub-call tree", "rl", train)
     stage("4/4 evaluate the trained policy and compare", "trained_eval", lambda: evaluate(c.trained))

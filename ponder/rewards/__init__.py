@@ -40,7 +40,7 @@ from ponder.rewards.base import CompletionLike, RewardFn
 from ponder.rewards.basic import correct, format_reward
 from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1_max, nothink, overlong, trace,
                                         with_budget)
-from ponder.rewards.strategy import decomposition, plan_adherence, plan_format, plan_validity
+from ponder.rewards.strategy import decomposition, nospawn, plan_adherence, plan_format, plan_validity
 from ponder.types import Problem
 
 REWARDS: Registry[RewardFn] = Registry("reward")
@@ -57,6 +57,7 @@ for _name, _fn in {
     "plan_validity": plan_validity,
     "plan_adherence": plan_adherence,
     "decomposition": decomposition,
+    "nospawn": nospawn,
 }.items():
     REWARDS.register(_name, _fn)
 del _name, _fn

@@ -96,6 +96,7 @@ plan_format = trl_reward("plan_format")
 plan_validity = trl_reward("plan_validity")
 plan_adherence = trl_reward("plan_adherence")
 decomposition = trl_reward("decomposition")
+nospawn = trl_reward("nospawn")
 
 
 # -- verl ------------------------------------------------------------------------------------------

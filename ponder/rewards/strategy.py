@@ -11,14 +11,20 @@ plan_adherence `task.plan_adherence(completion, problem)` in [0, 1]: how far the
                follows the stated plan (0 for tasks that are not plannable).
 decomposition  `task.check_decomposition(plan, problem)` in [0, 1] for decomposable tasks: the
                plan names valid, covering sub-problems (0 without a plan or for other tasks).
+nospawn        1 if the completion is correct AND spawned no sub-call (no `<spawn>` in its text),
+               else 0: sub-calls cost tokens, so where the model can answer alone it should. The
+               sub-call analogue of `nothink` (AdaptThink's bonus, gated on correctness so that
+               not splitting never pays where it breaks the answer); its weight plays AdaptThink's
+               delta. With correctness beside it, splitting pays exactly where it is what makes
+               the answer right.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ponder.format import parse
-from ponder.rewards.base import CompletionLike, text_of
+from ponder.format import SPAWN_OPEN, parse
+from ponder.rewards.base import CompletionLike, correctness_scores, text_of
 from ponder.types import Problem
 
 
@@ -63,3 +69,8 @@ def decomposition(problems: Sequence[Problem], completions: Sequence[CompletionL
         ok = plan is not None and getattr(task, "decomposable", False)
         out.append(float(task.check_decomposition(plan, p)) if ok else 0.0)
     return out
+
+
+def nospawn(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    correct = correctness_scores(problems, completions)
+    return [float(c >= 1.0 and SPAWN_OPEN not in text_of(y)) for y, c in zip(completions, correct)]

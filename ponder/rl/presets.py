@@ -43,19 +43,22 @@ CALIBRATION = TrainConfig(
     **TINY_RL,
 )
 
-# ABSTRACTION is the abstraction demo's RL stage on `sumprod`: multi-turn rollouts in which the
-# policy may spawn sub-calls of itself (`--modes subcalls`), trained end to end on correctness (the
-# root's outcome credits every token of its tree). docs/abstraction.md has what was measured.
+# ABSTRACTION is the abstraction demo's RL stage on `chains`: multi-turn rollouts in which the
+# policy may spawn sub-calls of itself (`--modes subcalls`), trained end to end (the root's reward
+# credits every token of its tree) on correctness plus a bonus for a correct answer given without
+# sub-calls (`nospawn`, the sub-call analogue of the calibration preset's `nothink`): splitting
+# costs tokens, so it should pay only where the answer needs it, i.e. where the serial trace does
+# not fit the 128-token context. docs/abstraction.md has what was measured.
 ABSTRACTION = TrainConfig(
-    tasks=("sumprod",),
+    tasks=("chains",),
     levels=(1, 2, 3, 4, 5),
-    reward="correct:1",
+    reward="correct:1,nospawn:0.25",
     modes="subcalls",
     max_turns=2,  # spawn, then answer from the results (or answer serially in one turn)
     steps=40,
     prompts_per_step=8,
     group_size=8,
-    max_new_tokens=128,  # per turn and per rollout (results included): the level-5 serial trace is ~100
+    max_new_tokens=128,  # per turn and per rollout (results included): the level-4/5 serial traces (~145/190) do not fit, a chain's sub-call (<=45) does
     save_every=10,
     **TINY_RL,
 )
