@@ -26,7 +26,7 @@ def test_careless_plans_mix_in_at_their_rate():
     cfg = SFTConfig(model="m", tasks=("route",), batch_size=100, think_prob=0.5, careless_prob=0.5)
     planned = careless = 0
     for prompt, completion in _examples(cfg, ["route"]):
-        pts = [tuple(map(int, c.split(","))) for c in prompt.strip().removeprefix("walk ").split(">")]
+        pts = [(0, int(c)) for c in prompt.strip().removeprefix("walk ").split(">")]  # the levels walk a line
         problem = _problem(pts)
         if parse(completion).plan is None:
             assert task.verify(completion, problem) == 1.0  # direct answers are always the oracle's
@@ -55,7 +55,7 @@ def test_careless_prob_leaves_other_tasks_data_unchanged():
     route = SFTConfig(model="m", tasks=("route",), batch_size=16, think_prob=1.0)
     from ponder.tasks.route import Route
 
-    assert all(Route().verify(c, _problem([tuple(map(int, x.split(","))) for x in p.strip()[5:].split(">")])) == 1.0
+    assert all(Route().verify(c, _problem([(0, int(x)) for x in p.strip()[5:].split(">")])) == 1.0
                for p, c in _examples(route, ["route"]))
 
 
@@ -86,7 +86,7 @@ def test_strategy_demo_runs_end_to_end_and_plan_rewards_raise_planning(tmp_path)
     assert "Claims" in (tmp_path / "demo" / "report.html").read_text()
     rows = read_jsonl(tmp_path / "demo" / "train" / "metrics.jsonl")
     first, last = rows[:4], rows[-4:]
-    assert sum(r["think_rate"] for r in last) > sum(r["think_rate"] for r in first) + 0.2
+    assert sum(r["plan_rate"] for r in last) > sum(r["plan_rate"] for r in first) + 0.2
 
 
 def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
