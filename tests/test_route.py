@@ -23,24 +23,21 @@ def test_leg_and_expand_by_hand():
 
 
 def test_plan_step_labels_by_hand():
-    assert label((3, 1), (0, 4)) == "3,1>0,4:" and label((0, 1), (0, 4), line=True) == "1>4:"
-    assert step_moves("1>4:R3") == "RRR"  # a line's label
+    assert label((3, 1), (0, 4)) == "3,1>0,4:"
     assert step_moves("3,1>0,4:U3R3") == "UUURRR" and step_moves("U3R3") == "UUURRR"
     assert step_moves(" 3,1>0,4: u3 r ") == "UUUR"  # spaces and case forgiven, as in expand
-    for bad in ("3,1>0,4:", "3,1>0,4U3", "3,1:U3", "31>04:U3", "3,1>0,4:U3:R3", "1>:R3"):
+    for bad in ("3,1>0,4:", "3,1>0,4U3", "3,1:U3", "31>04:U3", "3,1>0,4:U3:R3", "1>4:R3"):
         assert step_moves(bad) is None, bad
 
 
 def test_a_line_level_by_hand():
     task = get_task("route")
-    line = Problem(id="l", task="route", prompt="walk 2>4>1", answer="R2L3", difficulty=2,
-                   meta={"cells": [[0, 2], [0, 4], [0, 1]], "plan": ["R2", "L3"], "line": True})
-    assert task.oracle(line) == "<plan>2>4:R2;4>1:L3</plan><answer>R2L3</answer>"
-    assert task.verify("<answer>R2L3</answer>", line) == 1.0 and task.verify("<answer>R2L2</answer>", line) == 0.0
-    assert task.check_plan("2>4:R2;4>1:L3", line).goal_reached
-    assert not task.check_plan("2>4:R2;4>1:L4", line).goal_reached
     p = task.sample(1, 3, seed=0)[0]
-    assert p.meta["line"] and p.prompt.count(",") == 0 and task.verify(task.oracle(p), p) == 1.0
+    pts = [tuple(c) for c in p.meta["cells"]]
+    assert all(r == 0 for r, _ in pts) and p.prompt == "walk " + ">".join(f"0,{c}" for _, c in pts)
+    steps = parse(task.oracle(p)).plan_steps
+    assert [s.split(":")[0] for s in steps] == [f"0,{a[1]}>0,{b[1]}" for a, b in zip(pts, pts[1:])]
+    assert task.verify(task.oracle(p), p) == 1.0 and task.check_plan(";".join(steps), p).goal_reached
 
 
 def test_walk_by_hand():
@@ -129,7 +126,7 @@ def test_levels_grow_in_legs():
             pts = [tuple(c) for c in p.meta["cells"]]
             assert len(pts) == cfg.legs + 1 and len(set(pts)) == len(pts)
             assert all(0 <= r < cfg.rows and 0 <= c < cfg.span for r, c in pts)
-            assert p.prompt == "walk " + ">".join(str(c) for r, c in pts)  # a line: cells are written as columns
+            assert p.prompt == "walk " + ">".join(f"{r},{c}" for r, c in pts)
             assert len(expand(p.answer)) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
             assert task.verify(task.oracle(p), p) == 1.0 and task.verify(task.oracle(p, think=False), p) == 1.0
         assert cfg.legs == d and (cfg.rows, cfg.span) == (1, 6)  # one more leg per level, along row 0

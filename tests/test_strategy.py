@@ -26,7 +26,7 @@ def test_careless_plans_mix_in_at_their_rate():
     cfg = SFTConfig(model="m", tasks=("route",), batch_size=100, think_prob=0.5, careless_prob=0.5)
     planned = careless = 0
     for prompt, completion in _examples(cfg, ["route"]):
-        pts = [(0, int(c)) for c in prompt.strip().removeprefix("walk ").split(">")]  # the levels walk a line
+        pts = [tuple(map(int, c.split(","))) for c in prompt.strip().removeprefix("walk ").split(">")]
         problem = _problem(pts)
         if parse(completion).plan is None:
             assert task.verify(completion, problem) == 1.0  # direct answers are always the oracle's
@@ -55,7 +55,7 @@ def test_careless_prob_leaves_other_tasks_data_unchanged():
     route = SFTConfig(model="m", tasks=("route",), batch_size=16, think_prob=1.0)
     from ponder.tasks.route import Route
 
-    assert all(Route().verify(c, _problem([(0, int(x)) for x in p.strip()[5:].split(">")])) == 1.0
+    assert all(Route().verify(c, _problem([tuple(map(int, x.split(","))) for x in p.strip()[5:].split(">")])) == 1.0
                for p, c in _examples(route, ["route"]))
 
 

@@ -12,7 +12,7 @@ Stages (each through that stage's `check` / `run`, in its own sub-directory):
     1. sft/              tiny Llama + character tokenizer (init/), warm-started on `route` traces that
                          plan on PLAN_PROB of the examples whatever the level (the prompt never asks
                          for a plan), and whose plans are careless on CARELESS_PROB of those (one
-                         segment off by one, the answer carrying the wrong plan out)
+                         leg's count off by one, the answer carrying the wrong plan out)
     2. baseline/         held-out evaluation of the warm start
     3. train/            RL with the `strategy` preset (correctness + plan rewards)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
@@ -48,7 +48,7 @@ PLAN_PROB = 0.25  # warm start: share of examples that plan, at every level (cla
 CARELESS_PROB = 0.5  # warm start: share of those plans that are plausible but wrong
 SFT_STEPS = 1200
 EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
-EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
+EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 planned oracle completion is ~50 tokens (2x: room for a rambling plan)
 ARMS = ("baseline", "trained", "ablation")
 
 

@@ -47,7 +47,7 @@ from ponder.types import Problem
 BOARD = 10  # rows and columns 0..9: every coordinate is one digit
 _SEG_RE = re.compile(r"([UDLR])(\d?)")
 _STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
-_LABEL_RE = re.compile(r"(?:\d,)?\d>(?:\d,)?\d:")  # a plan step's optional `from>to:` label
+_LABEL_RE = re.compile(r"\d,\d>\d,\d:")  # a plan step's optional `from>to:` label
 MAX_MOVES = 1000
 
 
@@ -72,14 +72,14 @@ def leg(a: tuple[int, int], b: tuple[int, int]) -> str:
     return (("D" if dr > 0 else "U") + str(abs(dr)) if dr else "") + (("R" if dc > 0 else "L") + str(abs(dc)) if dc else "")
 
 
-def cell_text(cell: tuple[int, int], line: bool) -> str:
-    """A cell as prompts and labels write it: `row,col` on a board, the column alone on a line (row 0)."""
-    return str(cell[1]) if line else f"{cell[0]},{cell[1]}"
+def cell_text(cell: tuple[int, int]) -> str:
+    """A cell as prompts and labels write it: `row,col`."""
+    return f"{cell[0]},{cell[1]}"
 
 
-def label(a: tuple[int, int], b: tuple[int, int], line: bool = False) -> str:
-    """A plan step's label for the leg from a to b, as the prompt writes the two cells: '3,1>0,4:' ('1>4:' on a line)."""
-    return f"{cell_text(a, line)}>{cell_text(b, line)}:"
+def label(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """A plan step's label for the leg from a to b, as the prompt writes the two cells: '3,1>0,4:'."""
+    return f"{cell_text(a)}>{cell_text(b)}:"
 
 
 def expand(step: str) -> str | None:
@@ -137,10 +137,10 @@ class Route(Task):
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
             task=self.name,
-            prompt="walk " + ">".join(cell_text(p, cfg.rows == 1) for p in pts),
+            prompt="walk " + ">".join(map(cell_text, pts)),
             answer="".join(plan),
             difficulty=difficulty,
-            meta={"cells": [list(p) for p in pts], "plan": plan, "line": cfg.rows == 1},
+            meta={"cells": [list(p) for p in pts], "plan": plan},
         )
 
     # -- answer ----------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class Route(Task):
         """With think=True the planned completion (labelled plan, then the answer); else the answer alone."""
         if not think:
             return format_completion(problem.answer)
-        return planned(problem.meta["plan"], cells(problem), problem.meta.get("line", False))
+        return planned(problem.meta["plan"], cells(problem))
 
     def careless(self, problem: Problem, rng: random.Random) -> str:
         """A plausible-but-wrong planned completion: one segment's count off by one (never to 0),
@@ -213,11 +213,11 @@ class Route(Task):
         letter, count = segs[j][0], int(segs[j][1] or 1)
         segs[j] = (letter, str(count + 1 if count == 1 or rng.random() < 0.5 else count - 1))
         plan[i] = "".join(a + b for a, b in segs)
-        return planned(plan, cells(problem), problem.meta.get("line", False))
+        return planned(plan, cells(problem))
 
 
-def planned(plan: list[str], pts: list[tuple[int, int]], line: bool = False) -> str:
+def planned(plan: list[str], pts: list[tuple[int, int]]) -> str:
     """The completion that states `plan` (one step per leg, labelled with the leg's two cells) and
     answers with the plan's runs, whatever they are (so a wrong plan is carried out)."""
-    steps = [label(a, b, line) + step for a, b, step in zip(pts, pts[1:], plan)]
+    steps = [label(a, b) + step for a, b, step in zip(pts, pts[1:], plan)]
     return format_completion("".join(plan), plan=steps)
