@@ -108,3 +108,25 @@ def test_plan_rewards_combine_by_weight():
     assert parts["plan_validity"] == [1.0, 0.5, 0.0] and parts["plan_format"] == [1.0, 1.0, 0.0]
     assert parts["correct"] == [1.0, 0.0, 1.0]
     assert totals == pytest.approx([1 + 0.5 + 0.25, 0.25 + 0.25, 1.0])
+
+
+# route: start (3,1), then (0,4), then (2,2); the oracle's plan labels each leg with its two cells
+ROUTE = Problem(id="r", task="route", prompt="walk 3,1>0,4>2,2", answer="U3R3D2L2", difficulty=2,
+                meta={"cells": [[3, 1], [0, 4], [2, 2]], "plan": ["U3R3", "D2L2"]})
+
+
+def test_route_plan_rewards_by_hand():
+    """The strategy preset's plan reward on route, and what the demo's correctness-only arm sees instead."""
+    ys = [
+        y("3,1>0,4:U3R3;0,4>2,2:D2L2", answer="U3R3D2L2"),  # oracle: plan reaches the goal, answer right
+        y("3,1>0,4:U3R3;0,4>2,2:D2L1", answer="U3R3D2L1"),  # careless: legal, misses (2,2); answer follows it
+        y("3,1>0,4:U3R3;0,4>2,2:D2L1", answer="U3R3D2L2"),  # careless plan, right answer anyway
+        y("3,1>0,4:U4R3;0,4>2,2:D2L2", answer="U3R3D2L2"),  # step 0 leaves the board (row -1)
+        y(None, answer="U3R3D2L2"),  # a direct answer: no plan, no plan reward
+    ]
+    assert plan_validity([ROUTE] * 5, ys) == [1.0, 0.5, 0.5, 0.0, 0.0]
+    # adherence: UUURRR then DDL appear in order in UUURRRDDLL (a detour after a step is allowed); U4R3's
+    # UUUURRR does not appear in the right answer, so only the second step is carried out
+    assert plan_adherence([ROUTE] * 5, ys) == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert combine("correct:1,plan_validity:0.5")([ROUTE] * 5, ys)[0] == pytest.approx([1.5, 0.25, 1.25, 1.0, 1.0])
+    assert combine("correct:1")([ROUTE] * 5, ys)[0] == pytest.approx([1.0, 0.0, 1.0, 1.0, 1.0])

@@ -6,11 +6,11 @@ import pytest
 
 from ponder.format import parse
 from ponder.tasks import get_task
-from ponder.tasks.route import expand, leg, walk
+from ponder.tasks.route import expand, label, leg, step_moves, walk
 from ponder.types import Problem
 
 # start (3,1), then (0,4), then (2,2)
-R = Problem(id="r", task="route", prompt="walk 3,1>0,4>2,2", answer="UUURRRDDLL", difficulty=3,
+R = Problem(id="r", task="route", prompt="walk 3,1>0,4>2,2", answer="U3R3D2L2", difficulty=3,
             meta={"cells": [[3, 1], [0, 4], [2, 2]], "plan": ["U3R3", "D2L2"]})
 
 
@@ -20,6 +20,24 @@ def test_leg_and_expand_by_hand():
     assert expand("U3R3") == "UUURRR" and expand("r") == "R" and expand(" d 2 l ") == "DDL"
     for bad in ("U0", "X2", "3U", "", "U12", "U3;R3"):
         assert expand(bad) is None, bad
+
+
+def test_plan_step_labels_by_hand():
+    assert label((3, 1), (0, 4)) == "3,1>0,4:"
+    assert step_moves("3,1>0,4:U3R3") == "UUURRR" and step_moves("U3R3") == "UUURRR"
+    assert step_moves(" 3,1>0,4: u3 r ") == "UUUR"  # spaces and case forgiven, as in expand
+    for bad in ("3,1>0,4:", "3,1>0,4U3", "3,1:U3", "31>04:U3", "3,1>0,4:U3:R3", "1>4:R3"):
+        assert step_moves(bad) is None, bad
+
+
+def test_a_line_level_by_hand():
+    task = get_task("route")
+    p = task.sample(1, 3, seed=0)[0]
+    pts = [tuple(c) for c in p.meta["cells"]]
+    assert all(r == 0 for r, _ in pts) and p.prompt == "walk " + ">".join(f"0,{c}" for _, c in pts)
+    steps = parse(task.oracle(p)).plan_steps
+    assert [s.split(":")[0] for s in steps] == [f"0,{a[1]}>0,{b[1]}" for a, b in zip(pts, pts[1:])]
+    assert task.verify(task.oracle(p), p) == 1.0 and task.check_plan(";".join(steps), p).goal_reached
 
 
 def test_walk_by_hand():
@@ -36,7 +54,9 @@ def test_walk_by_hand():
 def test_verify_replays_the_answer():
     task = get_task("route")
     for moves, want in [("UUURRRDDLL", 1.0), ("uuu rrr ddll", 1.0), ("RRRUUULLDD", 1.0), ("UUURRRDDLLUD", 1.0),
-                        ("UUURRRDDL", 0.0), ("URUURR", 0.0), ("U3R3D2L2", 0.0), ("", 0.0)]:
+                        ("U3R3D2L2", 1.0), ("u3 r3 d2 l2", 1.0), ("R3U3L2D2", 1.0), ("U3R1R2DDL2", 1.0),
+                        ("UUURRRDDL", 0.0), ("U3R3D2L1", 0.0), ("URUURR", 0.0), ("U3R3;D2L2", 0.0),
+                        ("0,4:U3R3D2L2", 0.0), ("U0U3R3D2L2", 0.0), ("", 0.0)]:
         assert task.verify(f"<answer>{moves}</answer>", R) == want, moves
     assert task.verify("<think><answer>UUURRRDDLL</answer></think>", R) == 0.0
 
@@ -49,6 +69,10 @@ def test_check_plan_by_hand():
         return (c.parsed, c.valid, c.goal_reached, c.first_error, c.steps)
 
     assert check("U3R3;D2L2") == (True, True, True, None, 2)
+    assert check("3,1>0,4:U3R3;0,4>2,2:D2L2") == (True, True, True, None, 2)  # the oracle's labelled steps
+    assert check("3,1>0,4:U3R3;0,4>2,2:D2L1") == (True, True, False, None, 2)
+    assert check("9,9>9,9:U3R3;D2L2") == (True, True, True, None, 2)  # labels are notes: only the moves replay
+    assert check("3,1>0,4:U3R3;0,4>2,2:") == (False, False, False, 1, 2)  # a label without moves
     assert check("R3U3;L2D2") == (True, True, True, None, 2)  # horizontal first is as good
     assert check("U3R3;D2L1") == (True, True, False, None, 2)  # one short of the last waypoint
     assert check("U2R3;D2L2") == (True, True, False, None, 2)  # misses (0,4), ends one row low
@@ -66,6 +90,8 @@ def test_plan_adherence_by_hand():
         return task.plan_adherence(f"<plan>{plan}</plan><answer>{moves}</answer>", R)
 
     assert adh("U3R3;D2L2", "UUURRRDDLL") == 1.0
+    assert adh("3,1>0,4:U3R3;0,4>2,2:D2L2", "U3R3D2L2") == 1.0  # labelled steps, answer in runs
+    assert adh("3,1>0,4:U3R3;0,4>2,2:D2L2", "U3R3L2D2") == 0.5
     assert adh("U3R3;D2L2", "RRRUUULLDD") == 0.0  # same walk, other order of runs: not this plan
     assert adh("U3R3;D2L2", "UUURRRLLDD") == 0.5
     assert adh("U3R3;D2L2;U1", "UUURRRDDLL") == pytest.approx(2 / 3)
@@ -76,15 +102,16 @@ def test_plan_adherence_by_hand():
 
 def test_oracle_and_careless_by_hand():
     task = get_task("route")
-    assert task.oracle(R) == "<plan>U3R3;D2L2</plan><think>0,4;2,2</think><answer>UUURRRDDLL</answer>"
-    assert task.oracle(R, think=False) == "<answer>UUURRRDDLL</answer>"
+    assert task.oracle(R) == "<plan>3,1>0,4:U3R3;0,4>2,2:D2L2</plan><answer>U3R3D2L2</answer>"
+    assert task.oracle(R, think=False) == "<answer>U3R3D2L2</answer>"
     for seed in range(30):
         text = task.careless(R, random.Random(seed))
         p = parse(text)
         steps, gold = p.plan_steps, R.meta["plan"]
         assert p.well_formed and len(steps) == 2
-        assert sum(a != b for a, b in zip(steps, gold)) == 1  # one step changed ...
-        moved = sum(len(expand(a)) for a in steps) - sum(len(expand(b)) for b in gold)
+        assert [s.split(":")[0] for s in steps] == ["3,1>0,4", "0,4>2,2"]  # the labels stay right ...
+        assert sum(step_moves(a) != expand(b) for a, b in zip(steps, gold)) == 1  # ... one step's moves change ...
+        moved = sum(len(step_moves(a)) for a in steps) - sum(len(expand(b)) for b in gold)
         assert moved in (-1, 1)  # ... by one move, never to a zero count
         assert task.verify(text, R) == 0.0  # the answer carries out the wrong plan, so it misses
         assert task.plan_adherence(text, R) == 1.0
@@ -100,5 +127,6 @@ def test_levels_grow_in_legs():
             assert len(pts) == cfg.legs + 1 and len(set(pts)) == len(pts)
             assert all(0 <= r < cfg.rows and 0 <= c < cfg.span for r, c in pts)
             assert p.prompt == "walk " + ">".join(f"{r},{c}" for r, c in pts)
-            assert len(p.answer) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
-        assert cfg.legs == d  # one more leg per level
+            assert len(expand(p.answer)) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
+            assert task.verify(task.oracle(p), p) == 1.0 and task.verify(task.oracle(p, think=False), p) == 1.0
+        assert cfg.legs == d and (cfg.rows, cfg.span) == (1, 6)  # one more leg per level, along row 0

@@ -12,7 +12,7 @@ Stages (each through that stage's `check` / `run`, in its own sub-directory):
     1. sft/              tiny Llama + character tokenizer (init/), warm-started on `route` traces that
                          plan on PLAN_PROB of the examples whatever the level (the prompt never asks
                          for a plan), and whose plans are careless on CARELESS_PROB of those (one
-                         segment off by one, the answer carrying the wrong plan out)
+                         leg's count off by one, the answer carrying the wrong plan out)
     2. baseline/         held-out evaluation of the warm start
     3. train/            RL with the `strategy` preset (correctness + plan rewards)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
@@ -45,10 +45,11 @@ TASK = "route"  # plans are replayed by its simulator; planning pays at its hard
 LEVELS = (1, 2, 3, 4, 5)
 HARD = LEVELS[-2:]  # the claims pool the two hardest levels
 PLAN_PROB = 0.25  # warm start: share of examples that plan, at every level (claim: baseline plan rate <= 0.3)
-CARELESS_PROB = 0.5  # warm start: share of those plans that are plausible but wrong
-SFT_STEPS = 1200
+CARELESS_PROB = 0.2  # warm start: share of those plans that are plausible but wrong
+LEVEL_WEIGHTS = (1.0, 1.0, 2.0, 2.0, 2.0)  # warm start: levels 1-2 are learnt in a few hundred steps
+SFT_STEPS = 2400  # the plans' copies and differences are still being learnt at 1200 (docs/train.md)
 EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
-EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
+EVAL_MAX_NEW_TOKENS = 112  # the longest level-5 planned oracle completion is ~50 tokens (2x: room for a rambling plan)
 ARMS = ("baseline", "trained", "ablation")
 
 
@@ -71,7 +72,7 @@ def stage_configs(cfg, root: Path) -> StageConfigs:
 
     scale = 2 if cfg.long else 1
     sft_model = str(root / "sft" / "model")
-    scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=(1.0,) * len(LEVELS),
+    scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=LEVEL_WEIGHTS,
                      think_prob=PLAN_PROB, careless_prob=CARELESS_PROB, out=str(root / "sft"), seed=cfg.seed,
                      steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ponder.format import THINK_OPEN
+from ponder.format import PLAN_OPEN, THINK_OPEN
 from ponder.stats import mean
 
 
@@ -27,7 +27,7 @@ def percentile(xs: Sequence[float], q: float) -> float:
 
 
 def batch_metrics(batch) -> dict[str, float]:
-    """Reward, accuracy, length, think-rate (overall and per level) of a scored `Batch`."""
+    """Reward, accuracy, length, think-rate and plan-rate (overall and per level) of a scored `Batch`."""
     sampled = [c for xs in batch.sampled_correct.values() for c in xs]
     m: dict[str, float] = {
         "zero_var_frac": batch.zero_var_groups / batch.sampled_groups if batch.sampled_groups else 0.0,
@@ -40,6 +40,7 @@ def batch_metrics(batch) -> dict[str, float]:
     n = len(batch.completions)
     lengths = [c.num_tokens for c in batch.completions]
     thinks = [float(THINK_OPEN in c.text) for c in batch.completions]
+    plans = [float(PLAN_OPEN in c.text) for c in batch.completions]  # the strategy axis's mode
     reward_mean = mean(batch.rewards)
     m.update({
         "reward_mean": reward_mean,
@@ -50,6 +51,7 @@ def batch_metrics(batch) -> dict[str, float]:
         "len_p90": percentile(lengths, 90),
         "len_max": float(max(lengths)),
         "think_rate": mean(thinks),
+        "plan_rate": mean(plans),
         "truncated_frac": mean([float(c.finish_reason == "length") for c in batch.completions]),
     })
     for name, xs in batch.parts.items():
@@ -59,6 +61,7 @@ def batch_metrics(batch) -> dict[str, float]:
         by_level[p.difficulty].append(i)
     for d, idx in sorted(by_level.items()):
         m[f"think_rate/d{d}"] = mean([thinks[i] for i in idx])
+        m[f"plan_rate/d{d}"] = mean([plans[i] for i in idx])
         m[f"accuracy/d{d}"] = mean([batch.correct[i] for i in idx])
         m[f"len_mean/d{d}"] = mean([lengths[i] for i in idx])
     return m

@@ -73,7 +73,7 @@ STRATEGY = TrainConfig(
     steps=120,
     prompts_per_step=8,
     group_size=8,
-    max_new_tokens=112,  # the longest level-5 oracle completion is 56 tokens (2x: room for a careless plan)
+    max_new_tokens=112,  # a level-5 planned oracle completion is 68 tokens (room for a rambling plan)
     save_every=20,
     **TINY_RL,
 )

@@ -1,29 +1,36 @@
 """`route`: walk through waypoints in order on an open 10x10 board; the plannable task the tiny
 model learns.
 
-    prompt   walk 3,1>0,4>2,2           (a RouteConfig(rows=6) item; the built-in levels use row 0)
-    oracle   <plan>U3R3;D2L2</plan><think>0,4;2,2</think><answer>UUURRRDDLL</answer>
-    direct   <answer>UUURRRDDLL</answer>
+    prompt   walk 3,1>0,4>2,2
+    oracle   <plan>3,1>0,4:U3R3;0,4>2,2:D2L2</plan><answer>U3R3D2L2</answer>
+    direct   <answer>U3R3D2L2</answer>
 
 The prompt is the start cell, then the waypoints in order, each `row,col` (one digit each: the
-board is rows and columns 0..9). The answer is a move string over U/D/L/R (U: row - 1, R: col + 1;
-whitespace and case ignored); it scores 1.0 when every move stays on the board, the walk passes
+board is rows and columns 0..9). The answer is a move string in runs: a direction letter U/D/L/R
+(U: row - 1, R: col + 1) and an optional count 1-9, so `U3R3` is `UUURRR` (whitespace and case
+ignored; the oracle writes runs). It scores 1.0 when every move stays on the board, the walk passes
 the waypoints in the given order, and it ends on the last one. The verifier replays it.
 
-A plan has one step per leg, each a run of segments such as `U3R3` (a direction letter and a
-count; a bare letter is one move). `check_plan` replays the plan's moves on the board: valid when
-every step parses and no move leaves the board, goal reached when the replayed walk is one the
-verifier accepts. `plan_adherence` is the fraction of plan steps whose moves the answer carries
-out, in order (as `grid` measures it). The oracle plans each leg vertical-first, its <think>
-names the cell each step ends on, and it answers with the plan's moves, a shortest walk.
+A plan has one step per leg: an optional label `from>to:` (the leg's two cells, as the prompt
+writes them) and the leg's runs, e.g. `3,1>0,4:U3R3`. `check_plan` replays the plan's moves (the
+labels are annotations, not replayed) on the board: valid when every step parses and no move
+leaves the board, goal reached when the replayed walk is one the verifier accepts.
+`plan_adherence` is the fraction of plan steps whose moves the answer carries out, in order (as
+`grid` measures it). The oracle plans each leg vertical-first and answers with the plan's runs
+(a shortest walk).
 
-Why this shape (and not `grid`): finding a path around walls is a search the 0.87M tiny model does
-not learn in minutes, so `grid` stays near 0% accuracy. The built-in levels walk a line (every
-cell on row 0, columns 0..5; `RouteConfig.rows` widens it to a square) and add one leg per level,
-so each plan step is one one-digit difference read off the prompt and a direct answer must count
-out every leg's moves while computing them. Whether a plan *helps* the tiny model here is an
-empirical question: docs/train.md ("Strategy runs") has the measurements. `careless` writes the
-plausible-but-wrong plans (one segment's count off by one) that the strategy warm start mixes in.
+Why this shape: the planned trace makes every step local. A step's label is a copy of two
+adjacent prompt cells (the previous step's target and the next cell after it in the prompt), its
+runs are one-digit differences of the four digits just written, and the answer copies the runs.
+A direct answer must compute the same differences while keeping count, silently, of which leg
+it is on (a leg is one or two runs), which a 4-layer character model does well for one or two
+legs and loses at four or five. So the levels add legs on a 6x6 board: at level 1 a plan is
+wasted tokens, at levels 4-5 it is what makes the answer right (docs/train.md "Strategy runs"
+has the measurements, and the variants that did not work: plans as counts without labels, moves
+written out letter by letter, a walk on a line). Why not `grid`: finding a path around walls is a
+search the 0.87M tiny model does not learn in minutes. `careless` writes the plausible-but-wrong
+plans (one run's count off by one, the answer carrying it out) that the strategy warm start
+mixes in.
 """
 
 from __future__ import annotations
@@ -34,12 +41,14 @@ from dataclasses import dataclass
 
 from ponder.format import format_completion, parse, split_plan
 from ponder.tasks.base import PlanCheck, Task, item_rng, problem_id, register
-from ponder.tasks.grid import MOVES, move_string  # the board tasks share their moves
+from ponder.tasks.grid import MOVES  # the board tasks share their moves
 from ponder.types import Problem
 
 BOARD = 10  # rows and columns 0..9: every coordinate is one digit
 _SEG_RE = re.compile(r"([UDLR])(\d?)")
 _STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
+_LABEL_RE = re.compile(r"\d,\d>\d,\d:")  # a plan step's optional `from>to:` label
+MAX_MOVES = 1000
 
 
 @dataclass(frozen=True)
@@ -49,13 +58,7 @@ class RouteConfig:
     rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
 
 
-LEVELS = {
-    1: RouteConfig(legs=1, rows=1),  # walk 0,3>0,1
-    2: RouteConfig(legs=2, rows=1),  # walk 0,0>0,4>0,2
-    3: RouteConfig(legs=3, rows=1),
-    4: RouteConfig(legs=4, rows=1),
-    5: RouteConfig(legs=5, rows=1),
-}
+LEVELS = {d: RouteConfig(legs=d, rows=1) for d in (1, 2, 3, 4, 5)}  # one more leg per level, along row 0
 
 
 def cells(problem: Problem) -> list[tuple[int, int]]:
@@ -69,11 +72,21 @@ def leg(a: tuple[int, int], b: tuple[int, int]) -> str:
     return (("D" if dr > 0 else "U") + str(abs(dr)) if dr else "") + (("R" if dc > 0 else "L") + str(abs(dc)) if dc else "")
 
 
+def cell_text(cell: tuple[int, int]) -> str:
+    """A cell as prompts and labels write it: `row,col`."""
+    return f"{cell[0]},{cell[1]}"
+
+
+def label(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """A plan step's label for the leg from a to b, as the prompt writes the two cells: '3,1>0,4:'."""
+    return f"{cell_text(a)}>{cell_text(b)}:"
+
+
 def expand(step: str) -> str | None:
     """'U3R2' -> 'UUURR'; 'R' -> 'R'; None unless the step is runs of a letter and an optional
-    nonzero digit (case and spaces forgiven)."""
+    nonzero digit (case and spaces forgiven), at most MAX_MOVES moves in all."""
     s = "".join(step.split()).upper()
-    if not _STEP_RE.fullmatch(s):
+    if not _STEP_RE.fullmatch(s) or len(s) > MAX_MOVES:
         return None
     out = []
     for m in _SEG_RE.finditer(s):
@@ -81,6 +94,13 @@ def expand(step: str) -> str | None:
             return None
         out.append(m.group(1) * int(m.group(2) or 1))
     return "".join(out)
+
+
+def step_moves(step: str) -> str | None:
+    """A plan step's moves: its runs expanded after an optional `from>to:` label; None if it does not parse."""
+    s = "".join(step.split())
+    m = _LABEL_RE.match(s)
+    return expand(s[m.end():] if m else s)
 
 
 def walk(moves: str, waypoints: list[tuple[int, int]]) -> tuple[bool, bool]:
@@ -117,16 +137,17 @@ class Route(Task):
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
             task=self.name,
-            prompt="walk " + ">".join(f"{r},{c}" for r, c in pts),
-            answer="".join(expand(s) for s in plan),
+            prompt="walk " + ">".join(map(cell_text, pts)),
+            answer="".join(plan),
             difficulty=difficulty,
             meta={"cells": [list(p) for p in pts], "plan": plan},
         )
 
     # -- answer ----------------------------------------------------------------------------
     def moves(self, completion: str) -> str | None:
-        """The answer's move string (whitespace removed, upper-cased), or None if not moves."""
-        return move_string(self.extract(completion))
+        """The answer's moves, runs expanded (`U3R2` -> `UUURR`), or None if the answer is not runs of moves."""
+        answer = self.extract(completion)
+        return None if answer is None else expand(answer)
 
     def verify(self, completion: str, problem: Problem) -> float:
         """1.0 iff the answer's moves stay on the board and pass the waypoints in order, ending on the last."""
@@ -135,7 +156,7 @@ class Route(Task):
 
     # -- plans -----------------------------------------------------------------------------
     def check_plan(self, plan_text: str | None, problem: Problem) -> PlanCheck:
-        """Replay a plan (`U3R3;D2L2`) from the start, step by step.
+        """Replay a plan (`3,1>0,4:U3R3;0,4>2,2:D2L2`, labels optional) from the start, step by step.
 
         parsed: at least one step and every step parses. valid: parsed and no move leaves the
         board. goal_reached: valid and the plan's moves, replayed, pass every waypoint in order
@@ -145,7 +166,7 @@ class Route(Task):
         steps = split_plan(plan_text or "")
         if not steps:
             return PlanCheck(parsed=False, valid=False, goal_reached=False, first_error=None, steps=0)
-        blocks = [expand(s) for s in steps]
+        blocks = [step_moves(s) for s in steps]
         bad = next((i for i, b in enumerate(blocks) if b is None), None)
         pts, moves = cells(problem), ""
         for i, b in enumerate(blocks[: len(blocks) if bad is None else bad]):
@@ -166,7 +187,7 @@ class Route(Task):
             return 0.0
         # longest in-order chain of non-overlapping block matches: DP over (step, end position)
         best = {0: 0}  # end position in moves -> most steps carried out ending there
-        for b in map(expand, steps):
+        for b in map(step_moves, steps):
             new = dict(best)
             if b:
                 for j, count in best.items():
@@ -177,10 +198,10 @@ class Route(Task):
         return max(best.values()) / len(steps)
 
     def oracle(self, problem: Problem, think: bool = True) -> str:
-        """With think=True the planned completion (plan, cells reached, moves); else the answer alone."""
+        """With think=True the planned completion (labelled plan, then the answer); else the answer alone."""
         if not think:
             return format_completion(problem.answer)
-        return planned(problem.meta["plan"], cells(problem)[0])
+        return planned(problem.meta["plan"], cells(problem))
 
     def careless(self, problem: Problem, rng: random.Random) -> str:
         """A plausible-but-wrong planned completion: one segment's count off by one (never to 0),
@@ -192,15 +213,11 @@ class Route(Task):
         letter, count = segs[j][0], int(segs[j][1] or 1)
         segs[j] = (letter, str(count + 1 if count == 1 or rng.random() < 0.5 else count - 1))
         plan[i] = "".join(a + b for a, b in segs)
-        return planned(plan, cells(problem)[0])
+        return planned(plan, cells(problem))
 
 
-def planned(plan: list[str], start: tuple[int, int]) -> str:
-    """The completion that states `plan`, names the cell each step ends on (<think>) and answers
-    with the plan's moves."""
-    (r, c), ends = start, []
-    for step in plan:
-        for m in expand(step):
-            r, c = r + MOVES[m][0], c + MOVES[m][1]
-        ends.append(f"{r},{c}")
-    return format_completion("".join(expand(s) for s in plan), think=";".join(ends), plan=plan)
+def planned(plan: list[str], pts: list[tuple[int, int]]) -> str:
+    """The completion that states `plan` (one step per leg, labelled with the leg's two cells) and
+    answers with the plan's runs, whatever they are (so a wrong plan is carried out)."""
+    steps = [label(a, b) + step for a, b, step in zip(pts, pts[1:], plan)]
+    return format_completion("".join(plan), plan=steps)
