@@ -73,7 +73,9 @@ def test_cli_alias_flags_and_layering(tmp_path):
                                       "--lr", "0.002"])
     cfg = resolve(args)
     assert cfg.tasks == ("arith", "countdown") and cfg.levels == (1, 2) and cfg.modes == "balanced"
-    assert cfg.reward == "correct:1,nothink:0.25"  # from the preset
+    from ponder.rl.presets import CALIBRATION
+
+    assert cfg.reward == CALIBRATION.reward and cfg.beta == CALIBRATION.beta  # from the preset
     assert cfg.steps == 7 and cfg.lr == 0.002  # the file overrides the preset, flags override the file
 
 

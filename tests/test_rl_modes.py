@@ -145,3 +145,34 @@ def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     want = [-0.8660 - think_mean] * 2 + [0.8660 + think_mean] * 2 + [0.5 - think_mean] * 2 + [-0.5 + think_mean] * 2
     assert batch_adv[:, 0].tolist() == pytest.approx(want, abs=1e-4)
     assert torch.equal(batch_adv[:, 1], group[:, 1])  # later tokens untouched
+
+
+def test_balanced_kl_penalty_skips_the_forced_first_token(live):
+    """The forced first token was not sampled from the policy, so k3 (an estimator over the
+    policy's own samples) is left out there: the KL is that of the later tokens only."""
+    import copy
+
+    from ponder.rl.losses import kl_k3
+
+    model, tok, policy = live
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    texts = ["<think>2+3=5</think><answer>5</answer>", "<answer>5</answer>"]
+    comps = [Completion(text=t, token_ids=tok.encode(t, add_special_tokens=False) + [tok.eos_token_id],
+                        num_tokens=len(tok.encode(t, add_special_tokens=False)) + 1) for t in texts]
+    batch = Batch(problems=[p, p], completions=comps, rewards=[1.0, 1.25], correct=[1.0, 1.0], parts={}, group_size=2)
+    ref = copy.deepcopy(model)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        for w in ref.parameters():
+            w.add_(0.05 * torch.randn_like(w))
+    cfg = TrainConfig(model="x", lr=0.0, modes="balanced", loss="dapo", beta=0.1)
+    ids, attn, mask = build_tensors(policy, tok, batch, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)
+    stats = step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), (ids, attn, mask),
+                 torch.zeros(2, 2), cfg, ref_model=ref)
+    with torch.no_grad():
+        kl = kl_k3(token_logprobs(model, ids, attn, 1.0)[0], token_logprobs(ref, ids, attn, 1.0)[0]) * mask
+    first = kl[torch.arange(2), mask.argmax(1)]
+    assert float(first.abs().min()) > 1e-4  # the models differ at the forced token too
+    want = float((kl.sum() - first.sum()) / mask.sum())
+    assert stats["kl"] == pytest.approx(want, rel=1e-4)

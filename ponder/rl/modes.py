@@ -96,6 +96,9 @@ class Balanced:
     baseline: Literal["group", "batch"] = "group"  # "batch": also centre each mode's first-token advantage over the batch
     weight: float = 1.0  # the forced first token's weight in the loss, in tokens
     tags = MODES  # the two forced first tokens (a class constant, not an option)
+    # the first completion token was forced, not sampled from the policy: the KL penalty's k3
+    # estimator is not valid there (and explodes once the policy makes a forced mode rare)
+    forced_first = True
 
     def __post_init__(self):
         if self.baseline not in ("group", "batch"):

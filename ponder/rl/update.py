@@ -135,9 +135,15 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 a = modes.token_advantages(adv[idx], m, old_mb)  # [n] or, mode-balanced, [n, T]
+                ref_mb = None if ref is None else ref[idx, : L - 1]
+                if ref_mb is not None and getattr(modes, "forced_first", False):
+                    # no KL on a forced first token (k3 is zero, with zero gradient, at ref = logp)
+                    rows, first = torch.arange(len(idx)), m.argmax(1)
+                    ref_mb = ref_mb.clone()
+                    ref_mb[rows, first] = logp.detach()[rows, first]
                 loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
                                       eps_high=cfg.eps_high, max_len=cfg.max_new_tokens,
-                                      ref_logp=None if ref is None else ref[idx, : L - 1], beta=cfg.beta)
+                                      ref_logp=ref_mb, beta=cfg.beta)
                 w = micro_weight(cfg.loss, m.sum(), tokens, len(idx), len(mb))
                 share = float(m.sum() / tokens.clamp(min=1))  # token share, for averaging the stats
                 s["entropy"] = float(masked_mean(ent, m))
