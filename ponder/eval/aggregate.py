@@ -88,11 +88,16 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
     for t, recs in sorted(orch_by_task.items()):
         abstraction.setdefault(t, {}).update(orchestrated=M.orchestration_metrics(recs),
                                              by_difficulty=M.orchestration_by_difficulty(recs))
-    return _clean({
+    out = {
         "summary": summarize(rows),
         "skills": skills,
         "calibration": calibration,
         "strategy": strategy_axis,
         "abstraction": abstraction,
         "cost": M.cost_metrics(rows, params, wall_s),
-    })
+    }
+    if any(r.get("tool_names") is not None for r in rows):  # a run with --tools
+        from ponder.eval.tools import tool_metrics
+
+        out["tools"] = tool_metrics(rows)
+    return _clean(out)

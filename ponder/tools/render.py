@@ -63,10 +63,13 @@ class ToolPolicy:
 
 
 def tool_fields(completion) -> dict:
-    """The tool columns of one sample's row: calls, errors, latency (s), injected tokens, names."""
+    """The tool columns of one sample's row: calls, errors, latency (s), injected tokens, names
+    (None for a single-turn sample: the run had no tools)."""
     r = getattr(completion, "rollout", None)
-    calls = r.tool_calls if r is not None else ()
-    injected = sum(len(s.token_ids) for s in r.segments if s.source == "env") if r is not None else 0
+    if r is None:
+        return {"tool_calls": 0, "tool_errors": 0, "tool_latency_s": 0.0, "tool_tokens": 0, "tool_names": None}
+    calls = r.tool_calls
+    injected = sum(len(s.token_ids) for s in r.segments if s.source == "env")
     return {"tool_calls": len(calls), "tool_errors": sum(c.error is not None for c in calls),
             "tool_latency_s": sum(c.latency_s for c in calls), "tool_tokens": injected,
             "tool_names": ",".join(c.name for c in calls)}

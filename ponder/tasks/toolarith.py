@@ -1,0 +1,70 @@
+"""`toolarith`: arithmetic where a calculator pays only at the hard levels, the tools demo's task.
+
+    level 1  3+4=?          a one-digit sum: the tiny model answers it from memory
+    level 2  7*8=?          a one-digit product (100 facts)
+    level 3  37*6=?         two digits by one
+    level 4  482*37=?       three digits by two
+    level 5  4821*937=?     four digits by three: out of reach of the tiny model without a tool
+
+    oracle      <answer>4517277</answer>
+    tool trace  <tool name="calc">4821*937</tool><output>4517277</output><answer>4517277</answer>
+
+`tool_input(problem)` is the text a `calc` call takes (the expression); the warm start uses it to
+write tool traces (`ponder sft --tool-prob p`, the output masked out of the loss as a runtime
+would inject it). There is no worked trace: `oracle(think=True)` is the direct answer too, so the
+only ways to a right answer at level 5 are memory and the tool. Verification: integer exact match
+(`parse_int`), like `arith`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ponder.format import format_completion
+from ponder.tasks.base import Task, item_rng, parse_int, problem_id, register
+from ponder.types import Problem
+
+
+@dataclass(frozen=True)
+class ToolArithConfig:
+    digits: tuple[int, int] = (1, 1)  # digits of the two operands
+    op: str = "*"  # '+' or '*'
+
+
+LEVELS = {
+    1: ToolArithConfig((1, 1), "+"),  # 3+4=?
+    2: ToolArithConfig((1, 1), "*"),  # 7*8=?
+    3: ToolArithConfig((2, 1), "*"),  # 37*6=?
+    4: ToolArithConfig((3, 2), "*"),  # 482*37=?
+    5: ToolArithConfig((4, 3), "*"),  # 4821*937=?
+}
+
+
+def _operand(rng, digits: int) -> int:
+    return rng.randint(0, 9) if digits == 1 else rng.randint(10 ** (digits - 1), 10**digits - 1)
+
+
+@register
+class ToolArith(Task):
+    name = "toolarith"
+    description = "sums and products whose hard levels (big operands) need a calculator; the tools demo's task"
+    configs = LEVELS
+
+    def generate(self, seed: int, index: int, difficulty: int) -> Problem:
+        cfg = self.config(difficulty)
+        rng = item_rng(self.name, seed, index, difficulty)
+        a, b = (_operand(rng, d) for d in cfg.digits)
+        value = a + b if cfg.op == "+" else a * b
+        return Problem(id=problem_id(self.name, seed, index, difficulty), task=self.name, prompt=f"{a}{cfg.op}{b}=?",
+                       answer=str(value), difficulty=difficulty, meta={"a": a, "b": b, "op": cfg.op})
+
+    def verify(self, completion: str, problem: Problem) -> float:
+        got = parse_int(self.extract(completion))
+        return float(got is not None and got == int(problem.answer))
+
+    def tool_input(self, problem: Problem) -> str:
+        """What a `calc` call for this problem takes: the expression of the prompt."""
+        return f"{problem.meta['a']}{problem.meta['op']}{problem.meta['b']}"
+
+    def oracle(self, problem: Problem, think: bool = True) -> str:
+        return format_completion(problem.answer)  # no worked trace: memory or the tool
