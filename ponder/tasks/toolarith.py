@@ -6,13 +6,13 @@
     level 4  482*37=?       three digits by two
     level 5  4821*937=?     four digits by three: out of reach of the tiny model without a tool
 
-    oracle      <answer>4517277</answer>
+    oracle      <answer>4517277</answer>   (with think: partial products, then their sum, in <think>)
     tool trace  <tool name="calc">4821*937</tool><output>4517277</output><answer>4517277</answer>
 
 `tool_input(problem)` is the text a `calc` call takes (the expression); the warm start uses it to
 write tool traces (`ponder sft --tool-prob p`, the output masked out of the loss as a runtime
-would inject it). There is no worked trace: `oracle(think=True)` is the direct answer too, so the
-only ways to a right answer at level 5 are memory and the tool. Verification: integer exact match
+would inject it). The demo's warm start writes no traces (`--think-prob 0`), so its only ways to a
+right answer at level 5 are memory and the tool. Verification: integer exact match
 (`parse_int`), like `arith`.
 """
 
@@ -67,4 +67,16 @@ class ToolArith(Task):
         return f"{problem.meta['a']}{problem.meta['op']}{problem.meta['b']}"
 
     def oracle(self, problem: Problem, think: bool = True) -> str:
-        return format_completion(problem.answer)  # no worked trace: memory or the tool
+        return format_completion(problem.answer, think=trace(problem) if think else None)
+
+
+def trace(problem: Problem) -> str:
+    """The long-hand trace: `3+4=7`, or one partial product per digit of b, then their sum
+    (`4821*900=4338900;4821*30=144630;4821*7=33747;4338900+144630+33747=4517277`)."""
+    a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
+    if op == "+" or b < 10:
+        return f"{a}{op}{b}={problem.answer}"
+    digits = str(b)
+    parts = [(a, int(d) * 10 ** (len(digits) - 1 - i)) for i, d in enumerate(digits)]
+    steps = [f"{x}*{y}={x * y}" for x, y in parts]
+    return ";".join([*steps, "+".join(str(x * y) for x, y in parts) + f"={problem.answer}"])
