@@ -51,3 +51,13 @@ def test_warm_start_tool_trace_masks_the_result():
     n = [len(tok.encode(x, add_special_tokens=False)) for x in (call, out, ans)]
     assert tok.decode(ids[:-1]) == call + out + ans and ids[-1] == tok.eos_token_id
     assert mask == [1] * n[0] + [0] * n[1] + [1] * n[2] + [1]
+
+
+def test_toolarith_answers_have_one_length_per_hard_level():
+    from ponder.tasks import get_task
+
+    task = get_task("toolarith")
+    for d, digits in ((3, 3), (4, 5), (5, 7)):
+        assert {len(p.answer) for p in task.sample(300, d, seed=1)} == {digits}
+    p = task.generate(0, 0, 5)
+    assert task.tool_input(p) + "=?" == p.prompt and task.verify(task.oracle(p, think=True), p) == 1.0

@@ -27,21 +27,22 @@ from ponder.types import Problem
 
 @dataclass(frozen=True)
 class ToolArithConfig:
-    digits: tuple[int, int] = (1, 1)  # digits of the two operands
+    a: tuple[int, int] = (0, 9)  # range of the first operand (inclusive)
+    b: tuple[int, int] = (0, 9)  # range of the second
     op: str = "*"  # '+' or '*'
 
 
+# From level 3 up the operands start high enough that every answer of a level has the same number
+# of digits (3, 5, 7): the result a tool returns is then copied into the answer at one fixed
+# distance per level, which a 4-layer character model learns; with answers of two lengths per
+# level the warm start copied 6% of them right at level 4 (docs/tools.md).
 LEVELS = {
-    1: ToolArithConfig((1, 1), "+"),  # 3+4=?
-    2: ToolArithConfig((1, 1), "*"),  # 7*8=?
-    3: ToolArithConfig((2, 1), "*"),  # 37*6=?
-    4: ToolArithConfig((3, 2), "*"),  # 482*37=?
-    5: ToolArithConfig((4, 3), "*"),  # 4821*937=?
+    1: ToolArithConfig((0, 9), (0, 9), "+"),  # 3+4=?
+    2: ToolArithConfig((0, 9), (0, 9), "*"),  # 7*8=?
+    3: ToolArithConfig((20, 99), (5, 9), "*"),  # 37*6=?       (100..891)
+    4: ToolArithConfig((320, 999), (32, 99), "*"),  # 482*37=?    (10240..98901)
+    5: ToolArithConfig((3200, 9999), (320, 999), "*"),  # 4821*937=?  (1024000..9989001)
 }
-
-
-def _operand(rng, digits: int) -> int:
-    return rng.randint(0, 9) if digits == 1 else rng.randint(10 ** (digits - 1), 10**digits - 1)
 
 
 @register
@@ -53,7 +54,7 @@ class ToolArith(Task):
     def generate(self, seed: int, index: int, difficulty: int) -> Problem:
         cfg = self.config(difficulty)
         rng = item_rng(self.name, seed, index, difficulty)
-        a, b = (_operand(rng, d) for d in cfg.digits)
+        a, b = rng.randint(*cfg.a), rng.randint(*cfg.b)
         value = a + b if cfg.op == "+" else a * b
         return Problem(id=problem_id(self.name, seed, index, difficulty), task=self.name, prompt=f"{a}{cfg.op}{b}=?",
                        answer=str(value), difficulty=difficulty, meta={"a": a, "b": b, "op": cfg.op})
