@@ -4,8 +4,8 @@
 
 Stages (each through its stage's `check` / `run`, in a sub-directory of the run):
 
-    1. sft/       the tiny model warm-started on `toolarith` (sums and products; level 5 is four digits
-                  by three), half of the examples calling `calc` first, whatever the level
+    1. sft/       the tiny model warm-started on `toolarith` (sums and products; level 5 is two digits
+                  by two), half of the examples calling `calc` first, whatever the level
                   (uncalibrated: the result a runtime would inject is masked out of the loss)
     2. baseline/  `ponder eval --tools calc` on held-out problems: every sample a tool rollout
     3. train/     RL with the `tools` preset: correctness minus 0.1 per call (`tool_calls:-0.1`)
@@ -33,11 +33,11 @@ from ponder.demo.config import DemoConfig
 TASK = "toolarith"
 LEVELS = (1, 2, 3, 4, 5)
 TOOLS = "calc"
-SFT_STEPS = 600  # the warm start's steps (--sft-steps overrides)
+SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides); 600 did not learn to copy the result
 TOOL_PROB = 0.5  # half of the warm start's examples call the tool, at every level: RL has both to compare
-LEVEL_WEIGHTS = (2.0, 3.0, 1.0, 1.0, 1.0)  # the one-digit sums and products are the facts to memorise
+LEVEL_WEIGHTS = (1.0, 2.0, 1.0, 2.0, 2.0)  # one-digit products to memorise; calls to copy at 4-5
 EVAL_PER_LEVEL = 40  # held-out problems per level when --eval-per-level is 0
-EVAL_MAX_NEW_TOKENS = 96  # per rollout, the injected result included (the level-5 tool trace is ~75)
+EVAL_MAX_NEW_TOKENS = 96  # per rollout, the injected result included (the level-5 tool trace is ~50)
 KEYS = ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool", "mean_tokens", "tool_tokens",
         "tool_errors", "tool_latency_s")
 

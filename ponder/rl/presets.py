@@ -86,10 +86,10 @@ TOOLS = TrainConfig(
     tools="calc",
     modes="tools",
     max_turns=2,  # call, then answer from the result (or answer directly in one turn)
-    steps=60,
+    steps=80,
     prompts_per_step=8,
     group_size=8,
-    max_new_tokens=96,  # per turn and per rollout: a level-5 call, its result and the answer are ~75 tokens
+    max_new_tokens=96,  # per turn and per rollout: a level-5 call, its result and the answer are ~50 tokens
     save_every=20,
     **TINY_RL,
 )

@@ -3,11 +3,11 @@
     level 1  3+4=?          a one-digit sum: the tiny model answers it from memory
     level 2  7*8=?          a one-digit product (100 facts)
     level 3  37*6=?         two digits by one
-    level 4  482*37=?       three digits by two
-    level 5  4821*937=?     four digits by three: out of reach of the tiny model without a tool
+    level 4  23*17=?        two digits by two, both under 32
+    level 5  47*86=?        two digits by two, both 32 or more: out of reach of the tiny model without a tool
 
-    oracle      <answer>4517277</answer>   (with think: partial products, then their sum, in <think>)
-    tool trace  <tool name="calc">4821*937</tool><output>4517277</output><answer>4517277</answer>
+    oracle      <answer>4042</answer>   (with think: partial products, then their sum, in <think>)
+    tool trace  <tool name="calc">47*86</tool><output>4042</output><answer>4042</answer>
 
 `tool_input(problem)` is the text a `calc` call takes (the expression); the warm start uses it to
 write tool traces (`ponder sft --tool-prob p`, the output masked out of the loss as a runtime
@@ -32,16 +32,16 @@ class ToolArithConfig:
     op: str = "*"  # '+' or '*'
 
 
-# From level 3 up the operands start high enough that every answer of a level has the same number
-# of digits (3, 5, 7): the result a tool returns is then copied into the answer at one fixed
-# distance per level, which a 4-layer character model learns; with answers of two lengths per
-# level the warm start copied 6% of them right at level 4 (docs/tools.md).
+# Short operands and results: the tiny model must copy the operands into its call and the result
+# into its answer, and it copies few digits reliably (with 3-4 digit operands and 5-7 digit results
+# the warm start's calls were right 0% of the time at levels 4-5: docs/tools.md). From level 3 up
+# every answer of a level has one length (3, 3, 4 digits), so the result sits at one fixed distance.
 LEVELS = {
     1: ToolArithConfig((0, 9), (0, 9), "+"),  # 3+4=?
     2: ToolArithConfig((0, 9), (0, 9), "*"),  # 7*8=?
-    3: ToolArithConfig((20, 99), (5, 9), "*"),  # 37*6=?       (100..891)
-    4: ToolArithConfig((320, 999), (32, 99), "*"),  # 482*37=?    (10240..98901)
-    5: ToolArithConfig((3200, 9999), (320, 999), "*"),  # 4821*937=?  (1024000..9989001)
+    3: ToolArithConfig((20, 99), (5, 9), "*"),  # 37*6=?   (100..891)
+    4: ToolArithConfig((10, 31), (10, 31), "*"),  # 23*17=?  (100..961)
+    5: ToolArithConfig((32, 99), (32, 99), "*"),  # 47*86=?  (1024..9801)
 }
 
 
@@ -73,7 +73,7 @@ class ToolArith(Task):
 
 def trace(problem: Problem) -> str:
     """The long-hand trace: `3+4=7`, or one partial product per digit of b, then their sum
-    (`4821*900=4338900;4821*30=144630;4821*7=33747;4338900+144630+33747=4517277`)."""
+    (`47*80=3760;47*6=282;3760+282=4042`)."""
     a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
     if op == "+" or b < 10:
         return f"{a}{op}{b}={problem.answer}"
