@@ -8,7 +8,7 @@ Stages (each through its stage's `check` / `run`, in a sub-directory of the run)
                   by two), half of the examples calling `calc` first, whatever the level
                   (uncalibrated: the result a runtime would inject is masked out of the loss)
     2. baseline/  `ponder eval --tools calc` on held-out problems: every sample a tool rollout
-    3. train/     RL with the `tools` preset: correctness minus 0.1 per call (`tool_calls:-0.1`)
+    3. train/     RL with the `tools` preset: correctness minus 0.2 per call (`tool_calls:-0.2`)
     4. trained/   the same evaluation; report.html compares the two, summary.json holds the claims
 
 summary.json: `baseline` / `trained`, each with `accuracy` and `by_difficulty` {level: tool_rate,
@@ -35,7 +35,7 @@ LEVELS = (1, 2, 3, 4, 5)
 TOOLS = "calc"
 SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides); 600 did not learn to copy the result
 TOOL_PROB = 0.5  # half of the warm start's examples call the tool, at every level: RL has both to compare
-LEVEL_WEIGHTS = (1.0, 2.0, 1.0, 2.0, 2.0)  # one-digit products to memorise; calls to copy at 4-5
+LEVEL_WEIGHTS = (2.0, 3.0, 1.0, 2.0, 2.0)  # one-digit facts to memorise at 1-2; calls to copy at 4-5
 EVAL_PER_LEVEL = 40  # held-out problems per level when --eval-per-level is 0
 EVAL_MAX_NEW_TOKENS = 96  # per rollout, the injected result included (the level-5 tool trace is ~50)
 KEYS = ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool", "mean_tokens", "tool_tokens",
