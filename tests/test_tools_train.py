@@ -9,11 +9,11 @@ import pytest
 
 from ponder.errors import PonderError
 from ponder.policy.tokenizer import build_tokenizer
+from ponder.rewards import combine
 from ponder.rl import TrainConfig
 from ponder.rl.modes import ToolRollouts
 from ponder.rl.rollout import Batch
 from ponder.rl.update import build_tensors
-from ponder.rewards import combine
 from ponder.types import Completion, Problem, Sampling
 
 HARD = Problem(id="h", task="arith", prompt="12345*6789=?", answer="83810205", difficulty=5)

@@ -164,7 +164,8 @@ def check_claims(baseline: dict, trained: dict) -> dict:
 
 def print_summary(summary: dict, run) -> None:
     b, t = summary["baseline"], summary["trained"]
-    print(f"\n{'level':>5} | {'tool rate':^13} | {'accuracy':^13} | {'acc w/ tool':^13} | {'acc w/o tool':^13} | {'tokens':^13}")
+    heads = ("tool rate", "accuracy", "acc w/ tool", "acc w/o tool", "tokens")
+    print(f"\n{'level':>5} | " + " | ".join(f"{h:^13}" for h in heads))
     for d in b["by_difficulty"]:
         x, y = b["by_difficulty"][d], t["by_difficulty"][d]
         print(f"{d:>5} | " + " | ".join(f"{_num(x[k]):>6.2f}{_num(y[k]):>7.2f}" for k in
