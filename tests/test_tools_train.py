@@ -92,3 +92,34 @@ def test_a_training_step_with_tools_runs_on_the_tiny_model(tmp_path):
     run = train(cfg, tmp_path / "run")
     row = read_jsonl(run.path / "metrics.jsonl")[-1]
     assert "tool_rate" in row and "tool_rate/d1" in row
+
+
+def test_tool_balanced_forces_half_of_each_group_to_call_and_credits_the_first_token():
+    from ponder.rl.modes import ToolBalanced
+
+    class Either(Caller):
+        """Continues whatever it was started with: a call after '<', an answer after '<answer>'."""
+
+        def _one(self, context):
+            prompt, _, done = context.partition("\n")
+            out = re.findall(r"<output>(.*?)</output>", done)
+            if out:
+                text = f"<answer>{out[-1]}</answer>"
+            elif done.endswith("<"):
+                text = f'tool name="calc">{prompt.rstrip("=?")}</tool>'
+            else:
+                text = "7</answer>"
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            return Completion(text, ids, num_tokens=len(ids))
+
+    cfg = TrainConfig(model="x", tools="calc", modes="tool_balanced", group_size=4)
+    modes = cfg.mode_strategy
+    assert isinstance(modes, ToolBalanced)
+    comps = modes.rollout(Either(), [HARD], 4, Sampling.to_answer(max_new_tokens=96), "")
+    assert [len(c.rollout.tool_calls) for c in comps] == [1, 1, 0, 0]
+    assert comps[0].text.startswith('<tool name="calc">12345*6789</tool><output>83810205</output>')
+    assert comps[2].text == "<answer>7</answer>" and comps[2].token_ids[0] == Caller.tokenizer.convert_tokens_to_ids("<answer>")
+    import torch
+
+    adv = modes.advantages(torch.tensor([[1.0, 1.0, 0.0, 0.0]]), "group")
+    assert adv.shape == (4, 2) and adv[0, 0] > 0 > adv[2, 0]  # the forced call is credited, the forced answer not

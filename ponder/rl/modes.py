@@ -248,8 +248,67 @@ class ToolRollouts(OnPolicy):
         return m
 
 
+class _ForcedFirst:
+    """A policy whose first `generate` starts every completion with a forced token (`tag`, id
+    `tid`, drawn with probability 1/2), kept in the completion's text and ids as `force_prefix`
+    does; later turns (a multi-turn rollout's continuations) pass through unchanged."""
+
+    def __init__(self, policy, tag: str, tid: int):
+        self.policy, self.tag, self.tid, self.first = policy, tag, tid, True
+
+    def __getattr__(self, name):
+        return getattr(self.policy, name)
+
+    def generate(self, prompts, n, sampling):
+        if not self.first:
+            return self.policy.generate(prompts, n, sampling)
+        self.first = False
+        outs = self.policy.generate([p + self.tag for p in prompts], n, sampling)
+        return [[replace(c, text=self.tag + c.text, token_ids=[self.tid, *c.token_ids], num_tokens=c.num_tokens + 1,
+                         logprobs=None if c.logprobs is None else [FORCED_LOGPROB, *c.logprobs]) for c in cs]
+                for cs in outs]
+
+
+@dataclass(frozen=True)
+class ToolBalanced(Balanced):
+    """`tools` in mode-balanced groups (`balanced`'s credit): half of each group is forced to open a
+    tool call (its first token `<`, the first character of `<tool name=..>`), half to answer
+    directly (`<answer>`), so calling and answering are compared on every prompt however rarely
+    the policy picks one, and the forced token is credited by its half's mean reward against the
+    group's (`first_token_split`). The plain tag format only (the tiny default). Logs p_call, the
+    policy's own probability of opening a call, beside the tool metrics."""
+
+    tools: str = ""  # as ToolRollouts
+    max_turns: int = 4
+    tags = ("<", "<answer>")
+
+    def __post_init__(self):
+        super().__post_init__()
+        ToolRollouts(tools=self.tools, max_turns=self.max_turns)  # the same checks
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        from ponder.rollout import Limits, as_completion, run_multiturn
+        from ponder.tools import Tools, render_tool_prompt
+
+        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
+        env = Tools.from_spec(self.tools, fmt="tag")
+        prompts = [render_tool_prompt(policy.tokenizer, p, env.tools) for p in problems]
+        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
+        by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, env, sampling, limits, n=half)
+                   for tag, tid in zip(self.tags, ids)]
+        return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(problems))
+                for m in range(len(self.tags)) for j in range(half)]
+
+    def metrics(self, policy, batch, temperature):
+        m = ToolRollouts.metrics(self, policy, batch, temperature)
+        firsts = batch.problems[:: batch.group_size]
+        if firsts:
+            m["p_call"] = mean(think_probability(policy, firsts, temperature, self.tags[0]))
+        return m
+
+
 MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "plan_balanced": PlanBalanced,
-                                   "subcalls": SubCallTree, "tools": ToolRollouts}
+                                   "subcalls": SubCallTree, "tools": ToolRollouts, "tool_balanced": ToolBalanced}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
 MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns", "tools": "tools"}
 
