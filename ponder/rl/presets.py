@@ -84,14 +84,15 @@ TOOLS = TrainConfig(
     levels=(1, 2, 3, 4, 5),
     reward="correct:1,tool_calls:-0.2",  # a call must raise the chance of a right answer by more than 0.2
     tools="calc",
-    modes="tools",
+    modes="tool_balanced",  # half of each group forced to call, half to answer: both compared on every prompt
+    mode_weight=10.0,  # the choice is one token against a trace of ~25, as in CALIBRATION
     max_turns=2,  # call, then answer from the result (or answer directly in one turn)
     steps=120,
     prompts_per_step=8,
     group_size=8,
     max_new_tokens=96,  # per turn and per rollout: a level-5 call, its result and the answer are ~50 tokens
     save_every=20,
-    **{**TINY_RL, "loss": "dr_grpo"},  # no std scaling: an easy group's 0.2 gap stays smaller than a hard group's gain
+    **TINY_RL,
 )
 
 PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION, "strategy": STRATEGY,
