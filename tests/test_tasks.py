@@ -26,6 +26,7 @@ CASES = [(name, d) for name in list_tasks() for d in get_task(name).levels]
 WRONG = {
     "arith": lambda p: f"<answer>{int(p.answer) + 1}</answer>",
     "add": lambda p: f"<answer>{int(p.answer) + 1}</answer>",
+    "toolarith": lambda p: f"<answer>{int(p.answer) + 1}</answer>",
     "sumprod": lambda p: f"<answer>{int(p.answer) - 1}</answer>",
     "countdown": lambda p: f"<answer>{p.answer}+1</answer>",  # off by one (or reuses a 1)
     "grid": lambda p: f"<answer>{p.answer[:-1]}</answer>",  # a shortest path cut one move short of G

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 HELP = ("run the research loop on the tiny default and check an axis's claims: --axis calibration (default: warm "
         "start, eval, curate, RL, eval, compare report), strategy (warm start, eval, RL with and without plan "
-        "rewards, eval of both), or all")
+        "rewards, eval of both), tools (warm start that calls a calculator at random, eval, RL with a price per "
+        "call, eval), or all")
 
 
 def add_arguments(p) -> None:

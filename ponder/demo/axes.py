@@ -4,6 +4,7 @@
     calibration   ponder/demo/stage.py      effort follows difficulty after RL (the default)
     strategy      ponder/demo/strategy.py   RL with plan rewards teaches planning where it pays
     abstraction   ponder/demo/abstraction.py  RL through sub-call trees: decompose where it pays
+    tools         ponder/demo/tools.py      RL with a priced calculator: call it where it pays
     all           every axis above, each in a sub-directory of the run (<out>/<axis>/), with one
                   summary.json {axis: its summary} and a report.html of every axis's claims
 """
@@ -17,7 +18,7 @@ import sys
 from ponder.errors import PonderError
 
 AXES = {"calibration": "ponder.demo.stage", "strategy": "ponder.demo.strategy",
-        "abstraction": "ponder.demo.abstraction"}  # name -> module (imported lazily)
+        "abstraction": "ponder.demo.abstraction", "tools": "ponder.demo.tools"}  # name -> module (imported lazily)
 
 
 def axis_module(name: str):

@@ -16,10 +16,11 @@ CURATE_SEED_OFFSET = 7  # curation's pool is drawn apart from the eval set and t
 @dataclass
 class DemoConfig:
     out: str | None = field(default=None, metadata={"help": "run directory (default runs/demo-<time>)"})
-    axis: Literal["calibration", "strategy", "abstraction", "all"] = field(
+    axis: Literal["calibration", "strategy", "abstraction", "tools", "all"] = field(
         default="calibration", metadata={"help": "which claim to reproduce (ponder/demo/axes.py): calibration (effort "
                                                  "follows difficulty), strategy (RL teaches planning), abstraction "
-                                                 "(decompose into parallel sub-calls where it pays), or all of them, "
+                                                 "(decompose into parallel sub-calls where it pays), tools (call a "
+                                                 "calculator where it pays), or all of them, "
                                                  "each in its own sub-directory"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     size: str = field(default="tiny", metadata={"help": "model size: tiny or small"})
@@ -37,8 +38,8 @@ class DemoConfig:
     threads: int = field(default=1, metadata={"help": "torch CPU threads; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})
 
     def __post_init__(self):
-        if self.axis not in ("calibration", "strategy", "abstraction", "all"):
-            raise PonderError(f"--axis must be calibration, strategy, abstraction or all, got {self.axis!r}")
+        if self.axis not in ("calibration", "strategy", "abstraction", "tools", "all"):
+            raise PonderError(f"--axis must be calibration, strategy, abstraction, tools or all, got {self.axis!r}")
         if self.size not in ("tiny", "small"):
             raise PonderError(f"--size must be tiny or small, got {self.size!r}")
         if self.eval_per_level < 0:

@@ -120,7 +120,7 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
     for t, recs in sorted(orch_by_task.items()):
         abstraction.setdefault(t, {}).update(orchestrated=M.orchestration_metrics(recs),
                                              by_difficulty=M.orchestration_by_difficulty(recs))
-    return _clean({
+    out = {
         "summary": summarize(rows),
         "skills": skills,
         "calibration": calibration,
@@ -129,4 +129,9 @@ def compute_metrics(rows: Sequence[dict], *, orchestration: Sequence[dict] = (),
         "cost": {**M.cost_metrics(rows, params, wall_s),
                  **({"sweep_generated_tokens": sum(int(r["num_tokens"]) for r in all_rows)} if len(all_rows) > len(rows) else {})},
         "effort": {"budget_curve": budget_curve(all_rows), "extraction": extraction_counts(rows)},
-    })
+    }
+    if any(r.get("tool_names") is not None for r in rows):  # a run with --tools
+        from ponder.eval.tools import tool_metrics
+
+        out["tools"] = tool_metrics(rows)
+    return _clean(out)

@@ -40,6 +40,8 @@ class EvalConfig:
     orchestrate: bool = field(default=True, metadata={"help": "also solve decomposable tasks' problems as multi-turn "
                                                               "rollouts with the model's own parallel sub-calls, and serially, and "
                                                               "report decomposition, critical-path tokens and measured wall time"})
+    tools: str = field(default="", metadata={"help": "tools the model may call, comma-separated (ponder.tools: calc, "
+                       "python, or your own @tool): every sample is a multi-turn tool rollout; tool metrics per level"})
     verify_timeout: float = field(default=5.0, metadata={"help": "seconds per verified sample before it scores 0",
                                                          "aliases": ("--verify-timeout-s",)})
     verify_workers: int | None = field(default=None, metadata={"help": "verifier processes (default: CPU count)"})
@@ -104,6 +106,13 @@ class EvalConfig:
         if self.ray is not None and (self.mode != "auto" or self.think_budget or self.instruction):
             raise PonderError("--mode, --think-budget and --instruction run in this process: drop --ray to use them")
         check_ray_fields(self)
+        if self.tools:
+            from ponder.tools import select
+
+            select(self.tools)  # an unknown tool: one line, before anything is written
+            if self.ray_enabled:
+                raise PonderError("--tools runs multi-turn tool rollouts in this process; --ray shards single-turn "
+                                  "batches over actors (drop one of them)")
 
     @property
     def budgets(self) -> tuple[int | None, ...]:

@@ -55,6 +55,8 @@ def make_row(problem: Problem, c: Completion, sample: int, score: float, *, batc
     task = get_task(problem.task)
     parsed = parse(c.text, math=task.math)
     trace = task.trace_values(problem) if hasattr(task, "trace_values") else None
+    from ponder.tools import tool_fields
+
     row = {
         "problem_id": problem.id, "task": problem.task, "difficulty": problem.difficulty,
         "prompt": problem.prompt, "answer": problem.answer, "meta": json.dumps(problem.meta, sort_keys=True),
@@ -69,6 +71,7 @@ def make_row(problem: Problem, c: Completion, sample: int, score: float, *, batc
         "gen_s": gen_s, "verify_s": verify_s,
         "plannable": task.plannable, "decomposable": task.decomposable,
         "plan_parsed": None, "plan_valid": None, "plan_goal": None, "plan_adherence": None, "decomposition": None,
+        **tool_fields(c),  # calls, errors, latency, injected tokens (zeros for a single-turn sample)
     }
     if task.plannable:
         check = task.check_plan(parsed.plan, problem)
@@ -170,6 +173,14 @@ class _TimedPool:
         return self.pool.submit(problems, completions, timeout_s=self.timeout_s)
 
 
+def with_tools(policy, spec: str):
+    """`policy` whose samples are tool rollouts with the tools `spec` names (`ponder.tools.ToolPolicy`),
+    in the call format its tokenizer's chat template writes (the plain tag format without one)."""
+    from ponder.tools import ToolPolicy, Tools, format_for
+
+    return ToolPolicy(policy, Tools.from_spec(spec, fmt=format_for(getattr(policy, "tokenizer", None))))
+
+
 def needs_driver_policy(cfg: EvalConfig) -> bool:
     """Whether the driver itself samples: always without --ray; with it, only for the orchestrator's
     multi-turn rollouts of decomposable tasks (they are not sharded over the actors)."""
@@ -203,9 +214,10 @@ def evaluate(policy, problems: Sequence[Problem], cfg: EvalConfig, *, pool=None,
     skip = set(skip)
     n_batches = -(-len(problems) // cfg.batch_problems)
     rows = []
+    sampler = with_tools(policy, cfg.tools) if cfg.tools else policy
     for k, budget in enumerate(cfg.budgets):
         done = {s for s in skip if isinstance(s, str)} | {s[0] for s in skip if isinstance(s, tuple) and s[1] == budget}
-        rows += run_batches(policy, problems, cfg, pool, skip=done, on_batch=on_batch, progress=progress, fleet=fleet,
+        rows += run_batches(sampler, problems, cfg, pool, skip=done, on_batch=on_batch, progress=progress, fleet=fleet,
                             budget=budget, batch_offset=k * n_batches)
     records: list[dict] = []
     if cfg.orchestrate if orchestration is None else orchestration:

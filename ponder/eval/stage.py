@@ -25,7 +25,7 @@ from ponder.eval.config import EvalConfig
 
 # Config fields that must match for --resume to continue a run rather than mix two evaluations.
 RESUME_KEYS = ("model", "tasks", "levels", "n", "per_level", "temperature", "top_p", "max_new_tokens", "seed",
-               "data_seed", "batch_problems", "mode", "think_budget", "extract", "instruction")
+               "data_seed", "batch_problems", "mode", "think_budget", "extract", "instruction", "tools")
 
 
 def check(cfg: EvalConfig) -> None:

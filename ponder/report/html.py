@@ -191,6 +191,10 @@ def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder eval
         parts.append(strategy_section(metrics["strategy"]))
     if metrics["abstraction"]:
         parts.append(abstraction_section(metrics["abstraction"]))
+    if metrics.get("tools"):
+        from ponder.eval.tools import tools_section
+
+        parts.append(tools_section(metrics["tools"]))
 
     parts.append("<h2>Cost</h2>")
     parts.append(table(list(metrics["cost"]), [list(metrics["cost"].values())]))

@@ -62,6 +62,7 @@ for _name, _fn in {
     REWARDS.register(_name, _fn)
 del _name, _fn
 BUILTIN_REWARDS = tuple(REWARDS.names())  # the rewards ponder ships (the TRL adapters have one each)
+REWARDS.register_lazy("tool_calls", "ponder.tools.reward:tool_calls")  # a price per call, with a negative weight
 
 
 def register_reward(name: str, fn: RewardFn | None = None) -> RewardFn | Callable[[RewardFn], RewardFn]:

@@ -36,14 +36,18 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
-    modes: Literal["on_policy", "balanced", "plan_balanced", "subcalls"] = field(default="on_policy", metadata={"help": "how each group's "
+    modes: Literal["on_policy", "balanced", "plan_balanced", "subcalls", "tools", "tool_balanced"] = field(default="on_policy", metadata={"help": "how each group's "
                          "modes are sampled (ponder.rl.modes): on_policy, or balanced (AdaptThink: half of each group "
                          "starts with <think>, half with <answer>, so both modes are compared on every prompt; logs "
                          "p_think, the policy's own think-rate), or plan_balanced (the same with <plan>; logs p_plan), "
                          "or subcalls (multi-turn rollouts in which the policy may spawn sub-calls of itself, trained "
-                         "through the whole tree: ponder.rollout)"})
-    max_turns: int = field(default=4, metadata={"help": "with --modes subcalls: policy turns per rollout (2 = "
-                           "spawn, then answer from the results)"})
+                         "through the whole tree: ponder.rollout), or tools (multi-turn rollouts with the --tools "
+                         "the policy may call, results masked out of the loss: ponder.tools), or tool_balanced (tools "
+                         "with half of each group forced to open a call, half to answer directly; logs p_call)"})
+    tools: str = field(default="", metadata={"help": "tools the policy may call, comma-separated (ponder.tools: calc, "
+                       "python, or your own @tool); implies --modes tools"})
+    max_turns: int = field(default=4, metadata={"help": "with --modes subcalls or tools: policy turns per rollout (2 = "
+                           "spawn or call, then answer from the results)"})
     mode_baseline: Literal["group", "batch"] = field(default="group", metadata={"help": "with --modes balanced: "
                                  "'batch' also centres each mode's first-token advantage over the batch, so the choice of "
                                  "mode learns where thinking pays more than on average, not a shared think-bias"})
@@ -119,6 +123,8 @@ class TrainConfig:
         if needs_budget and self.budget <= 0:
             raise PonderError(f"reward {needs_budget[0]} scores against a token budget stated in the prompt; "
                               f"pass --budget B (> 0)")
+        if self.tools and self.modes == "on_policy":  # --tools alone: tool rollouts, credited on-policy
+            self.modes = "tools"
         self._check_modes()
         if not 0 < self.rollout_gpu_memory < 1:
             raise PonderError(f"--rollout-gpu-memory must be in (0, 1), got {self.rollout_gpu_memory}")

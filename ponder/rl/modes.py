@@ -12,6 +12,9 @@ picked by `TrainConfig.modes` from MODE_STRATEGIES.
 `subcalls` is `on_policy` over multi-turn rollouts in which the policy may spawn sub-calls of
 itself (APR, Pan et al. 2025): the root's group advantage is every tree token's (see SubCallTree).
 
+`tools` is `on_policy` over multi-turn rollouts in which the policy may call tools
+(`ponder.tools`): the injected results are masked out of the loss, the rest as `on_policy`.
+
 `balanced` is AdaptThink's mode-balanced sampling (Zhang et al. 2025, "AdaptThink: Reasoning
 Models Can Learn When to Think", sec. 3.2): half of every group is started with `<think>` and half
 with `<answer>`, the forced first token becoming part of the completion, so both modes are
@@ -196,10 +199,121 @@ class SubCallTree(OnPolicy):
                 "critical_path_tokens": mean(float(r.critical_path_tokens) for r in trees)}
 
 
+@dataclass(frozen=True)
+class ToolRollouts(OnPolicy):
+    """Multi-turn rollouts with tools (`ponder.tools.Tools`): the policy writes a call, the runtime
+    runs it and injects the result, the policy goes on. Credit as on-policy, one group advantage per
+    rollout; `ponder.rl.update.train_rows` masks the injected results out of the loss
+    (`Rollout.loss_mask`). Limits per rollout: `max_turns` policy turns (so max_turns - 1 calls)
+    and `max_new_tokens` tokens per turn and in all (results included). Whether a call pays is the
+    reward's to say: a cost per call (`tool_calls` with a negative weight) lets easy prompts learn
+    to answer directly."""
+
+    tools: str = ""  # the tools the policy may call: `ponder.tools.select` names, comma-separated
+    max_turns: int = 4  # policy turns per rollout: up to max_turns - 1 calls, then the answer
+
+    def __post_init__(self):
+        from ponder.tools import select
+
+        if self.max_turns < 1:
+            raise PonderError(f"max_turns must be >= 1, got {self.max_turns}")
+        if not self.tools:
+            raise PonderError("--modes tools needs --tools NAME[,NAME...] (e.g. --tools calc)")
+        select(self.tools)  # unknown tool: one line, before anything runs
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        from ponder.rollout import Limits, as_completion, run_multiturn
+        from ponder.tools import Tools, format_for, render_tool_prompt
+
+        tok = getattr(policy, "tokenizer", None)
+        env = Tools.from_spec(self.tools, fmt=format_for(tok))
+        prompts = [render_tool_prompt(tok, p, env.tools, suffix) for p in problems]
+        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
+        return [as_completion(policy, r) for r in run_multiturn(policy, prompts, env, sampling, limits, n=group_size)]
+
+    def metrics(self, policy, batch, temperature):
+        """tool_rate (share of rollouts with a call; overall and per level), calls and errors per
+        rollout, tool seconds per call."""
+        rs = [(p.difficulty, c.rollout) for p, c in zip(batch.problems, batch.completions)
+              if getattr(c, "rollout", None) is not None]
+        if not rs:
+            return {}
+        calls = [c for _, r in rs for c in r.tool_calls]
+        m = {"tool_rate": mean(float(bool(r.tool_calls)) for _, r in rs),
+             "tool_calls": mean(float(len(r.tool_calls)) for _, r in rs),
+             "tool_errors": mean(float(sum(c.error is not None for c in r.tool_calls)) for _, r in rs),
+             "tool_latency_s": mean(c.latency_s for c in calls)}
+        by_level: dict[int, list[float]] = defaultdict(list)
+        for d, r in rs:
+            by_level[d].append(float(bool(r.tool_calls)))
+        for d, xs in sorted(by_level.items()):
+            m[f"tool_rate/d{d}"] = mean(xs)
+        return m
+
+
+class _ForcedFirst:
+    """A policy whose first `generate` starts every completion with a forced token (`tag`, id
+    `tid`, drawn with probability 1/2), kept in the completion's text and ids as `force_prefix`
+    does; later turns (a multi-turn rollout's continuations) pass through unchanged."""
+
+    def __init__(self, policy, tag: str, tid: int):
+        self.policy, self.tag, self.tid, self.first = policy, tag, tid, True
+
+    def __getattr__(self, name):
+        return getattr(self.policy, name)
+
+    def generate(self, prompts, n, sampling):
+        if not self.first:
+            return self.policy.generate(prompts, n, sampling)
+        self.first = False
+        outs = self.policy.generate([p + self.tag for p in prompts], n, sampling)
+        return [[replace(c, text=self.tag + c.text, token_ids=[self.tid, *c.token_ids], num_tokens=c.num_tokens + 1,
+                         logprobs=None if c.logprobs is None else [FORCED_LOGPROB, *c.logprobs]) for c in cs]
+                for cs in outs]
+
+
+@dataclass(frozen=True)
+class ToolBalanced(Balanced):
+    """`tools` in mode-balanced groups (`balanced`'s credit): half of each group is forced to open a
+    tool call (its first token `<`, the first character of `<tool name=..>`), half to answer
+    directly (`<answer>`), so calling and answering are compared on every prompt however rarely
+    the policy picks one, and the forced token is credited by its half's mean reward against the
+    group's (`first_token_split`). The plain tag format only (the tiny default). Logs p_call, the
+    policy's own probability of opening a call, beside the tool metrics."""
+
+    tools: str = ""  # as ToolRollouts
+    max_turns: int = 4
+    tags = ("<", "<answer>")
+
+    def __post_init__(self):
+        super().__post_init__()
+        ToolRollouts(tools=self.tools, max_turns=self.max_turns)  # the same checks
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        from ponder.rollout import Limits, as_completion, run_multiturn
+        from ponder.tools import Tools, render_tool_prompt
+
+        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
+        env = Tools.from_spec(self.tools, fmt="tag")
+        prompts = [render_tool_prompt(policy.tokenizer, p, env.tools) for p in problems]
+        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
+        by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, env, sampling, limits, n=half)
+                   for tag, tid in zip(self.tags, ids)]
+        return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(problems))
+                for m in range(len(self.tags)) for j in range(half)]
+
+    def metrics(self, policy, batch, temperature):
+        m = ToolRollouts.metrics(self, policy, batch, temperature)
+        firsts = batch.problems[:: batch.group_size]
+        if firsts:
+            m["p_call"] = mean(think_probability(policy, firsts, temperature, self.tags[0]))
+        return m
+
+
 MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "plan_balanced": PlanBalanced,
-                                   "subcalls": SubCallTree}
+                                   "subcalls": SubCallTree, "tools": ToolRollouts, "tool_balanced": ToolBalanced}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
-MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns"}
+MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns", "tools": "tools"}
 
 
 def mode_options(name: str) -> set[str]:

@@ -84,4 +84,24 @@ STRATEGY = TrainConfig(
 )
 STRATEGY_ABLATION_REWARD = "correct:1"  # the demo's ablation arm: the same run without the plan reward
 
-PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION, "strategy": STRATEGY}
+# TOOLS is the tools demo's RL stage on `toolarith` (ponder demo --axis tools): tool rollouts with the
+# calculator (`--tools calc`), correctness minus a price per call, so a call pays only where the
+# model cannot answer from memory. docs/tools.md has what was tried.
+TOOLS = TrainConfig(
+    tasks=("toolarith",),
+    levels=(1, 2, 3, 4, 5),
+    reward="correct:1,tool_calls:-0.2",  # a call must raise the chance of a right answer by more than 0.2
+    tools="calc",
+    modes="tool_balanced",  # half of each group forced to call, half to answer: both compared on every prompt
+    mode_weight=10.0,  # the choice is one token against a trace of ~25, as in CALIBRATION
+    max_turns=2,  # call, then answer from the result (or answer directly in one turn)
+    steps=120,
+    prompts_per_step=8,
+    group_size=8,
+    max_new_tokens=96,  # per turn and per rollout: a level-5 call, its result and the answer are ~50 tokens
+    save_every=20,
+    **TINY_RL,
+)
+
+PRESETS: dict[str, TrainConfig] = {"calibration": CALIBRATION, "abstraction": ABSTRACTION, "strategy": STRATEGY,
+                                   "tools": TOOLS}

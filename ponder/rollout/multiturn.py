@@ -34,15 +34,16 @@ from ponder.types import Completion, Sampling
 @dataclass(frozen=True)
 class Injection:
     """What the environment appends to a rollout for one call: text, and the sub-call rollouts
-    that produced it (none for a tool)."""
+    that produced it (none for a tool) or the tool calls' records (none for sub-calls)."""
 
     text: str
     children: tuple[Rollout, ...] = ()
+    calls: tuple = ()  # a tool environment's records of the calls (`ponder.tools.ToolCall`)
 
 
 @runtime_checkable
 class Environment(Protocol):
-    """Environment turns: sub-calls now, tools later (the same three members)."""
+    """Environment turns: sub-calls (`SubCalls`) and tools (`ponder.tools.Tools`), the same three members."""
 
     stop: tuple[str, ...]  # markers that end a policy turn with a call (the backend keeps them in the text)
 
@@ -117,7 +118,8 @@ def run_multiturn(policy, prompts: list[str], env: Environment | None, sampling:
         if pending:
             for (i, _), inj in zip(pending, env.execute(policy, [c for _, c in pending], sampling, limits)):
                 st = states[i]
-                seg = Segment(inj.text, encode(policy, inj.text), "env", children=tuple(inj.children))
+                seg = Segment(inj.text, encode(policy, inj.text), "env", children=tuple(inj.children),
+                              calls=tuple(inj.calls))
                 room = limits.max_tokens - st.used
                 if len(seg.token_ids) > room:
                     seg = _trim(policy, seg, room)

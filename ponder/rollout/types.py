@@ -30,6 +30,7 @@ class Segment:
     source: Source
     logprobs: tuple[float, ...] | None = None  # policy segments, when the sampling asked for them
     children: tuple["Rollout", ...] = ()  # env segments produced by sub-calls: those sub-calls
+    calls: tuple = ()  # env segments produced by tools: their `ponder.tools.ToolCall` records
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class Rollout:
     def calls(self) -> int:
         """Environment turns (joins / tool calls) of this rollout."""
         return sum(s.source == "env" for s in self.segments)
+
+    @property
+    def tool_calls(self) -> tuple:
+        """Every tool call of this rollout, in order (`ponder.tools.ToolCall`: name, error, latency)."""
+        return tuple(c for s in self.segments for c in s.calls)
 
     @property
     def own_tokens(self) -> int:

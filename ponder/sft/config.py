@@ -35,6 +35,10 @@ class SFTConfig:
                                                     "careless plans (`task.careless`, e.g. route) carries one instead of "
                                                     "the oracle's: a plausible-but-wrong plan and the answer it leads to "
                                                     "(default 0: oracle plans only)"})
+    tool_prob: float = field(default=0.0, metadata={"help": "for tasks with a calculator input (`task.tool_input`, e.g. "
+                             "toolarith): chance an example calls the calc tool first (the call, the result a runtime "
+                             "would inject, masked out of the loss, then the answer), drawn independently of difficulty "
+                             "(0.5: the model calls at random, for RL to calibrate; default 0: no tool traces)"})
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step (small batches: more updates per CPU second)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW); tiny models like it high"})
@@ -60,7 +64,7 @@ class SFTConfig:
                               f"in --levels")
         if any(w < 0 for w in self.level_weights) or (self.level_weights and sum(self.level_weights) <= 0):
             raise PonderError("--level-weights must be non-negative with a positive sum")
-        for name in ("think_prob", "careless_prob"):
+        for name in ("think_prob", "careless_prob", "tool_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise PonderError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.subcall_prob <= 0.5:

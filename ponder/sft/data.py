@@ -53,6 +53,23 @@ def subcall_example(task, problem, tokenizer) -> tuple[list[int], list[int]]:
     return ids + [tokenizer.eos_token_id], mask + [1]
 
 
+def tool_example(task, problem, tokenizer, tool: str = "calc") -> tuple[list[int], list[int]]:
+    """(completion ids, loss mask) of a tool trace in the plain tag format (`ponder.tools.env`):
+    the call, the result a runtime would inject (masked out of the loss), then the answer. EOS appended."""
+    from ponder.format import format_completion
+    from ponder.tools.env import FORMATS
+
+    fmt = FORMATS["tag"]
+    pieces = [(fmt.write_call(tool, task.tool_input(problem)), 1), (fmt.result([problem.answer]), 0),
+              (format_completion(problem.answer), 1)]
+    ids, mask = [], []
+    for text, m in pieces:
+        x = tokenizer.encode(text, add_special_tokens=False)
+        ids += x
+        mask += [m] * len(x)
+    return ids + [tokenizer.eos_token_id], mask + [1]
+
+
 def careless_draw(cfg: SFTConfig, task, think: bool, rng: random.Random) -> random.Random | None:
     """`rng` when this traced example takes a careless plan, else None. Draws from `rng` only when
     careless plans are on, so runs without them see exactly the data they always did."""
@@ -64,10 +81,13 @@ def careless_draw(cfg: SFTConfig, task, think: bool, rng: random.Random) -> rand
 def draw_example(cfg: SFTConfig, task, problem, rng, tokenizer) -> tuple[str, list[int], list[int] | None]:
     """(prompt, completion ids with EOS, loss mask or None) of one example. Decomposable tasks with
     cfg.subcall_prob > 0 draw a sub-call trace (prob p), one of its parts as a child's example
-    (prob p) or a serial trace; others draw the oracle, with a trace at cfg.think_prob."""
+    (prob p) or a serial trace; tasks with a calculator input draw a tool trace at cfg.tool_prob;
+    others draw the oracle, with a trace at cfg.think_prob."""
     from ponder.policy import render_prompt
 
     eos = tokenizer.eos_token_id
+    if cfg.tool_prob > 0 and hasattr(task, "tool_input") and rng.random() < cfg.tool_prob:
+        return (render_prompt(tokenizer, problem), *tool_example(task, problem, tokenizer))
     think = rng.random() < cfg.think_prob
     if cfg.subcall_prob > 0 and getattr(task, "decomposable", False):
         r = rng.random()

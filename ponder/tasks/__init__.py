@@ -16,8 +16,9 @@ from ponder.tasks.base import (LEVELS, TASKS, NoOracle, PlanCheck, Task, get_tas
 
 # Built-in families, imported for their @register side effect (checked by tests).
 from ponder.tasks import add, arith, chains, code, countdown, grid, route, sumprod  # noqa: E402,F401  (registers them)
+from ponder.tasks import toolarith  # noqa: E402,F401  (registers it)
 
-BUILTIN_TASKS = ("arith", "add", "countdown", "grid", "route", "sumprod", "chains", "code")
+BUILTIN_TASKS = ("arith", "add", "countdown", "grid", "route", "sumprod", "chains", "code", "toolarith")
 
 __all__ = ["BUILTIN_TASKS", "LEVELS", "NoOracle", "PlanCheck", "TASKS", "Task", "get_task", "item_rng", "list_tasks",
            "parse_int", "problem_id", "register", "warnings_for"]

@@ -1,0 +1,178 @@
+"""`ponder demo --axis tools`: a model that learns when a calculator is worth calling.
+
+    ponder demo --axis tools --out runs/demo-tools
+
+Stages (each through its stage's `check` / `run`, in a sub-directory of the run):
+
+    1. sft/       the tiny model warm-started on `toolarith` (sums and products; level 5 is two digits
+                  by two), half of the examples calling `calc` first, whatever the level
+                  (uncalibrated: the result a runtime would inject is masked out of the loss)
+    2. baseline/  `ponder eval --tools calc` on held-out problems: every sample a tool rollout
+    3. train/     RL with the `tools` preset: correctness minus 0.2 per call (`tool_calls:-0.2`)
+    4. trained/   the same evaluation; report.html compares the two, summary.json holds the claims
+
+summary.json: `baseline` / `trained`, each with `accuracy` and `by_difficulty` {level: tool_rate,
+accuracy, accuracy_with_tool, accuracy_without_tool, mean_tokens (generated), tool_tokens
+(injected), tool_errors, tool_latency_s}; `claims`, each {value, threshold, holds}, from the
+held-out evaluations: tool_rate_hardest_at_least_0.8, tool_rate_easiest_at_most_0.2,
+accuracy_hardest_gain_at_least_0.2 (trained vs baseline at the hardest level),
+accuracy_at_least_baseline (overall). docs/tools.md records what was measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from ponder.demo.config import DemoConfig
+
+TASK = "toolarith"
+LEVELS = (1, 2, 3, 4, 5)
+TOOLS = "calc"
+SFT_STEPS = 1500  # the warm start's steps (--sft-steps overrides); 600 did not learn to copy the result
+TOOL_PROB = 0.5  # half of the warm start's examples call the tool, at every level: RL has both to compare
+LEVEL_WEIGHTS = (2.0, 2.0, 1.0, 3.0, 3.0)  # one-digit facts to memorise at 1-2; calls to copy at 4-5
+EVAL_PER_LEVEL = 40  # held-out problems per level when --eval-per-level is 0
+EVAL_MAX_NEW_TOKENS = 96  # per rollout, the injected result included (the level-5 tool trace is ~50)
+KEYS = ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool", "mean_tokens", "tool_tokens",
+        "tool_errors", "tool_latency_s")
+
+
+class Configs(NamedTuple):
+    sft: object
+    baseline: object
+    train: object
+    trained: object
+
+
+def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
+    from ponder.eval import EvalConfig
+    from ponder.rl.presets import TOOLS as PRESET
+    from ponder.sft import SFTConfig
+
+    scale = 2 if cfg.long else 1
+    sft_model = str(root / "sft" / "model")
+    scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=LEVEL_WEIGHTS,
+                     think_prob=0.0, tool_prob=TOOL_PROB, out=str(root / "sft"), seed=cfg.seed,
+                     steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
+
+    def eval_cfg(model: str, name: str) -> EvalConfig:
+        return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n,
+                          per_level=cfg.eval_per_level or EVAL_PER_LEVEL, temperature=cfg.eval_temperature,
+                          max_new_tokens=EVAL_MAX_NEW_TOKENS, seed=cfg.seed, tools=TOOLS, out=str(root / name))
+
+    tcfg = dataclasses.replace(PRESET, model=sft_model, steps=cfg.rl_steps or PRESET.steps * scale, seed=cfg.seed,
+                               threads=cfg.threads, out=str(root / "train"))
+    return Configs(scfg, eval_cfg(sft_model, "baseline"), tcfg, eval_cfg(str(root / "train" / "model"), "trained"))
+
+
+def check(cfg: DemoConfig) -> None:
+    from ponder.eval import make_problems
+    from ponder.runs import check_out
+
+    check_out(cfg.out)
+    make_problems(stage_configs(cfg, Path(cfg.out or "runs/demo")).baseline)
+
+
+def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
+    import torch
+
+    from ponder import eval as evaluation
+    from ponder import sft
+    from ponder.ledger import read_meta
+    from ponder.policy.tiny import init_tiny
+    from ponder.report.compare import write_compare
+    from ponder.rl import check as train_check
+    from ponder.rl import run as train_run
+    from ponder.runs import RunDir, write_json
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    root = run_dir.path
+    c = stage_configs(cfg, root)
+    times: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def stage(name: str, key: str, fn):
+        print(f"\n== {name}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        out = fn()
+        times[key] = time.perf_counter() - t
+        return out
+
+    def open_stage(command: str, stage_cfg) -> RunDir:
+        return RunDir.open(command, stage_cfg.out, stage_cfg)
+
+    def warm():
+        init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
+        sft.check(c.sft)
+        return sft.run(c.sft, open_stage("sft", c.sft), progress=progress)
+
+    def evaluate(ecfg):
+        evaluation.check(ecfg)
+        return evaluation.run(ecfg, open_stage("eval", ecfg), progress=progress)
+
+    def train():
+        train_check(c.train)
+        return train_run(c.train, open_stage("train", c.train), progress=progress)
+
+    stage("1/4 warm-start the tiny model on toolarith: call the calculator or answer, at random", "warm_start", warm)
+    stage("2/4 evaluate the baseline with the calculator available", "baseline_eval", lambda: evaluate(c.baseline))
+    stage("3/4 RL with a price per tool call", "rl", train)
+    stage("4/4 evaluate the trained policy and compare", "trained_eval", lambda: evaluate(c.trained))
+    write_compare(c.baseline.out, c.trained.out, root / "report.html", ("baseline", "trained"))
+    times["total"] = time.perf_counter() - t_all
+    baseline, trained = summary_of(c.baseline.out), summary_of(c.trained.out)
+    summary = {"baseline": baseline, "trained": trained, "claims": check_claims(baseline, trained),
+               "reward": c.train.reward, "seconds": {k: round(v, 1) for k, v in times.items()},
+               "ledger": read_meta(Path(c.train.out) / "model").get("flops", {}), "config": dataclasses.asdict(cfg)}
+    write_json(root / "summary.json", summary)
+    print_summary(summary, run_dir)
+    return summary
+
+
+def summary_of(eval_run: str | Path) -> dict:
+    """The tool view of an eval run (its metrics.json): accuracy and the per-level tool numbers."""
+    m = json.loads((Path(eval_run) / "metrics.json").read_text())["tools"]
+    return {"accuracy": m["accuracy"], "tool_rate": m["tool_rate"],
+            "by_difficulty": {str(d): {k: x.get(k) for k in KEYS} for d, x in m["by_difficulty"].items()}}
+
+
+def _num(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def check_claims(baseline: dict, trained: dict) -> dict:
+    """The tools claims on the held-out evaluations, each with its value, threshold and verdict."""
+    lo, hi = str(LEVELS[0]), str(LEVELS[-1])
+    b, t = baseline["by_difficulty"], trained["by_difficulty"]
+    hard, easy = _num(t[hi]["tool_rate"]), _num(t[lo]["tool_rate"])
+    gain = _num(t[hi]["accuracy"]) - _num(b[hi]["accuracy"])
+    acc, base = _num(trained["accuracy"]), _num(baseline["accuracy"])
+    claims = {
+        "tool_rate_hardest_at_least_0.8": (hard, 0.8, hard >= 0.8),
+        "tool_rate_easiest_at_most_0.2": (easy, 0.2, easy <= 0.2),
+        "accuracy_hardest_gain_at_least_0.2": (gain, 0.2, gain >= 0.2),
+        "accuracy_at_least_baseline": (acc, base, acc >= base),
+    }
+    return {k: {"value": v, "threshold": th, "holds": bool(ok)} for k, (v, th, ok) in claims.items()}
+
+
+def print_summary(summary: dict, run) -> None:
+    b, t = summary["baseline"], summary["trained"]
+    heads = ("tool rate", "accuracy", "acc w/ tool", "acc w/o tool", "tokens")
+    print(f"\n{'level':>5} | " + " | ".join(f"{h:^13}" for h in heads))
+    for d in b["by_difficulty"]:
+        x, y = b["by_difficulty"][d], t["by_difficulty"][d]
+        print(f"{d:>5} | " + " | ".join(f"{_num(x[k]):>6.2f}{_num(y[k]):>7.2f}" for k in
+                                        ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool"))
+              + f" | {_num(x['mean_tokens']):>6.1f}{_num(y['mean_tokens']):>7.1f}")
+    print(f"  (each pair: baseline, trained)  accuracy overall {_num(b['accuracy']):.3f} -> {_num(t['accuracy']):.3f}")
+    for name, c in summary["claims"].items():
+        print(f"  [{'ok' if c['holds'] else 'MISSED'}] {name}: {c['value']:.3f} (threshold {c['threshold']:.3f})")
+    print(f"total {summary['seconds']['total'] / 60:.1f} min; run directory: {run}  "
+          f"(report: {run}/report.html, summary: {run}/summary.json)")
