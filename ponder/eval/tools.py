@@ -45,14 +45,3 @@ def tool_metrics(rows: Sequence[dict]) -> dict:
 
 KEYS = ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool", "tool_calls", "tool_errors",
         "tool_latency_s", "mean_tokens", "tool_tokens")
-
-
-def tools_section(tools: dict) -> str:
-    """The eval report's tool-use table (one row per level, then all)."""
-    from ponder.report.html import table
-
-    rows = [(d, *(m[k] for k in KEYS)) for d, m in tools["by_difficulty"].items()]
-    rows.append(("all", *(tools[k] for k in KEYS)))
-    return ("<h2>Tool use</h2><p class=\"meta\">Per level: share of samples that called a tool, accuracy with and "
-            "without a call, calls and failed calls per sample, seconds per call, generated and injected tokens "
-            "per sample.</p>" + table(["level", *KEYS], rows))

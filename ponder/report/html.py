@@ -192,8 +192,6 @@ def render_report(metrics: dict, rows: Sequence[dict], title: str = "ponder eval
     if metrics["abstraction"]:
         parts.append(abstraction_section(metrics["abstraction"]))
     if metrics.get("tools"):
-        from ponder.eval.tools import tools_section
-
         parts.append(tools_section(metrics["tools"]))
 
     parts.append("<h2>Cost</h2>")
@@ -239,3 +237,14 @@ def abstraction_section(abstraction: dict) -> str:
         parts.append(figure(plots.scatter_plot(series, "Accuracy vs tokens waited for", "critical-path tokens (serial: all)",
                                                "accuracy"), "Orchestrated (critical path) vs serial, per level."))
     return "".join(parts)
+
+
+def tools_section(tools: dict) -> str:
+    """The eval report's tool-use table (one row per level, then all)."""
+    from ponder.eval.tools import KEYS
+
+    rows = [(d, *(m[k] for k in KEYS)) for d, m in tools["by_difficulty"].items()]
+    rows.append(("all", *(tools[k] for k in KEYS)))
+    return ("<h2>Tool use</h2><p class=\"meta\">Per level: share of samples that called a tool, accuracy with and "
+            "without a call, calls and failed calls per sample, seconds per call, generated and injected tokens "
+            "per sample.</p>" + table(["level", *KEYS], rows))
