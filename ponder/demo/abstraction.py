@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-import time
 from pathlib import Path
-from typing import NamedTuple
 
 from ponder.demo.config import DemoConfig
+from ponder.demo.pipeline import Configs, footer, run_stages
+from ponder.demo.pipeline import num as _num
 
 TASK = "chains"
 LEVELS = (1, 2, 3, 4, 5)
@@ -45,13 +44,6 @@ EVAL_PER_LEVEL = 12  # held-out problems per level when --eval-per-level is 0 (e
 # 1-3 fit (~26-85 tokens), those of levels 4-5 (~145-190) do not; a chain's sub-call (<= 45) and the
 # parent with its results (<= 49) do
 EVAL_MAX_NEW_TOKENS = 128
-
-
-class Configs(NamedTuple):
-    sft: object
-    baseline: object
-    train: object
-    trained: object
 
 
 def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
@@ -75,6 +67,11 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
     return Configs(scfg, eval_cfg(sft_model, "baseline"), tcfg, eval_cfg(str(root / "train" / "model"), "trained"))
 
 
+TITLES = (f"1/4 warm-start the tiny model on {TASK}: serial or sub-calls, at random",
+          "2/4 evaluate the baseline (orchestrated and forced serial)", "3/4 RL through the sub-call tree",
+          "4/4 evaluate the trained policy and compare")
+
+
 def check(cfg: DemoConfig) -> None:
     from ponder.eval import make_problems
     from ponder.runs import check_out
@@ -84,57 +81,14 @@ def check(cfg: DemoConfig) -> None:
 
 
 def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
-    import torch
+    from ponder.runs import write_json
 
-    from ponder import eval as evaluation
-    from ponder import sft
-    from ponder.ledger import read_meta
-    from ponder.policy.tiny import init_tiny
-    from ponder.report.compare import write_compare
-    from ponder.rl import check as train_check
-    from ponder.rl import run as train_run
-    from ponder.runs import RunDir, write_json
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     root = run_dir.path
     c = stage_configs(cfg, root)
-    times: dict[str, float] = {}
-    t_all = time.perf_counter()
-
-    def stage(name: str, key: str, fn):
-        print(f"\n== {name}", file=sys.stderr, flush=True)
-        t = time.perf_counter()
-        out = fn()
-        times[key] = time.perf_counter() - t
-        return out
-
-    def open_stage(command: str, stage_cfg) -> RunDir:
-        return RunDir.open(command, stage_cfg.out, stage_cfg)
-
-    def warm():
-        init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
-        sft.check(c.sft)
-        return sft.run(c.sft, open_stage("sft", c.sft), progress=progress)
-
-    def evaluate(ecfg):
-        evaluation.check(ecfg)
-        return evaluation.run(ecfg, open_stage("eval", ecfg), progress=progress)
-
-    def train():
-        train_check(c.train)
-        return train_run(c.train, open_stage("train", c.train), progress=progress)
-
-    stage(f"1/4 warm-start the tiny model on {TASK}: serial or sub-calls, at random", "warm_start", warm)
-    stage("2/4 evaluate the baseline (orchestrated and forced serial)", "baseline_eval", lambda: evaluate(c.baseline))
-    stage("3/4 RL through the sub-call tree", "rl", train)
-    stage("4/4 evaluate the trained policy and compare", "trained_eval", lambda: evaluate(c.trained))
-    write_compare(c.baseline.out, c.trained.out, root / "report.html", ("baseline", "trained"))
-    times["total"] = time.perf_counter() - t_all
+    times = run_stages(cfg, root, c, TITLES, progress=progress)
     baseline, trained = summary_of(c.baseline.out), summary_of(c.trained.out)
     summary = {"baseline": baseline, "trained": trained, "claims": check_claims(baseline, trained),
-               "seconds": {k: round(v, 1) for k, v in times.items()},
-               "ledger": read_meta(Path(c.train.out) / "model").get("flops", {}), "config": dataclasses.asdict(cfg)}
+               **footer(cfg, c, times)}
     write_json(root / "summary.json", summary)
     print_summary(summary, run_dir)
     return summary
@@ -148,9 +102,6 @@ def summary_of(eval_run: str | Path) -> dict:
     return {"accuracy": m["orchestrated"]["accuracy"], "serial_accuracy": m["orchestrated"]["serial_accuracy"],
             "by_difficulty": {d: {k: x.get(k) for k in keys} for d, x in m["by_difficulty"].items()}}
 
-
-def _num(x) -> float:
-    return float("nan") if x is None else float(x)
 
 
 def check_claims(baseline: dict, trained: dict) -> dict:

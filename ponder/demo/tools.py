@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-import time
 from pathlib import Path
-from typing import NamedTuple
 
 from ponder.demo.config import DemoConfig
+from ponder.demo.pipeline import Configs, footer, run_stages
+from ponder.demo.pipeline import num as _num
 
 TASK = "toolarith"
 LEVELS = (1, 2, 3, 4, 5)
@@ -40,13 +39,6 @@ EVAL_PER_LEVEL = 40  # held-out problems per level when --eval-per-level is 0
 EVAL_MAX_NEW_TOKENS = 96  # per rollout, the injected result included (the level-5 tool trace is ~50)
 KEYS = ("tool_rate", "accuracy", "accuracy_with_tool", "accuracy_without_tool", "mean_tokens", "tool_tokens",
         "tool_errors", "tool_latency_s")
-
-
-class Configs(NamedTuple):
-    sft: object
-    baseline: object
-    train: object
-    trained: object
 
 
 def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
@@ -70,6 +62,11 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
     return Configs(scfg, eval_cfg(sft_model, "baseline"), tcfg, eval_cfg(str(root / "train" / "model"), "trained"))
 
 
+TITLES = ("1/4 warm-start the tiny model on toolarith: call the calculator or answer, at random",
+          "2/4 evaluate the baseline with the calculator available", "3/4 RL with a price per tool call",
+          "4/4 evaluate the trained policy and compare")
+
+
 def check(cfg: DemoConfig) -> None:
     from ponder.eval import make_problems
     from ponder.runs import check_out
@@ -79,57 +76,14 @@ def check(cfg: DemoConfig) -> None:
 
 
 def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
-    import torch
+    from ponder.runs import write_json
 
-    from ponder import eval as evaluation
-    from ponder import sft
-    from ponder.ledger import read_meta
-    from ponder.policy.tiny import init_tiny
-    from ponder.report.compare import write_compare
-    from ponder.rl import check as train_check
-    from ponder.rl import run as train_run
-    from ponder.runs import RunDir, write_json
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     root = run_dir.path
     c = stage_configs(cfg, root)
-    times: dict[str, float] = {}
-    t_all = time.perf_counter()
-
-    def stage(name: str, key: str, fn):
-        print(f"\n== {name}", file=sys.stderr, flush=True)
-        t = time.perf_counter()
-        out = fn()
-        times[key] = time.perf_counter() - t
-        return out
-
-    def open_stage(command: str, stage_cfg) -> RunDir:
-        return RunDir.open(command, stage_cfg.out, stage_cfg)
-
-    def warm():
-        init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
-        sft.check(c.sft)
-        return sft.run(c.sft, open_stage("sft", c.sft), progress=progress)
-
-    def evaluate(ecfg):
-        evaluation.check(ecfg)
-        return evaluation.run(ecfg, open_stage("eval", ecfg), progress=progress)
-
-    def train():
-        train_check(c.train)
-        return train_run(c.train, open_stage("train", c.train), progress=progress)
-
-    stage("1/4 warm-start the tiny model on toolarith: call the calculator or answer, at random", "warm_start", warm)
-    stage("2/4 evaluate the baseline with the calculator available", "baseline_eval", lambda: evaluate(c.baseline))
-    stage("3/4 RL with a price per tool call", "rl", train)
-    stage("4/4 evaluate the trained policy and compare", "trained_eval", lambda: evaluate(c.trained))
-    write_compare(c.baseline.out, c.trained.out, root / "report.html", ("baseline", "trained"))
-    times["total"] = time.perf_counter() - t_all
+    times = run_stages(cfg, root, c, TITLES, progress=progress)
     baseline, trained = summary_of(c.baseline.out), summary_of(c.trained.out)
     summary = {"baseline": baseline, "trained": trained, "claims": check_claims(baseline, trained),
-               "reward": c.train.reward, "seconds": {k: round(v, 1) for k, v in times.items()},
-               "ledger": read_meta(Path(c.train.out) / "model").get("flops", {}), "config": dataclasses.asdict(cfg)}
+               "reward": c.train.reward, **footer(cfg, c, times)}
     write_json(root / "summary.json", summary)
     print_summary(summary, run_dir)
     return summary
@@ -141,9 +95,6 @@ def summary_of(eval_run: str | Path) -> dict:
     return {"accuracy": m["accuracy"], "tool_rate": m["tool_rate"],
             "by_difficulty": {str(d): {k: x.get(k) for k in KEYS} for d, x in m["by_difficulty"].items()}}
 
-
-def _num(x) -> float:
-    return float("nan") if x is None else float(x)
 
 
 def check_claims(baseline: dict, trained: dict) -> dict:
