@@ -7,6 +7,8 @@
     tools         ponder/demo/tools.py      RL with a priced calculator: call it where it pays
     all           every axis above, each in a sub-directory of the run (<out>/<axis>/), with one
                   summary.json {axis: its summary} and a report.html of every axis's claims
+
+The abstraction and tools axes run their stages through ponder/demo/pipeline.py (run_stages).
 """
 
 from __future__ import annotations
