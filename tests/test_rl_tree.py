@@ -1,7 +1,6 @@
 """Training through a sub-call tree: injected tokens are masked out, and every token a child
 generated is trained with its root's advantage."""
 
-import dataclasses
 
 import pytest
 import torch

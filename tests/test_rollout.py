@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from ponder.rollout import Limits, Rollout, Segment, SubCalls, run_multiturn
 from ponder.types import Completion, Sampling

@@ -449,7 +449,9 @@ def test_chains_subcall_trace_is_short_to_state_and_fits_where_the_serial_trace_
     assert tok.decode(ids[:-1]) == ("<spawn>4>5</spawn><spawn>2>3</spawn><join>"
                                     "<result>9</result><result>3</result><answer>93</answer>")
     assert [m for t, m in zip(ids, mask) if tok.decode([t]) == "<result>"] == [0, 0]  # injected: not learnt
-    n = lambda text: len(tok.encode(text, add_special_tokens=False)) + 1  # + EOS
+    def n(text):
+        return len(tok.encode(text, add_special_tokens=False)) + 1  # + EOS
+
     for p in task.sample(20, 5, seed=1):
         serial = n(serial_completion(task, p, True))
         child = max(n(serial_completion(task, s, True)) for s in task.subproblems(p))

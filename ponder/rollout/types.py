@@ -12,7 +12,7 @@ are context the policy conditions on, masked out of the loss and of every genera
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ponder.errors import PonderError
