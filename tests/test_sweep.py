@@ -74,6 +74,7 @@ PIPE = {"pipeline": [{"name": "sft", "command": "sft", "config": {"model": "m"}}
     ({"curve": {"x": "time"}}, "curve.x: expected one of"),
     ({"pipeline": [{"command": "eval"}]}, "exactly one of `command`"),
     ({"grid": {"eval.temperature": [0.5]}}, "options have no dots"),
+    ({"grid": {"temprature": [0.5, 1.0]}}, "base: `ponder eval` has no option 'temprature'; did you mean 'temperature'?"),
 ])
 def test_bad_spec_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, change, message):
     spec = _write(tmp_path / "spec.yaml", {**GOOD, **change})
@@ -94,6 +95,8 @@ def test_bad_spec_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, change
     ({"grid": {"lr": [1, 2]}}, "must be STAGE.OPTION"),
     ({"base": {}}, "`base` is for a single `command`"),
     ({"curve": {"stage": "eval"}}, "curve.stage: 'eval' names no stage"),
+    ({"pipeline": [{"name": "sft", "command": "sft", "config": {"stepz": 3}}], "grid": {}},
+     "stage sft: `ponder sft` has no option 'stepz'; did you mean 'steps'?"),
 ])
 def test_bad_pipeline_spec(tmp_path, capsys, change, message):
     spec = _write(tmp_path / "spec.yaml", {**PIPE, **change})
@@ -189,6 +192,8 @@ def test_dry_run_of_the_examples_lists_the_runs_and_writes_nothing(tmp_path, mon
     text = capsys.readouterr().out
     assert "2 arm(s) x 3 seed(s) = 6 runs" in text and "window=curated" in text and "window=uncurated" in text
     assert "(run once per seed): sft" in text
+    for spec in sorted((REPO / "examples").glob("*.yaml")):  # every shipped spec stays valid
+        assert main(["sweep", str(spec), "--dry-run"]) == 0, spec.name
     assert list(tmp_path.iterdir()) == []
 
 

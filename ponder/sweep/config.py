@@ -41,6 +41,9 @@ from ponder.config import parse_int_list
 from ponder.errors import PonderError
 
 SWEEPABLE = ("train", "eval", "curate", "sft", "demo")
+CONFIGS = {"train": ("ponder.rl", "TrainConfig"), "eval": ("ponder.eval", "EvalConfig"),  # command -> its config
+           "curate": ("ponder.curate", "CurateConfig"), "sft": ("ponder.sft", "SFTConfig"),  # class (module, name),
+           "demo": ("ponder.demo", "DemoConfig")}  # imported only to read option names: no torch, no model
 SPEC_KEYS = ("command", "base", "pipeline", "grid", "seeds", "metrics", "resources", "curve")
 RESERVED = ("out", "resume", "seed")  # set per run by the sweep, never by the spec
 STAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*$")
@@ -140,6 +143,7 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
                         _parse_config(data.get("base") or {}, "base", bad)),)
     pipeline = "pipeline" in data
     grid = _parse_grid(data.get("grid") or {}, stages, pipeline, bad)
+    _check_options(stages, grid, pipeline, bad)
     metrics = _parse_metrics(data.get("metrics") or [], stages, pipeline, grid, bad)
     spec = SweepSpec(stages=stages, pipeline=pipeline, grid=grid, seeds=_parse_seeds(data.get("seeds", [0]), bad),
                      metrics=metrics, resources=_parse_resources(data.get("resources") or {}, bad),
@@ -164,6 +168,29 @@ def _parse_config(config: Any, where: str, bad) -> dict:
         if k in config:
             raise bad(f"{where}: {k!r} is set per run by the sweep ({_reserved_why(k)}); remove it")
     return config
+
+
+def _check_options(stages, grid, pipeline: bool, bad) -> None:
+    """Every option a stage's config or a grid key sets is an option of that stage's command, so a
+    misspelt option fails here, in one line, not in every arm once the sweep has started."""
+    import difflib
+    import importlib
+
+    from ponder.config import canonical_keys
+
+    for stage in stages:
+        module, name = CONFIGS[stage.command]
+        cls = getattr(importlib.import_module(module), name)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        gridded = [key.partition(".")[2] if pipeline else key for key, _ in grid
+                   if not pipeline or key.partition(".")[0] == stage.name]
+        where = f"stage {stage.name}" if pipeline else "base"
+        for option in [*stage.config, *(g.replace("-", "_") for g in gridded)]:
+            if canonical_keys(cls, {option: None}, where).keys() <= fields:
+                continue
+            close = difflib.get_close_matches(option, sorted(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise bad(f"{where}: `ponder {stage.command}` has no option {option!r}{hint}")
 
 
 def _reserved_why(key: str) -> str:
