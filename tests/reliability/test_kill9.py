@@ -170,20 +170,26 @@ DEMO_ARGS = ["--sft-steps", "10", "--rl-steps", "2", "--eval-per-level", "1", "-
              "--window", "0,1"]
 
 
+def _no_wall_clock(x):
+    if isinstance(x, dict):
+        return {k: _no_wall_clock(v) for k, v in x.items() if k not in TIMING and not k.endswith("_s")}
+    return x
+
+
 def _summary(run: Path) -> dict:
-    """summary.json without its wall-clock seconds, config.resume (how it was started) and config.out."""
+    """summary.json without its wall-clock fields (`seconds`, and the per-level `wall_s` of the
+    abstraction axis), config.resume (how it was started) and config.out."""
     import json
 
     s = json.loads((run / "summary.json").read_text())
-    s.pop("seconds")
     s["config"].pop("resume"), s["config"].pop("out")
-    return s
+    return _no_wall_clock(s)
 
 
 def test_demo_kill9_resume_same_summary(tmp_path):
     """The calibration demo (sft, eval, curate, train, eval in sub-directories) killed at seeded
     moments and resumed: finished stages are skipped, the killed one continues through its own
-    --resume. Every stage is deterministic on CPU, so summary.json (less its seconds), both
+    --resume. Every stage is deterministic on CPU, so summary.json (less wall clock), both
     evaluations' samples and both models equal an uninterrupted demo's."""
     a, b, log = _stage(tmp_path, "demo", DEMO_ARGS, seed=16)
     keys = ["problem_id", "sample"]
@@ -193,6 +199,24 @@ def test_demo_kill9_resume_same_summary(tmp_path):
                 for e in ("baseline", "trained"))
     record("demo", log, equal, "summary.json (less seconds) equal, both evals' samples equal, sft and RL models "
            "bit-identical")
+    assert equal, log
+
+
+def test_tools_demo_kill9_resume_same_summary(tmp_path):
+    """The tools axis (sft, eval, RL, eval through ponder/demo/pipeline.py, which the abstraction
+    axis shares) killed at two seeded moments and resumed: the same summary, samples and model."""
+    args = ["--axis", "tools", "--sft-steps", "10", "--rl-steps", "1", "--eval-per-level", "1", "--eval-n", "1"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    ref_s = run_ok(ponder("demo", *args, "--out", str(a)))
+    log = kill_and_resume(ponder("demo", *args, "--out", str(b)), ponder("demo", "--resume", "--out", str(b)),
+                          b, schedule(18, 2), ref_s)
+    assert not log.unreadable, log.unreadable
+    keys = ["problem_id", "sample"]
+    equal = _summary(a) == _summary(b) and _weights_equal(a / "train" / "model", b / "train" / "model") \
+        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
+                for e in ("baseline", "trained"))
+    record("demo --axis tools", log, equal, "summary.json (less wall clock) equal, both evals' samples equal, "
+           "RL model bit-identical")
     assert equal, log
 
 
