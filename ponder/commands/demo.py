@@ -22,6 +22,6 @@ def run(args) -> int:
 
     cfg = resolve_config(demo.DemoConfig, args)
     demo.check(cfg)
-    run_dir = RunDir.open("demo", cfg.out, cfg)
+    run_dir = RunDir.open("demo", cfg.out, cfg, resume=cfg.resume)
     demo.run(cfg, run_dir)  # prints the table and the run directory
     return 0

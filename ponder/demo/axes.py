@@ -39,6 +39,11 @@ def check(cfg) -> None:
     from ponder.runs import check_out
 
     if cfg.axis != "all":
+        if cfg.resume:  # the run directory is an earlier demo of the same config; the stages check the rest
+            from ponder.demo.config import RESUME_KEYS
+
+            check_out(cfg.out, resume=True, cfg=cfg, keys=RESUME_KEYS)
+            cfg = dataclasses.replace(cfg, out=None, resume=False)
         return axis_module(cfg.axis).check(cfg)
     check_out(cfg.out)
     for name in _axes(cfg):

@@ -11,6 +11,10 @@ TASK = "arith"  # the demo's one task: its levels separate "answer directly" fro
 LEVELS = (1, 2, 3, 4, 5)
 EVAL_MAX_NEW_TOKENS = 128  # the longest level-5 oracle completion is 46 tokens
 CURATE_SEED_OFFSET = 7  # curation's pool is drawn apart from the eval set and the RL prompts
+NO_RESUME = ("strategy", "all")  # axes whose stages are not run through ponder/demo/resume.py
+# Fields that must match for --resume to continue a demo rather than mix two (threads only changes speed).
+RESUME_KEYS = ("axis", "seed", "size", "sft_steps", "rl_steps", "eval_per_level", "eval_n", "eval_temperature",
+               "curate_pool", "window", "long")
 
 
 @dataclass
@@ -36,6 +40,9 @@ class DemoConfig:
                                                                               "metavar": "LOW,HIGH"})
     long: bool = field(default=False, metadata={"help": "the longer version: twice the warm start and RL steps"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})
+    resume: bool = field(default=False, metadata={"help": "continue an interrupted demo in --out: finished stages are "
+                                                 "skipped, the interrupted one continues through its own --resume "
+                                                 "(not for --axis strategy or all)"})
 
     def __post_init__(self):
         if self.axis not in ("calibration", "strategy", "abstraction", "tools", "all"):
@@ -53,3 +60,8 @@ class DemoConfig:
             raise PonderError(f"--eval-temperature must be >= 0, got {self.eval_temperature}")
         if self.threads < 0:
             raise PonderError(f"--threads must be >= 0, got {self.threads}")
+        if self.resume and not self.out:
+            raise PonderError("--resume needs --out RUN (the run directory to continue)")
+        if self.resume and self.axis in NO_RESUME:
+            raise PonderError(f"--resume is not available for --axis {self.axis} (its RL arms run side by side "
+                              "outside the demo's stage record); start a new --out")

@@ -32,39 +32,44 @@ def run_stages(cfg, root: Path, c: Configs, titles: tuple[str, str, str, str], *
 
     from ponder import eval as evaluation
     from ponder import sft
+    from ponder.demo.resume import Stages
     from ponder.policy.tiny import init_tiny
     from ponder.report.compare import write_compare
     from ponder.rl import check as train_check
     from ponder.rl import run as train_run
-    from ponder.runs import RunDir
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     times: dict[str, float] = {}
     t_all = time.perf_counter()
 
-    def open_stage(command: str, stage_cfg) -> RunDir:
-        return RunDir.open(command, stage_cfg.out, stage_cfg)
+    stages = Stages(root, resume=getattr(cfg, "resume", False))  # --resume: skip finished stages
 
     def warm():
-        init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
-        sft.check(c.sft)
-        sft.run(c.sft, open_stage("sft", c.sft), progress=progress)
+        scfg = stages.prepare(c.sft)
+        if not scfg.resume:  # deterministic: a resumed demo rebuilds the same init/
+            init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
+        sft.check(scfg)
+        sft.run(scfg, stages.open("sft", scfg), progress=progress)
 
     def evaluate(ecfg):
+        ecfg = stages.prepare(ecfg)
         evaluation.check(ecfg)
-        evaluation.run(ecfg, open_stage("eval", ecfg), progress=progress)
+        evaluation.run(ecfg, stages.open("eval", ecfg), progress=progress)
 
     def train():
-        train_check(c.train)
-        train_run(c.train, open_stage("train", c.train), progress=progress)
+        tcfg = stages.prepare(c.train)
+        train_check(tcfg)
+        train_run(tcfg, stages.open("train", tcfg), progress=progress)
 
     steps = (("warm_start", warm), ("baseline_eval", lambda: evaluate(c.baseline)), ("rl", train),
              ("trained_eval", lambda: evaluate(c.trained)))
     for title, (key, fn) in zip(titles, steps):
         print(f"\n== {title}", file=sys.stderr, flush=True)
         t = time.perf_counter()
-        fn()
+        if not stages.done(key):
+            fn()
+            stages.mark(key)
         times[key] = time.perf_counter() - t
     write_compare(c.baseline.out, c.trained.out, root / "report.html", ("baseline", "trained"))
     times["total"] = time.perf_counter() - t_all

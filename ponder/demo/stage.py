@@ -103,13 +103,14 @@ def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
 
     from ponder import curate, sft
     from ponder import eval as evaluation
+    from ponder.demo.resume import Stages
     from ponder.ledger import read_meta
     from ponder.policy import load_policy
     from ponder.policy.tiny import init_tiny
     from ponder.report.compare import write_compare
     from ponder.rl import check as train_check
     from ponder.rl import run as train_run
-    from ponder.runs import RunDir, write_json
+    from ponder.runs import write_json
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -119,44 +120,66 @@ def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
     times: dict[str, float] = {}
     t_all = time.perf_counter()
 
-    def open_stage(command: str, stage_cfg) -> RunDir:
-        return RunDir.open(command, stage_cfg.out, stage_cfg)
+    stages = Stages(root, resume=cfg.resume)  # --resume: finished stages are skipped, the others continue
+    sft_model = Path(configs.sft.out) / "model"
+    policy = None
+
+    def shared_policy():  # one policy for the baseline eval and curation
+        nonlocal policy
+        if policy is None:
+            policy = load_policy(str(sft_model), backend="hf")
+        return policy
 
     _stage("1/5 build the tiny model and warm-start it (uncalibrated: thinks at random)")
     t = time.perf_counter()
-    init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
-    sft.check(configs.sft)
-    sft_model = sft.run(configs.sft, open_stage("sft", configs.sft), progress=progress)
+    if not stages.done("warm_start"):
+        scfg = stages.prepare(configs.sft)
+        if not scfg.resume:  # deterministic: a resumed demo rebuilds the same init/
+            init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
+        sft.check(scfg)
+        sft_model = sft.run(scfg, stages.open("sft", scfg), progress=progress)
+        stages.mark("warm_start")
     times["warm_start"] = time.perf_counter() - t
 
     _stage("2/5 evaluate the warm-started baseline")
     t = time.perf_counter()
-    evaluation.check(configs.baseline)
-    policy = load_policy(str(sft_model), backend="hf")  # shared by the baseline eval and curation
-    evaluation.run(configs.baseline, open_stage("eval", configs.baseline), progress=progress, policy=policy)
+    if not stages.done("baseline_eval"):
+        bcfg = stages.prepare(configs.baseline)
+        evaluation.check(bcfg)
+        evaluation.run(bcfg, stages.open("eval", bcfg), progress=progress, policy=shared_policy())
+        stages.mark("baseline_eval")
     times["baseline_eval"] = time.perf_counter() - t
 
     _stage("3/5 curate a learnable pool")
     t = time.perf_counter()
-    curate.check(configs.curate)
-    curated = curate.run(configs.curate, open_stage("curate", configs.curate), progress=progress, policy=policy)
-    if not curated.kept:
-        raise PonderError(f"curation kept no problems (see {configs.curate.out}/report.html): the warm start is too "
-                          "weak; raise --sft-steps")
-    del policy
+    if not stages.done("curate"):
+        ccfg = stages.prepare(configs.curate)
+        curate.check(ccfg)
+        curated = curate.run(ccfg, stages.open("curate", ccfg), progress=progress, policy=shared_policy())
+        if not curated.kept:
+            raise PonderError(f"curation kept no problems (see {configs.curate.out}/report.html): the warm start is too "
+                              "weak; raise --sft-steps")
+        stages.mark("curate")
+    policy = None
     times["curate"] = time.perf_counter() - t
 
     _stage("4/5 RL with correctness + an effort-aware reward")
     t = time.perf_counter()
-    train_check(configs.train)
-    train_run(configs.train, open_stage("train", configs.train), progress=progress)
+    if not stages.done("rl"):
+        tcfg = stages.prepare(configs.train)
+        train_check(tcfg)
+        train_run(tcfg, stages.open("train", tcfg), progress=progress)
+        stages.mark("rl")
     trained_model = Path(configs.train.out) / "model"
     times["rl"] = time.perf_counter() - t
 
     _stage("5/5 evaluate the trained policy and compare")
     t = time.perf_counter()
-    evaluation.check(configs.trained)
-    evaluation.run(configs.trained, open_stage("eval", configs.trained), progress=progress)
+    if not stages.done("trained_eval"):
+        ecfg = stages.prepare(configs.trained)
+        evaluation.check(ecfg)
+        evaluation.run(ecfg, stages.open("eval", ecfg), progress=progress)
+        stages.mark("trained_eval")
     write_compare(configs.baseline.out, configs.trained.out, root / "report.html", ("baseline", "trained"))
     times["trained_eval"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t_all

@@ -24,8 +24,11 @@ from pathlib import Path
 from ponder.eval.config import EvalConfig
 
 # Config fields that must match for --resume to continue a run rather than mix two evaluations.
+# `backend` and `api` change what is sampled (engine; a chat template or ponder's own prompt);
+# base_url and concurrency do not: a restarted server may listen elsewhere and serve the same model.
 RESUME_KEYS = ("model", "tasks", "levels", "n", "per_level", "temperature", "top_p", "max_new_tokens", "seed",
-               "data_seed", "batch_problems", "mode", "think_budget", "extract", "instruction", "tools")
+               "data_seed", "batch_problems", "mode", "think_budget", "extract", "instruction", "tools",
+               "backend", "api")
 
 
 def check(cfg: EvalConfig) -> None:

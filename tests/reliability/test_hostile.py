@@ -176,3 +176,36 @@ def test_reasoning_gym_scorers_contain_hostile_answers(world, dataset):
     for name, text in _text_payloads(world).items():
         tally.check(name, world, score, (good, _answer(text)), honest, ITEM_TIMEOUT_S + SLACK_S)
     tally.record()
+
+
+# -- tool calls: the sandboxed `python` tool and `calc`, through the tools runtime (ponder.tools.Tools)
+TOOL_TIMEOUT_S = 10.0  # the runtime's wall clock per call; the python tool's sandbox stops at 5 s itself
+
+
+def test_tools_runtime_contains_hostile_calls(world):
+    """Every payload as a tool call through one `Tools` environment (python and calc): nothing
+    escapes, no sandbox process outlives the call, the secret never shows in a result, each call
+    ends within its bound, and the same environment answers the next honest call correctly.
+    The input cap is raised so the deep and long payloads reach the tools instead of being
+    refused as too_long (that path has its own test in tests/test_tools.py)."""
+    from ponder.tools import Tools
+
+    env = Tools.from_spec("python,calc", timeout_s=TOOL_TIMEOUT_S, max_input_chars=300_000, max_output_chars=4096)
+
+    def score(raw: str, want: str | None = None) -> float:
+        """An honest call: 1.0 when its result is `want`. A hostile one: 1.0 when its result shows
+        the secret (Tally counts that as an escape)."""
+        out = env.call(raw).output
+        return float(out == want) if want is not None else float(world.secret in out)
+
+    py = ('<tool name="python">print(6 * 7)</tool>', "42")
+    calc = ('<tool name="calc">6*7</tool>', "42")
+    tally = Tally("tools (python, calc)")
+    bound = TOOL_TIMEOUT_S + SLACK_S
+    secrets = {name: src.replace("def f(x):", "def f(x=None):") + "\nprint(f())"
+               for name, src in secret_payloads(world).items()}
+    for name, src in {**python_payloads(world), **secrets}.items():
+        tally.check(f"python/{name}", world, score, (f'<tool name="python">{src}</tool>',), py, bound, secret=True)
+    for name, text in _text_payloads(world).items():
+        tally.check(f"calc/{name}", world, score, (f'<tool name="calc">{text}</tool>',), calc, bound, secret=True)
+    tally.record()

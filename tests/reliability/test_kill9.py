@@ -164,3 +164,86 @@ def test_sweep_kill9_resume_same_arms(tiny, tmp_path):
     equal = len(arms) == 2 and all(_table(a / p, keys) == _table(b / p, keys) for p in arms)
     record("sweep", log, equal, "both arms' samples.parquet equal")
     assert equal, log
+
+
+DEMO_ARGS = ["--sft-steps", "10", "--rl-steps", "2", "--eval-per-level", "1", "--eval-n", "1", "--curate-pool", "5",
+             "--window", "0,1"]
+
+
+def _no_wall_clock(x):
+    if isinstance(x, dict):
+        return {k: _no_wall_clock(v) for k, v in x.items() if k not in TIMING and not k.endswith("_s")}
+    return x
+
+
+def _summary(run: Path) -> dict:
+    """summary.json without its wall-clock fields (`seconds`, and the per-level `wall_s` of the
+    abstraction axis), config.resume (how it was started) and config.out."""
+    import json
+
+    s = json.loads((run / "summary.json").read_text())
+    s["config"].pop("resume"), s["config"].pop("out")
+    return _no_wall_clock(s)
+
+
+def test_demo_kill9_resume_same_summary(tmp_path):
+    """The calibration demo (sft, eval, curate, train, eval in sub-directories) killed at seeded
+    moments and resumed: finished stages are skipped, the killed one continues through its own
+    --resume. Every stage is deterministic on CPU, so summary.json (less wall clock), both
+    evaluations' samples and both models equal an uninterrupted demo's."""
+    a, b, log = _stage(tmp_path, "demo", DEMO_ARGS, seed=16)
+    keys = ["problem_id", "sample"]
+    equal = _summary(a) == _summary(b) and _weights_equal(a / "sft" / "model", b / "sft" / "model") \
+        and _weights_equal(a / "train" / "model", b / "train" / "model") \
+        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
+                for e in ("baseline", "trained"))
+    record("demo", log, equal, "summary.json (less seconds) equal, both evals' samples equal, sft and RL models "
+           "bit-identical")
+    assert equal, log
+
+
+def test_tools_demo_kill9_resume_same_summary(tmp_path):
+    """The tools axis (sft, eval, RL, eval through ponder/demo/pipeline.py, which the abstraction
+    axis shares) killed at two seeded moments and resumed: the same summary, samples and model."""
+    args = ["--axis", "tools", "--sft-steps", "10", "--rl-steps", "1", "--eval-per-level", "1", "--eval-n", "1"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    ref_s = run_ok(ponder("demo", *args, "--out", str(a)))
+    log = kill_and_resume(ponder("demo", *args, "--out", str(b)), ponder("demo", "--resume", "--out", str(b)),
+                          b, schedule(18, 2), ref_s)
+    assert not log.unreadable, log.unreadable
+    keys = ["problem_id", "sample"]
+    equal = _summary(a) == _summary(b) and _weights_equal(a / "train" / "model", b / "train" / "model") \
+        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
+                for e in ("baseline", "trained"))
+    record("demo --axis tools", log, equal, "summary.json (less wall clock) equal, both evals' samples equal, "
+           "RL model bit-identical")
+    assert equal, log
+
+
+def test_demo_resume_is_refused_in_one_line_where_an_axis_cannot_resume(tmp_path):
+    import subprocess
+
+    from killpoints import env
+
+    r = subprocess.run(ponder("demo", "--axis", "strategy", "--resume", "--out", str(tmp_path / "x")), env=env(),
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and "--resume is not available for --axis strategy" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_eval_resume_refuses_another_backend_or_api(tmp_path):
+    """Before: --resume with --api chat continued a run sampled through the completions API
+    (ponder's prompt vs the server's chat template), mixing two evaluations in one table."""
+    from ponder.errors import PonderError
+    from ponder.eval import EvalConfig, check
+    from ponder.runs import RunDir, release_run
+
+    out = str(tmp_path / "run")
+    first = EvalConfig(model="m", tasks=("arith",), levels=(1,), per_level=1, backend="openai",
+                       base_url="http://127.0.0.1:9/v1", out=out)
+    release_run(RunDir.open("eval", out, first).path)
+    for change, name in (({"api": "chat"}, "api"), ({"backend": "hf", "base_url": ""}, "backend")):
+        cfg = EvalConfig(**{**{k: getattr(first, k) for k in ("model", "tasks", "levels", "per_level", "backend",
+                                                                "base_url", "out")}, **change, "resume": True})
+        with pytest.raises(PonderError, match=f"--resume: {name} was"):
+            check(cfg)

@@ -322,3 +322,25 @@ def test_the_cli_exits_2_with_one_line_when_the_server_keeps_failing(tmp_path):
                     "(last: HTTP 429: injected 429)")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "samples.parquet").exists()
+
+
+def test_an_openai_eval_killed_at_seeded_points_resumes_to_the_same_samples(tmp_path):
+    """`ponder eval --backend openai` (a real subprocess) against a healthy, slow loopback server,
+    SIGKILLed at seeded moments, then `--resume`: the finished samples equal an uninterrupted run's
+    as a set of (problem, sample, text, score, tokens) rows, and every file stays readable. The
+    server's answer is a pure function of the request (prompt, seed), so the rows are comparable
+    exactly; the order of rows may differ (batches land in parallel), so they are compared sorted."""
+    from killpoints import kill_and_resume, ponder, record, run_ok, schedule
+
+    with FaultServer(lambda i: "slow:0.1") as srv:
+        args = ["--backend", "openai", "--base-url", srv.url, "--model", "m", "--tasks", "arith", "--levels", "1-3",
+                "--per-level", "4", "-n", "2", "--batch-problems", "1", "--no-orchestrate", "--concurrency", "1",
+                "--verify-workers", "1"]
+        a, b = tmp_path / "a", tmp_path / "b"
+        ref_s = run_ok(ponder("eval", *args, "--out", str(a)))
+        log = kill_and_resume(ponder("eval", *args, "--out", str(b)), ponder("eval", "--resume", "--out", str(b)),
+                              b, schedule(31, 3), ref_s)  # early moments: a resumed run is shorter
+    assert not log.unreadable, log.unreadable
+    equal = _rows(a) == _rows(b) and len(_rows(a)) == 12 * 2
+    record("eval --backend openai", log, equal, f"samples.parquet equal as a set ({len(_rows(a))} rows)")
+    assert equal and log.killed >= 1, log
