@@ -131,7 +131,7 @@ def test_subcall_balanced_forces_half_of_each_group_to_spawn_and_credits_the_fir
             return [[self._one(p) for _ in range(n)] for p in prompts]
 
         def _one(self, context):
-            prompt, _, done = context.partition("\n")
+            done = context.partition("\n")[2]
             results = re.findall(r"<result>(.*?)</result>", done)
             if results:
                 text = f"<answer>{''.join(results)}</answer>"
