@@ -52,7 +52,8 @@ def test_mode_strategies_come_from_the_table():
     assert isinstance(TrainConfig(model="x", modes="balanced").mode_strategy, Balanced)
     plan = TrainConfig(model="x", modes="plan_balanced", mode_weight=10.0).mode_strategy
     assert isinstance(plan, PlanBalanced) and plan.tags == ("<plan>", "<answer>") and plan.weight == 10.0
-    assert set(MODE_STRATEGIES) == {"on_policy", "balanced", "plan_balanced", "subcalls", "tools", "tool_balanced"}
+    assert set(MODE_STRATEGIES) == {"on_policy", "balanced", "plan_balanced", "subcalls", "tools", "tool_balanced",
+                                    "subcall_balanced"}
     rewards = torch.tensor([[1.0, 0.0, 1.25, 0.0]])
     assert OnPolicy().advantages(rewards, "group").shape == (4,)
     assert Balanced().advantages(rewards, "group").shape == (4, 2)

@@ -5,6 +5,7 @@ generated is trained with its root's advantage."""
 import pytest
 import torch
 
+from ponder.errors import PonderError
 from ponder.rl import TrainConfig
 from ponder.rl.rollout import Batch
 from ponder.rl.update import build_tensors, row_owners, step, token_logprobs
@@ -104,3 +105,54 @@ def test_subcalls_strategy_trains_end_to_end_on_the_tiny_model(tiny, tmp_path):
     run(cfg, RunDir.open("train", cfg.out, cfg), progress=False)
     (m,) = read_jsonl(tmp_path / "run" / "metrics.jsonl")
     assert {"decompose_rate", "critical_path_tokens"} <= set(m)
+
+
+def test_subcall_balanced_forces_half_of_each_group_to_spawn_and_credits_the_first_token():
+    """Half of each group opens with a forced <spawn> (its children run), half with a forced <think>;
+    the forced token's advantage is its half's mean reward against the group's."""
+    import re
+
+    import torch
+
+    from ponder.policy.tokenizer import build_tokenizer
+    from ponder.rl.modes import SubCallBalanced
+    from ponder.types import Completion, Problem, Sampling
+
+    class Either:
+        """Scripted: spawns both parts after <spawn>, solves serially after <think>, answers a child."""
+
+        tokenizer = build_tokenizer()
+
+        def render(self, problem, suffix=""):
+            return getattr(problem, "prompt", problem) + "\n" + suffix  # a child is rendered from its text
+
+        def generate(self, prompts, n, sampling):
+            return [[self._one(p) for _ in range(n)] for p in prompts]
+
+        def _one(self, context):
+            done = context.partition("\n")[2]
+            results = re.findall(r"<result>(.*?)</result>", done)
+            if results:
+                text = f"<answer>{''.join(results)}</answer>"
+            elif done.endswith("<spawn>"):
+                text = "1>1</spawn><spawn>2>1</spawn><join>"
+            elif done.endswith("<think>"):
+                text = "x</think><answer>0</answer>"
+            else:  # a child
+                text = "<answer>8</answer>"
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            return Completion(text, ids, num_tokens=len(ids))
+
+    cfg = TrainConfig(model="x", tasks=("chains",), modes="subcall_balanced", max_turns=2, group_size=4)
+    modes = cfg.mode_strategy
+    assert isinstance(modes, SubCallBalanced)
+    comps = modes.rollout(Either(), [Problem(id="c", prompt="1>1,2>1", answer="89", task="chains", difficulty=1)], 4,
+                          Sampling.to_answer(max_new_tokens=96), "")
+    assert [len(c.rollout.children) for c in comps] == [2, 2, 0, 0]
+    spawn, think = Either.tokenizer.convert_tokens_to_ids(["<spawn>", "<think>"])
+    assert [c.token_ids[0] for c in comps] == [spawn, spawn, think, think]
+    assert comps[2].text.startswith("<think>x</think>")
+    adv = modes.advantages(torch.tensor([[1.0, 1.0, 0.0, 0.0]]), "group")
+    assert adv.shape == (4, 2) and adv[0, 0] > 0 > adv[2, 0]  # the forced spawn is credited, the forced think not
+    with pytest.raises(PonderError, match="even --group-size"):
+        TrainConfig(model="x", tasks=("chains",), modes="subcall_balanced", group_size=3)

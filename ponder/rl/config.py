@@ -36,14 +36,15 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "let ponder.curate.curriculum open levels by pass rate"})
     data_seed: int = field(default=12345, metadata={"help": "generation seed of training problems (keep apart from eval seeds)"})
     prompt_suffix: str = field(default="", metadata={"help": "text every completion is started with (Policy.render's suffix, e.g. '<think>')"})
-    modes: Literal["on_policy", "balanced", "plan_balanced", "subcalls", "tools", "tool_balanced"] = field(default="on_policy", metadata={"help": "how each group's "
+    modes: Literal["on_policy", "balanced", "plan_balanced", "subcalls", "tools", "tool_balanced", "subcall_balanced"] = field(default="on_policy", metadata={"help": "how each group's "
                          "modes are sampled (ponder.rl.modes): on_policy, or balanced (AdaptThink: half of each group "
                          "starts with <think>, half with <answer>, so both modes are compared on every prompt; logs "
                          "p_think, the policy's own think-rate), or plan_balanced (the same with <plan>; logs p_plan), "
                          "or subcalls (multi-turn rollouts in which the policy may spawn sub-calls of itself, trained "
                          "through the whole tree: ponder.rollout), or tools (multi-turn rollouts with the --tools "
                          "the policy may call, results masked out of the loss: ponder.tools), or tool_balanced (tools "
-                         "with half of each group forced to open a call, half to answer directly; logs p_call)"})
+                         "with half of each group forced to open a call, half to answer directly; logs p_call), or "
+                         "subcall_balanced (subcalls with half of each group forced to open <spawn>, half <think>; logs p_spawn)"})
     tools: str = field(default="", metadata={"help": "tools the policy may call, comma-separated (ponder.tools: calc, "
                        "python, or your own @tool); implies --modes tools"})
     max_turns: int = field(default=4, metadata={"help": "with --modes subcalls or tools: policy turns per rollout (2 = "

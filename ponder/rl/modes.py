@@ -310,8 +310,45 @@ class ToolBalanced(Balanced):
         return m
 
 
+@dataclass(frozen=True)
+class SubCallBalanced(Balanced):
+    """`subcalls` in mode-balanced groups (`balanced`'s credit): half of each group is forced to
+    open with `<spawn>` (decompose), half with `<think>` (solve serially), so the two are compared
+    on every prompt however rarely the policy picks one, and the forced token is credited by its
+    half's mean reward against the group's (`first_token_split`); every later token of the root and
+    of its children takes the root's group advantage (column 1), as in `subcalls`. Why: on-policy,
+    the spawn choice moves as one bias shared by every level (splitting pays at the hard levels and
+    spreads to the easy one, docs/abstraction.md); a balanced group shows each prompt both modes.
+    Departure: a child's row also gets the forced-token credit at its first token (the trainer
+    indexes advantages by owner, not by row kind); a child's first token is `<think>` at
+    probability ~1 after the warm start, where the log-probability's gradient vanishes, so this
+    moves nothing measurable. Logs p_spawn (overall and per level) beside the sub-call metrics."""
+
+    max_turns: int = 4  # as SubCallTree
+    tags = ("<spawn>", "<think>")
+
+    def __post_init__(self):
+        super().__post_init__()
+        SubCallTree(max_turns=self.max_turns)  # the same checks
+
+    def rollout(self, policy, problems, group_size, sampling, suffix):
+        from ponder.rollout import Limits, SubCalls, as_completion, run_multiturn
+
+        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
+        prompts = [policy.render(p) for p in problems]
+        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
+        by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, SubCalls(), sampling, limits, n=half)
+                   for tag, tid in zip(self.tags, ids)]
+        return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(problems))
+                for m in range(len(self.tags)) for j in range(half)]
+
+    def metrics(self, policy, batch, temperature):
+        return {**SubCallTree.metrics(self, policy, batch, temperature), **Balanced.metrics(self, policy, batch, temperature)}
+
+
 MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced, "plan_balanced": PlanBalanced,
-                                   "subcalls": SubCallTree, "tools": ToolRollouts, "tool_balanced": ToolBalanced}
+                                   "subcalls": SubCallTree, "tools": ToolRollouts, "tool_balanced": ToolBalanced,
+                                   "subcall_balanced": SubCallBalanced}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
 MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns", "tools": "tools"}
 
