@@ -67,3 +67,11 @@ def test_eval_refuses_an_unknown_tool_and_tools_with_ray():
         EvalConfig(model="x", tools="clac")
     with pytest.raises(PonderError, match="--tools .* --ray"):
         EvalConfig(model="x", tools="calc", ray="local")
+
+
+def test_eval_refuses_tools_over_the_chat_api():
+    """A tool rollout resends the model's text after each result; the chat API would take it as a new
+    user turn, so --tools with --api chat is refused instead of silently evaluating something else."""
+    with pytest.raises(PonderError, match="--tools with --api chat"):
+        EvalConfig(model="x", tools="calc", backend="openai", api="chat")
+    EvalConfig(model="x", tools="calc", backend="openai", api="completions")  # the completions API continues text

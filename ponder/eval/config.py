@@ -113,6 +113,9 @@ class EvalConfig:
             if self.ray_enabled:
                 raise PonderError("--tools runs multi-turn tool rollouts in this process; --ray shards single-turn "
                                   "batches over actors (drop one of them)")
+            if self.backend == "openai" and self.api == "chat":  # each turn would be sent as a new user message
+                raise PonderError("--tools with --api chat: a tool rollout continues the model's own text after each "
+                                  "result, which only --api completions can send (drop --api chat)")
 
     @property
     def budgets(self) -> tuple[int | None, ...]:
