@@ -28,6 +28,7 @@ from ponder.types import Completion, Problem, Sampling
 
 DEFAULT_BATCH = 512  # max rows (prompts x n) decoded together; more prompts run in chunks
 COMPACT_FRACTION = 0.125  # drop finished rows once this share of the batch is done
+LEAN = True  # decode with ponder.policy.lean where it reproduces the model (False: transformers' forward)
 
 
 def _resolve_device(device: str) -> str:
@@ -89,7 +90,7 @@ class HFPolicy:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
         self._stop_filter: dict[tuple[str, ...], Any] = {}
-        self.lean = True  # decode with ponder.policy.lean where it reproduces the model (False: transformers' forward)
+        self.lean = LEAN
 
     @property
     def device(self):
