@@ -14,10 +14,13 @@ for the tiny model, more than its matmuls), so the lean loop below, with a preal
 Which models: `model_type` llama (and those that share its block: mistral without a sliding
 window, qwen2 without one) with a rotary embedding whose frequencies are fixed (`default`,
 `linear`, `llama3`; not `dynamic`), silu MLP, optional attention biases; a peft LoRA wrapper is
-folded in once per call (W + scale * B A, peft's own `get_delta_weight`), exact up to float
-rounding because the weights do not change while a batch is sampled. Anything else returns None
-and the backend keeps transformers' forward. `tests/test_policy_lean.py` checks the logits
-against transformers' (prefill and decode, padded batch, GQA, LoRA) within 1e-4.
+folded in once per call for sampling (W + scale * B A, peft's own `get_delta_weight`), exact up to
+float rounding because the weights do not change while a batch is sampled; under autograd the
+adapter stays a separate low-rank term, so no gradient is computed for the frozen base weights.
+Anything else returns None and the caller keeps transformers' forward. `tests/test_rl_fastpath.py`
+checks it against transformers' on Llama models (padded batches, GQA with biases, LoRA): the same
+sampled tokens, logprobs and gradients within 1e-5. mistral/qwen2 are accepted by their shared
+block but not tested here.
 """
 
 from __future__ import annotations
@@ -36,12 +39,14 @@ def _unwrap(model):
     return model, False
 
 
-def _linear(mod) -> tuple[Any, Any] | None:
-    """(weight, bias) of a Linear or of a peft LoRA Linear with its active adapters folded in."""
+def _linear(mod) -> tuple[Any, Any, list] | None:
+    """(weight, bias, adapters) of a Linear, or of a peft LoRA Linear: with gradients off its active
+    adapters are folded into the weight (adapters []); with gradients on they stay apart as
+    (A, B, scale) terms, so the backward computes no gradient for the frozen base weight (as peft)."""
     import torch
 
     if type(mod) is torch.nn.Linear:
-        return mod.weight, mod.bias
+        return mod.weight, mod.bias, []
     base = getattr(mod, "base_layer", None)
     if type(base) is not torch.nn.Linear or not hasattr(mod, "get_delta_weight"):
         return None
@@ -52,11 +57,37 @@ def _linear(mod) -> tuple[Any, Any] | None:
     if any(not isinstance(mod.lora_dropout[a], (torch.nn.Identity,)) and mod.lora_dropout[a].p > 0
            for a in mod.active_adapters if a in mod.lora_dropout):
         return None  # adapter dropout is not a fixed function
+    active = [a for a in mod.active_adapters if a in mod.lora_A]
+    if torch.is_grad_enabled() and not getattr(mod, "fan_in_fan_out", False):
+        return base.weight, base.bias, [(mod.lora_A[a].weight, mod.lora_B[a].weight, mod.scaling[a]) for a in active]
     w = base.weight
-    for a in mod.active_adapters:
-        if a in mod.lora_A:
-            w = w + mod.get_delta_weight(a)
-    return w, base.bias
+    for a in active:
+        w = w + mod.get_delta_weight(a)
+    return w, base.bias, []
+
+
+class _Lin:
+    """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
+    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart."""
+
+    def __init__(self, parts):
+        import torch
+
+        self.w = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        bs = [p[1] for p in parts]
+        self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
+        self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
+
+    def __call__(self, x):
+        import torch
+        import torch.nn.functional as F
+
+        y = F.linear(x, self.w, self.b)
+        if self.loras is None:
+            return y
+        extra = [sum(s * F.linear(F.linear(x, a), b) for a, b, s in lo) if lo else x.new_zeros((*x.shape[:-1], out))
+                 for lo, out in self.loras]
+        return y + (torch.cat(extra, -1) if len(extra) > 1 else extra[0])
 
 
 class LeanLlama:
@@ -72,7 +103,6 @@ class LeanLlama:
     def of(cls, model) -> LeanLlama | None:
         """The lean twin of `model` (weights taken now; build it again after they change), or None
         when the model is of a kind this file does not reproduce exactly."""
-        import torch
 
         lm, _ = _unwrap(model)
         c = getattr(lm, "config", None)
@@ -94,20 +124,18 @@ class LeanLlama:
             at, mlp = layer.self_attn, layer.mlp
             lin = [_linear(m) for m in (at.q_proj, at.k_proj, at.v_proj, at.o_proj,
                                         mlp.gate_proj, mlp.up_proj, mlp.down_proj)]
-            if any(x is None for x in lin) or any(b is not None for _, b in lin[4:]):
+            if any(x is None for x in lin) or any(x[1] is not None for x in lin[4:]):
                 return None
-            q, k, v = lin[:3]
-            gate, up = lin[4][0], lin[5][0]
+            if len({x[1] is None for x in lin[:3]}) > 1:  # q/k/v biases: all or none
+                return None
             layers.append({"ln1": layer.input_layernorm.weight, "ln2": layer.post_attention_layernorm.weight,
-                           "qkv": torch.cat([q[0], k[0], v[0]]),
-                           "qkv_b": None if q[1] is None else torch.cat([q[1], k[1], v[1]]),
-                           "o": lin[3][0], "o_b": lin[3][1], "gate_up": torch.cat([gate, up]), "down": lin[6][0]})
+                           "qkv": _Lin(lin[:3]), "o": _Lin(lin[3:4]), "gate_up": _Lin(lin[4:6]), "down": _Lin(lin[6:])})
         head = _linear(lm.lm_head)
-        if head is None or head[1] is not None:
+        if head is None or head[1] is not None or head[2]:
             return None
         cfg = {"heads": c.num_attention_heads, "kv_heads": c.num_key_value_heads, "head_dim": head_dim,
                "eps": c.rms_norm_eps, "inv_freq": rope.inv_freq.float(), "rope_scale": float(rope.attention_scaling),
-               "scaling": head_dim**-0.5, "inter": layers[0]["down"].shape[1] if layers else 0}
+               "scaling": head_dim**-0.5}
         return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg)
 
     # -- pieces -------------------------------------------------------------------------------
@@ -160,16 +188,16 @@ class LeanLlama:
         cos, sin = self._rope(pos, x.dtype)
         for i, ly in enumerate(self.layers):
             h = self._rms(x, ly["ln1"])
-            qkv = F.linear(h, ly["qkv"], ly["qkv_b"])
+            qkv = ly["qkv"](h)
             q, k, v = qkv.split((H * D, Hk * D, Hk * D), -1)
             q = self._rot(q.view(b, t, H, D).transpose(1, 2), cos, sin)
             k = self._rot(k.view(b, t, Hk, D).transpose(1, 2), cos, sin)
             k, v = attend(i, k, v.view(b, t, Hk, D).transpose(1, 2))
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=c["scaling"], enable_gqa=Hk != H)
-            x = x + F.linear(o.transpose(1, 2).reshape(b, t, H * D), ly["o"], ly["o_b"])
+            x = x + ly["o"](o.transpose(1, 2).reshape(b, t, H * D))
             h = self._rms(x, ly["ln2"])
-            g, u = F.linear(h, ly["gate_up"]).chunk(2, -1)
-            x = x + F.linear(F.silu(g) * u, ly["down"])
+            g, u = ly["gate_up"](h).chunk(2, -1)
+            x = x + ly["down"](F.silu(g) * u)
         return x
 
     def _logits(self, x):
