@@ -7,7 +7,8 @@
 
 Setting: 8 prompts x 8 completions, at most 32 new tokens (--max-new-tokens), 10 steps, one optimisation
 epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
-(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both run
+(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). --also-slow adds ponder with its
+fast paths off (`ponder.policy.hf.LEAN`, `ponder.rl.update.FAST_PATH`), to show what they bring. Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one
 optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
 ponder: `step_time_s`). Floor: ponder's median step time <= half of TRL's. With --lora-rank R
@@ -33,9 +34,14 @@ def problems_file(out: Path):
     return problems, out / "prompts.jsonl"
 
 
-def run_ponder(model: str, path: Path, args, out: Path) -> dict:
-    from ponder.rl import TrainConfig, check, run as train
+def run_ponder(model: str, path: Path, args, out: Path, fast: bool = True) -> dict:
+    import ponder.policy.hf
+    import ponder.rl.update
+    from ponder.rl import TrainConfig, check
+    from ponder.rl import run as train
     from ponder.runs import RunDir
+
+    ponder.policy.hf.LEAN = ponder.rl.update.FAST_PATH = fast
 
     cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
                       group_size=8, max_new_tokens=args.max_new_tokens, temperature=1.0, loss="grpo", lr=args.lr,
@@ -110,6 +116,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="runs of each trainer, in ABBA order (2: ponder, trl, trl, ponder)")
     ap.add_argument("--max-new-tokens", type=int, default=32, help="completion length limit of both trainers")
     ap.add_argument("--lora-rank", type=int, default=0, help="train a LoRA adapter of this rank in both (0: all weights)")
+    ap.add_argument("--also-slow", action="store_true",
+                    help="also time ponder without its lean forward (transformers' forward for sampling and the "
+                         "update: the code before the fast paths), as a third row")
     args = ap.parse_args()
     import torch
 
@@ -124,20 +133,27 @@ def main() -> None:
             model = str(init_tiny(out / "tiny"))
         problems, path = problems_file(out)
         # ABBA order (ponder, trl, trl, ponder, ...) so a drift in machine load hits both alike
-        runs: dict[str, list[dict]] = {"ponder": [], "trl": []}
+        runs: dict[str, list[dict]] = {"ponder": [], "trl": [], "ponder-slow": []}
         order = ["ponder", "trl", "trl", "ponder"] * ((args.rounds + 1) // 2)
-        for i, name in enumerate(order[: 2 * args.rounds]):
+        order = order[: 2 * args.rounds]
+        if args.also_slow:
+            order = [x for name in order for x in ([name, "ponder-slow"] if name == "trl" else [name])]
+        for i, name in enumerate(order):
             sub = out / f"r{i}"
-            runs[name].append(run_ponder(model, path, args, sub) if name == "ponder" else run_trl(model, problems, args, sub))
+            runs[name].append(run_trl(model, problems, args, sub) if name == "trl" else
+                              run_ponder(model, path, args, sub, fast=name == "ponder"))
         ponder, trl = (_merge(runs[k]) for k in ("ponder", "trl"))
+        slow = _merge(runs["ponder-slow"]) if runs["ponder-slow"] else None
     pm, tm = statistics.median(ponder["step_s"]), statistics.median(trl["step_s"])
     print(f"\nsetting: 8 prompts x 8 completions, <= {args.max_new_tokens} new tokens, {args.steps} steps, "
           f"LoRA rank {args.lora_rank or 'none'}, torch threads "
           f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}, {args.rounds} run(s) each, wall = per run")
-    print(f"{'':<10}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
-    for name, r in (("ponder", ponder), ("trl", trl)):
+    print(f"{'':<12}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
+    for name, r in (("ponder", ponder), ("trl", trl), ("ponder-slow", slow)):
+        if r is None:
+            continue
         rw = r["reward"] or [float("nan")]
-        print(f"{name:<10}{statistics.median(r['step_s']):>14.3f}{statistics.mean(r['step_s']):>13.3f}"
+        print(f"{name:<12}{statistics.median(r['step_s']):>14.3f}{statistics.mean(r['step_s']):>13.3f}"
               f"{r['wall_s']:>9.1f}{rw[0]:>14.3f}{rw[-1]:>13.3f}")
     print(f"ponder / trl median step time: {pm / tm:.2f} (floor: <= 0.50) -> {'PASS' if pm <= tm / 2 else 'FAIL'}")
 

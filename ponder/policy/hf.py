@@ -22,11 +22,13 @@ from typing import Any
 
 from ponder.errors import PonderError
 from ponder.policy import check_model_dir, segment_token_counts
+from ponder.policy.lean import LeanLlama
 from ponder.policy.prompts import encode_prompt, render_prompt
 from ponder.types import Completion, Problem, Sampling
 
 DEFAULT_BATCH = 512  # max rows (prompts x n) decoded together; more prompts run in chunks
 COMPACT_FRACTION = 0.125  # drop finished rows once this share of the batch is done
+LEAN = True  # decode with ponder.policy.lean where it reproduces the model (False: transformers' forward)
 
 
 def _resolve_device(device: str) -> str:
@@ -88,6 +90,7 @@ class HFPolicy:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
         self._stop_filter: dict[tuple[str, ...], Any] = {}
+        self.lean = LEAN
 
     @property
     def device(self):
@@ -119,8 +122,9 @@ class HFPolicy:
         self.model.eval()
         try:
             with torch.inference_mode():
+                lean = LeanLlama.of(self.model) if self.lean else None  # weights as they are now
                 for i in range(0, len(ids), per_chunk):
-                    out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen))
+                    out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen, lean))
         finally:
             self.model.train(was_training)
         return out
@@ -140,7 +144,7 @@ class HFPolicy:
             self._stop_filter[stops] = torch.tensor(mask, device=self.device)
         return self._stop_filter[stops]
 
-    def _generate_chunk(self, ids: list[list[int]], n: int, s: Sampling, gen) -> list[list[Completion]]:
+    def _generate_chunk(self, ids: list[list[int]], n: int, s: Sampling, gen, lean=None) -> list[list[Completion]]:
         import torch
 
         t0 = time.perf_counter()
@@ -156,9 +160,12 @@ class HFPolicy:
         inp, mask = inp.to(dev), mask.to(dev)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         # prefill once per prompt, then copy the cache to the prompt's n samples
-        res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-        cache = _preallocate(res.past_key_values, L + s.max_new_tokens)
-        logits = res.logits[:, -1].float()  # [P, V]
+        if lean is not None:
+            cache, logits = lean, lean.prefill(inp, mask, pos, L + s.max_new_tokens)
+        else:
+            res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+            cache = _preallocate(res.past_key_values, L + s.max_new_tokens)
+            logits = res.logits[:, -1].float()  # [P, V]
         if n > 1:
             cache.batch_repeat_interleave(n)
             logits = logits.repeat_interleave(n, 0)
@@ -208,6 +215,9 @@ class HFPolicy:
                 rows, nxt, mask, next_pos = rows[keep], nxt[keep], mask[keep], next_pos[keep]
                 done = done[keep]
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], 1)
+            if lean is not None:
+                logits, next_pos = lean.step(nxt, mask, next_pos), next_pos + 1
+                continue
             res = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos,
                         past_key_values=cache, use_cache=True)
             cache, logits, next_pos = res.past_key_values, res.logits[:, -1].float(), next_pos + 1

@@ -46,6 +46,13 @@ def _descendants(c) -> list:
     return tree.descendants() if tree is not None else []
 
 
+class Tensors(tuple):
+    """(input_ids, attention_mask, loss mask), unpacked as a plain 3-tuple, carrying `prompt_len`
+    [M] (tokens of each row's prompt) for the shared-prompt fast path of `step`."""
+
+    prompt_len = None
+
+
 def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
     """input_ids / attention_mask [M, L] (right-padded prompt+completion) and loss mask [M, L-1]
     over the policy's completion tokens exactly as sampled (prompts encoded as the backends encode
@@ -66,7 +73,9 @@ def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
         attn[i, : len(s)] = 1
         if not (truncated and cfg.mask_truncated):
             mask[i, lp - 1 : lp - 1 + len(comp)] = torch.tensor(m, dtype=torch.float32)  # logits at t predict t+1
-    return ids, attn, mask
+    out = Tensors((ids, attn, mask))
+    out.prompt_len = torch.tensor([len(pr) for pr, *_ in rows], dtype=torch.long)
+    return out
 
 
 def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = False):
@@ -84,6 +93,43 @@ def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = Fa
     return logp, ent
 
 
+def shared_prompt_logprobs(lean, ids, attn, plen, temperature: float, with_entropy: bool = False):
+    """`token_logprobs` of rows whose prompts repeat (a group's G samples), each distinct prompt
+    computed once (`ponder.policy.lean.completion_logits`). The values at completion positions are
+    those of `token_logprobs` up to float rounding (tests/test_rl_fastpath.py: 1e-5 on logprobs,
+    1e-5 of each gradient tensor's largest entry); positions outside the completion hold 0 (the loss masks them)."""
+    import torch
+
+    from ponder.policy.lean import completion_logits
+
+    logits, comp, cols = completion_logits(lean, ids, attn, plen)
+    logits = logits.float() / temperature
+    lp = torch.log_softmax(logits, -1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)  # [n, C]
+    W = max(ids.shape[1] - 1, int(cols.max()) + 1)
+    logp = lp.new_zeros((ids.shape[0], W)).scatter(1, cols, lp)[:, : ids.shape[1] - 1]
+    if not with_entropy:
+        return logp, None
+    from ponder.rl.losses import entropy_from_logits
+
+    with torch.no_grad():
+        ent = logp.new_zeros((ids.shape[0], W)).scatter(1, cols, entropy_from_logits(logits))[:, : ids.shape[1] - 1]
+    return logp, ent
+
+
+def _fast_path(model, tensors):
+    """The lean twin of `model` when the shared-prompt path applies (prompt lengths known, a model
+    `ponder.policy.lean` reproduces), else None."""
+    plen = getattr(tensors, "prompt_len", None)
+    if plen is None or not FAST_PATH or len(plen) == 0 or int(plen.min()) < 1:
+        return None
+    from ponder.policy.lean import LeanLlama
+
+    return LeanLlama.of(model)
+
+
+FAST_PATH = True  # False: always transformers' forward over full rows (the reference the tests compare with)
+
+
 def micro_batches(lengths, size: int) -> list:
     """Index tensors of micro-batches: sequences sorted by length (longest first, stable), cut
     every `size` (0: one micro-batch). Each micro-batch is trimmed to its own longest sequence,
@@ -94,15 +140,35 @@ def micro_batches(lengths, size: int) -> list:
     return list(order.split(size)) if size > 0 else [order]
 
 
-def _logprobs_bucketed(model, ids, attn, temperature: float, size: int):
-    """token_logprobs over the whole batch, computed micro-batch by micro-batch (no grad)."""
+def _logprobs_bucketed(model, ids, attn, temperature: float, size: int, plen=None):
+    """token_logprobs over the whole batch, computed micro-batch by micro-batch (no grad); with
+    prompt lengths plen and a model the lean path reproduces, each prompt once per micro-batch."""
     import torch
 
+    lean = _fast_path(model, _with_plen(plen))
     out = torch.zeros(ids.shape[0], ids.shape[1] - 1)
-    for idx in micro_batches(attn.sum(1), size):
+    for idx in (_group_batches(len(ids), size) if lean is not None else micro_batches(attn.sum(1), size)):
         L = int(attn[idx].sum(1).max())
-        out[idx, : L - 1] = token_logprobs(model, ids[idx, :L], attn[idx, :L], temperature)[0].float()
+        if lean is not None:
+            out[idx, : L - 1] = shared_prompt_logprobs(lean, ids[idx, :L], attn[idx, :L], plen[idx], temperature)[0]
+        else:
+            out[idx, : L - 1] = token_logprobs(model, ids[idx, :L], attn[idx, :L], temperature)[0].float()
     return out
+
+
+def _with_plen(plen):
+    t = Tensors(())
+    t.prompt_len = plen
+    return t
+
+
+def _group_batches(n: int, size: int, rows=None) -> list:
+    """Micro-batches of consecutive rows (a group's samples are consecutive, so they share their
+    prompt's forward), cut every `size` (0: one)."""
+    import torch
+
+    order = torch.arange(n) if rows is None else rows
+    return list(order.split(size)) if size > 0 else [order]
 
 
 def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=None) -> dict[str, float]:
@@ -118,21 +184,27 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
 
     ids, attn, mask = tensors
     N, size, modes = ids.shape[0], cfg.micro_batch_size, cfg.mode_strategy
+    plen = getattr(tensors, "prompt_len", None)
+    fast = _fast_path(model, tensors) is not None
     reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
     with torch.no_grad():
-        old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size)
-        ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size) if ref_model is not None else None
+        old = None if reuse_old else _logprobs_bucketed(model, ids, attn, cfg.temperature, size, plen)
+        ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size, plen) if ref_model is not None else None
     stats: dict[str, list[float]] = {}
     params = [p for p in model.parameters() if p.requires_grad]
     for _ in range(cfg.epochs):
         for mb in torch.arange(N).chunk(cfg.minibatches):
             optimizer.zero_grad(set_to_none=True)
             tokens, finite, acc = mask[mb].sum(), True, {}
-            for micro in micro_batches(attn[mb].sum(1), size):
-                idx = mb[micro]
+            for idx in (_group_batches(len(mb), size, mb) if fast else [mb[i] for i in micro_batches(attn[mb].sum(1), size)]):
                 L = int(attn[idx].sum(1).max())
                 m = mask[idx, : L - 1]
-                logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
+                if fast:  # weights changed since the last micro-batch's backward: take them again
+                    lean = _fast_path(model, tensors)
+                    logp, ent = shared_prompt_logprobs(lean, ids[idx, :L], attn[idx, :L], plen[idx], cfg.temperature,
+                                                       with_entropy=True)
+                else:
+                    logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 a = modes.token_advantages(adv[idx], m, old_mb)  # [n] or, mode-balanced, [n, T]
                 ref_mb = None if ref is None else ref[idx, : L - 1]

@@ -1,0 +1,304 @@
+"""A lean Llama decoder for the `hf` backend's sampling loop: the same weights and the same math as
+transformers' `LlamaForCausalLM`, written as a few plain tensor ops per layer.
+
+Why: on CPU a small model's decode step is dominated by Python, not arithmetic. transformers'
+forward builds masks, cache objects, output records and hooks on every call (~1 ms per layer
+for the tiny model, more than its matmuls), so the lean loop below, with a preallocated
+[B, H_kv, capacity, D] key/value buffer per layer, decodes the same tokens several times faster.
+
+    lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
+    logits = lean.prefill(ids, mask, pos, capacity)   # [P, V] at the last column
+    lean.batch_repeat_interleave(n); lean.batch_select_indices(keep)   # rows, named as DynamicCache's
+    logits = lean.step(next_ids, mask, next_pos)      # [b, V]
+
+Which models: `model_type` llama (and those that share its block: mistral without a sliding
+window, qwen2 without one) with a rotary embedding whose frequencies are fixed (`default`,
+`linear`, `llama3`; not `dynamic`), silu MLP, optional attention biases; a peft LoRA wrapper is
+folded in once per call for sampling (W + scale * B A, peft's own `get_delta_weight`), exact up to
+float rounding because the weights do not change while a batch is sampled; under autograd the
+adapter stays a separate low-rank term, so no gradient is computed for the frozen base weights.
+Anything else returns None and the caller keeps transformers' forward. `tests/test_rl_fastpath.py`
+checks it against transformers' on Llama models (padded batches, GQA with biases, LoRA): the same
+sampled tokens, logprobs and gradients within 1e-5. mistral/qwen2 are accepted by their shared
+block but not tested here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
+FIXED_ROPE = ("default", "linear", "llama3")
+
+
+def _unwrap(model):
+    """(the causal LM inside a peft wrapper or the model itself, whether it was wrapped)."""
+    base = getattr(model, "base_model", None)
+    if base is not None and hasattr(base, "model") and hasattr(model, "peft_config"):
+        return base.model, True
+    return model, False
+
+
+def _linear(mod) -> tuple[Any, Any, list] | None:
+    """(weight, bias, adapters) of a Linear, or of a peft LoRA Linear: with gradients off its active
+    adapters are folded into the weight (adapters []); with gradients on they stay apart as
+    (A, B, scale) terms, so the backward computes no gradient for the frozen base weight (as peft)."""
+    import torch
+
+    if type(mod) is torch.nn.Linear:
+        return mod.weight, mod.bias, []
+    base = getattr(mod, "base_layer", None)
+    if type(base) is not torch.nn.Linear or not hasattr(mod, "get_delta_weight"):
+        return None
+    if getattr(mod, "merged", False) or getattr(mod, "disable_adapters", False):
+        return None  # adapters merged into the base or switched off: rare, left to transformers
+    if getattr(mod, "use_dora", {}) and any(mod.use_dora.get(a, False) for a in mod.active_adapters):
+        return None
+    if any(not isinstance(mod.lora_dropout[a], (torch.nn.Identity,)) and mod.lora_dropout[a].p > 0
+           for a in mod.active_adapters if a in mod.lora_dropout):
+        return None  # adapter dropout is not a fixed function
+    active = [a for a in mod.active_adapters if a in mod.lora_A]
+    if torch.is_grad_enabled() and not getattr(mod, "fan_in_fan_out", False):
+        return base.weight, base.bias, [(mod.lora_A[a].weight, mod.lora_B[a].weight, mod.scaling[a]) for a in active]
+    w = base.weight
+    for a in active:
+        w = w + mod.get_delta_weight(a)
+    return w, base.bias, []
+
+
+class _Lin:
+    """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
+    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart."""
+
+    def __init__(self, parts):
+        import torch
+
+        self.w = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        bs = [p[1] for p in parts]
+        self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
+        self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
+
+    def __call__(self, x):
+        import torch
+        import torch.nn.functional as F
+
+        y = F.linear(x, self.w, self.b)
+        if self.loras is None:
+            return y
+        extra = [sum(s * F.linear(F.linear(x, a), b) for a, b, s in lo) if lo else x.new_zeros((*x.shape[:-1], out))
+                 for lo, out in self.loras]
+        return y + (torch.cat(extra, -1) if len(extra) > 1 else extra[0])
+
+
+class LeanLlama:
+    """Weights of one Llama-family causal LM as plain tensors, plus the sampling batch's KV buffers."""
+
+    def __init__(self, layers, embed, norm, head, cfg: dict):
+        self.layers, self.embed, self.norm, self.head, self.cfg = layers, embed, norm, head, cfg
+        self.k: list = []
+        self.v: list = []
+        self.length = 0
+
+    @classmethod
+    def of(cls, model) -> LeanLlama | None:
+        """The lean twin of `model` (weights taken now; build it again after they change), or None
+        when the model is of a kind this file does not reproduce exactly."""
+
+        lm, _ = _unwrap(model)
+        c = getattr(lm, "config", None)
+        if c is None or getattr(c, "model_type", None) not in SUPPORTED_TYPES or not hasattr(lm, "model"):
+            return None
+        if getattr(c, "sliding_window", None) and getattr(c, "use_sliding_window", True) and c.model_type != "llama":
+            return None
+        if getattr(c, "hidden_act", "silu") != "silu" or getattr(c, "mlp_bias", False):
+            return None
+        if getattr(c, "pretraining_tp", 1) != 1 or getattr(c, "attention_dropout", 0.0):
+            return None
+        rope = getattr(lm.model, "rotary_emb", None)
+        rtype = (getattr(c, "rope_parameters", None) or {}).get("rope_type", "default")
+        if rope is None or rtype not in FIXED_ROPE or not hasattr(rope, "inv_freq"):
+            return None
+        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        layers = []
+        for layer in lm.model.layers:
+            at, mlp = layer.self_attn, layer.mlp
+            lin = [_linear(m) for m in (at.q_proj, at.k_proj, at.v_proj, at.o_proj,
+                                        mlp.gate_proj, mlp.up_proj, mlp.down_proj)]
+            if any(x is None for x in lin) or any(x[1] is not None for x in lin[4:]):
+                return None
+            if len({x[1] is None for x in lin[:3]}) > 1:  # q/k/v biases: all or none
+                return None
+            layers.append({"ln1": layer.input_layernorm.weight, "ln2": layer.post_attention_layernorm.weight,
+                           "qkv": _Lin(lin[:3]), "o": _Lin(lin[3:4]), "gate_up": _Lin(lin[4:6]), "down": _Lin(lin[6:])})
+        head = _linear(lm.lm_head)
+        if head is None or head[1] is not None or head[2]:
+            return None
+        cfg = {"heads": c.num_attention_heads, "kv_heads": c.num_key_value_heads, "head_dim": head_dim,
+               "eps": c.rms_norm_eps, "inv_freq": rope.inv_freq.float(), "rope_scale": float(rope.attention_scaling),
+               "scaling": head_dim**-0.5}
+        return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg)
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _rms(self, x, w):
+        import torch
+
+        dt = x.dtype
+        xf = x.float()
+        return w * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.cfg["eps"])).to(dt)
+
+    def _rope(self, pos, dtype):
+        """cos, sin [b, 1, t, D] at positions pos [b, t] (transformers' rotary embedding)."""
+        import torch
+
+        freqs = pos[..., None].float() * self.cfg["inv_freq"]
+        emb = torch.cat((freqs, freqs), -1)
+        s = self.cfg["rope_scale"]
+        return (emb.cos() * s).to(dtype)[:, None], (emb.sin() * s).to(dtype)[:, None]
+
+    @staticmethod
+    def _rot(x, cos, sin):
+        import torch
+
+        h = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., h:], x[..., :h]), -1) * sin
+
+    def _forward(self, ids, pos, attn_mask, write_at: int):
+        """Hidden states [b, t, H] of tokens ids [b, t] at positions pos, attending to the cache's
+        columns [0, write_at + t) under attn_mask (bool [b, 1, t, write_at + t]); the new keys and
+        values are written at columns [write_at, write_at + t)."""
+        end = write_at + ids.shape[1]
+
+        def attend(i, k, v):
+            self.k[i][:, :, write_at:end] = k
+            self.v[i][:, :, write_at:end] = v
+            return self.k[i][:, :, :end], self.v[i][:, :, :end]
+
+        return self.blocks(ids, pos, attn_mask, attend)
+
+    def blocks(self, ids, pos, attn_mask, attend):
+        """The decoder stack over ids [b, t] at positions pos [b, t]; `attend(layer, k, v)` gives the
+        keys and values [b, H_kv, s, D] the new queries attend to (under attn_mask [b, 1, t, s]):
+        a cache, a shared prompt prefix, or k and v themselves. Differentiable."""
+        import torch.nn.functional as F
+
+        c = self.cfg
+        H, Hk, D = c["heads"], c["kv_heads"], c["head_dim"]
+        b, t = ids.shape
+        x = F.embedding(ids, self.embed)
+        cos, sin = self._rope(pos, x.dtype)
+        for i, ly in enumerate(self.layers):
+            h = self._rms(x, ly["ln1"])
+            qkv = ly["qkv"](h)
+            q, k, v = qkv.split((H * D, Hk * D, Hk * D), -1)
+            q = self._rot(q.view(b, t, H, D).transpose(1, 2), cos, sin)
+            k = self._rot(k.view(b, t, Hk, D).transpose(1, 2), cos, sin)
+            k, v = attend(i, k, v.view(b, t, Hk, D).transpose(1, 2))
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=c["scaling"], enable_gqa=Hk != H)
+            x = x + ly["o"](o.transpose(1, 2).reshape(b, t, H * D))
+            h = self._rms(x, ly["ln2"])
+            g, u = ly["gate_up"](h).chunk(2, -1)
+            x = x + ly["down"](F.silu(g) * u)
+        return x
+
+    def _logits(self, x):
+        import torch.nn.functional as F
+
+        return F.linear(self._rms(x, self.norm), self.head).float()
+
+    # -- the sampling loop's interface -----------------------------------------------------------
+    def prefill(self, ids, mask, pos, capacity: int):
+        """Logits [P, V] of the last column of left-padded prompts ids [P, L] (mask: 1 = token), and
+        fresh KV buffers of `capacity` columns."""
+        import torch
+
+        c = self.cfg
+        P, L = ids.shape
+        dt = self.embed.dtype
+        self.k = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.v = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
+        causal = torch.ones((L, L), dtype=torch.bool, device=ids.device).tril()
+        attn = causal[None, None] & mask.bool()[:, None, None, :]
+        attn = attn | torch.eye(L, dtype=torch.bool, device=ids.device)[None, None]  # a pad row attends to itself (no NaN)
+        x = self._forward(ids, pos, attn, 0)
+        self.length = L
+        return self._logits(x[:, -1])
+
+    def batch_repeat_interleave(self, n: int) -> None:
+        """Each row's buffers copied to n consecutive rows (a prompt's samples), as DynamicCache's."""
+        self.k = [k.repeat_interleave(n, 0) for k in self.k]
+        self.v = [v.repeat_interleave(n, 0) for v in self.v]
+
+    def batch_select_indices(self, keep) -> None:
+        """Keep only these rows (finished samples leave the batch), as DynamicCache's."""
+        self.k = [k[keep] for k in self.k]
+        self.v = [v[keep] for v in self.v]
+
+    def step(self, ids, mask, pos):
+        """Logits [b, V] of one new token per row (ids [b], positions pos [b, 1]); mask [b, length+1]
+        covers every column so far, the new one included."""
+        if self.length + 1 > self.k[0].shape[2]:
+            self._grow(2 * (self.length + 1))
+        x = self._forward(ids[:, None], pos, mask.bool()[:, None, None, :], self.length)
+        self.length += 1
+        return self._logits(x[:, -1])
+
+    def _grow(self, capacity: int) -> None:
+        def g(t):
+            out = t.new_zeros((*t.shape[:2], capacity, t.shape[3]))
+            out[:, :, : self.length] = t[:, :, : self.length]
+            return out
+
+        self.k, self.v = [g(k) for k in self.k], [g(v) for v in self.v]
+
+
+def completion_logits(lean: LeanLlama, ids, attn, plen):
+    """Teacher-forced logits of right-padded rows ids [n, L] (attn: 1 = token) whose first plen[r]
+    tokens are the prompt, computing each distinct prompt ONCE: the prompts (a GRPO group's G rows
+    share one) run as a batch of U unique rows, then every row's completion attends to its
+    prompt's keys and values, expanded by index (autograd sums their gradients back). The same
+    function as a forward over the full rows, with (n - U) prompts fewer to compute forward and
+    backward. Returns (logits [n, C, V] where logits[r, j] predicts completion token j, targets
+    [n, C], and columns [n, C]: the position t of token t+1 in the full-row [n, L-1] layout)."""
+    import torch
+
+    n, dev = ids.shape[0], ids.device
+    plen = plen.to(dev)
+    clen = attn.sum(1) - plen
+    keys = [tuple(ids[r, : int(plen[r])].tolist()) for r in range(n)]
+    uniq: dict[tuple, int] = {}
+    owner: list[int] = []  # the first row of each unique prompt
+    for r, k in enumerate(keys):
+        if k not in uniq:
+            uniq[k] = len(owner)
+            owner.append(r)
+    group = torch.tensor([uniq[k] for k in keys], device=dev)
+    first = torch.tensor(owner, device=dev)
+    P = int(plen.max())
+    C = max(1, int(clen.max()))
+    pre_len = plen[first]  # [U]
+    pre_ids = ids[first, :P]
+    ar_p = torch.arange(P, device=dev)
+    pre_attn = torch.ones((P, P), dtype=torch.bool, device=dev).tril()[None, None]  # right padding: causal suffices
+    past: list = []
+
+    def keep(i, k, v):
+        past.append((k, v))
+        return k, v
+
+    pre = lean.blocks(pre_ids, ar_p.expand(len(first), P), pre_attn, keep)
+    last = lean._logits(pre[torch.arange(len(first), device=dev), pre_len - 1])  # [U, V] predicts token 0
+    ar_c = torch.arange(C, device=dev)
+    cols = plen[:, None] - 1 + ar_c  # [n, C]
+    gather = (plen[:, None] + ar_c).clamp(max=ids.shape[1] - 1)
+    comp = ids.gather(1, gather)  # [n, C] completion tokens (past a row's end: padding, never read)
+    # each completion attends to its prompt's real columns, then causally to itself
+    kmask = torch.cat([(ar_p[None] < plen[:, None])[:, None, :].expand(n, C, P),
+                       torch.ones((C, C), dtype=torch.bool, device=dev).tril()[None].expand(n, C, C)], 2)[:, None]
+
+    def attend(i, k, v):
+        pk, pv = past[i]
+        return torch.cat([pk[group], k], 2), torch.cat([pv[group], v], 2)
+
+    x = lean.blocks(comp, (plen[:, None] + ar_c), kmask, attend)
+    logits = torch.cat([last[group][:, None], lean._logits(x[:, :-1])], 1)  # [n, C, V]
+    return logits, comp, cols

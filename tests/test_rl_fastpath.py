@@ -1,0 +1,161 @@
+"""The fast paths against the slow ones they replace, on the tiny model (random init) and variants.
+
+- sampling: `ponder.policy.lean` decodes exactly what transformers' forward decodes (same tokens
+  for a seed, logprobs within 1e-5), also with grouped-query attention and a LoRA adapter;
+- training: `ponder.rl.update.shared_prompt_logprobs` (each prompt computed once per group) gives
+  `token_logprobs`' values within 1e-5 and the same gradients (within 1e-5 of each tensor's largest entry), and `step`
+  with the fast path moves the weights as the slow path does (1e-5), old-logprob recompute included.
+"""
+
+import copy
+
+import pytest
+import torch
+
+from ponder.rewards import combine
+from ponder.rl import TrainConfig
+from ponder.rl.data import PromptSource
+from ponder.rl.rollout import advantages, collect
+from ponder.types import Sampling
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from ponder.policy.tiny import init_tiny
+
+    return str(init_tiny(tmp_path_factory.mktemp("fast") / "tiny"))
+
+
+def _gqa(tiny, tmp_path):
+    """The tiny model with 4 query heads sharing 2 key/value heads and q/k/v biases (SmolLM2-like GQA)."""
+    from transformers import (
+        AutoTokenizer,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
+
+    cfg = LlamaConfig.from_pretrained(tiny)
+    cfg.num_key_value_heads, cfg.attention_bias = 2, True
+    torch.manual_seed(1)
+    model = LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        for p in model.parameters():  # biases start at zero: make them count
+            p.add_(0.02 * torch.randn_like(p))
+    return model, AutoTokenizer.from_pretrained(tiny)
+
+
+def _lora(model):
+    from peft import LoraConfig, get_peft_model
+
+    m = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules="all-linear", lora_dropout=0.0))
+    with torch.no_grad():  # B starts at zero (a no-op adapter): give it weight so the fold is tested
+        for n, p in m.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.05)
+    return m
+
+
+def _models(tiny, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    gqa, _ = _gqa(tiny, tmp_path)
+    return {"tiny": (AutoModelForCausalLM.from_pretrained(tiny), tok), "gqa+bias": (gqa, tok),
+            "lora": (_lora(AutoModelForCausalLM.from_pretrained(tiny)), tok)}
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_lean_decode_samples_what_transformers_samples(tiny, tmp_path, temperature):
+    from ponder.policy.hf import HFPolicy
+    from ponder.policy.lean import LeanLlama
+    from ponder.tasks import get_task
+
+    task = get_task("arith")
+    for name, (model, tok) in _models(tiny, tmp_path).items():
+        policy = HFPolicy.from_model(model, tok)
+        assert LeanLlama.of(model) is not None, name
+        prompts = [policy.render(task.generate(3, i, 1 + i % 5)) for i in range(5)]  # unequal lengths: padding
+        s = Sampling(temperature=temperature, max_new_tokens=24, seed=5, logprobs=True)
+        outs = {}
+        for lean in (False, True):
+            policy.lean = lean
+            outs[lean] = [c for g in policy.generate(prompts, 3, s) for c in g]
+        assert [c.token_ids for c in outs[True]] == [c.token_ids for c in outs[False]], name
+        diff = max(abs(a - b) for x, y in zip(outs[True], outs[False]) for a, b in zip(x.logprobs, y.logprobs))
+        assert diff < 1e-5, name
+
+
+def test_lean_refuses_models_it_does_not_reproduce(tiny):
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from ponder.policy.lean import LeanLlama
+
+    cfg = LlamaConfig.from_pretrained(tiny)
+    cfg.rope_parameters = {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}
+    assert LeanLlama.of(AutoModelForCausalLM.from_config(cfg)) is None
+    cfg = LlamaConfig.from_pretrained(tiny)
+    cfg.hidden_act = "gelu"
+    assert LeanLlama.of(AutoModelForCausalLM.from_config(cfg)) is None
+
+
+def _batch(model, tok, cfg):
+    from ponder.policy.hf import HFPolicy
+
+    torch.manual_seed(0)
+    policy = HFPolicy.from_model(model, tok)
+    batch = collect(policy, PromptSource.from_task("arith", levels=(1, 2, 3), seed=3), combine("correct:1"), cfg)
+    from ponder.rl.update import build_tensors
+
+    return policy, batch, build_tensors(policy, tok, batch, cfg)
+
+
+def test_shared_prompt_logprobs_and_gradients_match_full_rows(tiny, tmp_path):
+    from ponder.policy.lean import LeanLlama
+    from ponder.rl.update import shared_prompt_logprobs, token_logprobs
+
+    cfg = TrainConfig(model="x", prompts_per_step=3, group_size=4, max_new_tokens=16, temperature=0.7)
+    for name, (model, tok) in _models(tiny, tmp_path).items():
+        _, _, tensors = _batch(model, tok, cfg)
+        ids, attn, mask = tensors
+        assert len(set(tensors.prompt_len.tolist())) > 1 or name  # prompts of several lengths
+        grads = {}
+        for fast in (False, True):
+            model.zero_grad(set_to_none=True)
+            if fast:
+                logp, ent = shared_prompt_logprobs(LeanLlama.of(model), ids, attn, tensors.prompt_len, 0.7, True)
+            else:
+                logp, ent = token_logprobs(model, ids, attn, 0.7, with_entropy=True)
+            w = torch.linspace(-1, 1, ids.shape[0])[:, None]  # signed per-row weights, as advantages
+            (logp * mask * w).sum().backward()
+            grads[fast] = ({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+                           (logp * mask).detach(), (ent * mask))
+        assert torch.allclose(grads[True][1], grads[False][1], atol=1e-5), name
+        assert torch.allclose(grads[True][2], grads[False][2], atol=1e-5), name
+        assert grads[True][0].keys() == grads[False][0].keys() and grads[True][0], name
+        for n, g in grads[False][0].items():
+            # relative to the tensor's largest entry: an element near zero carries the summation's rounding
+            assert float((grads[True][0][n] - g).abs().max()) <= 1e-5 * float(g.abs().max()) + 1e-8, (name, n)
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_step_fast_path_trains_as_the_slow_path(tiny, tmp_path, epochs, monkeypatch):
+    from ponder.rl import update
+
+    cfg = TrainConfig(model="x", prompts_per_step=3, group_size=4, max_new_tokens=16, epochs=epochs, lr=1e-3,
+                      micro_batch_size=4)
+    model, tok = _models(tiny, tmp_path)["tiny"]
+    _, batch, tensors = _batch(model, tok, cfg)
+    adv = advantages(batch, cfg)
+    after, stats = {}, {}
+    for fast in (False, True):
+        monkeypatch.setattr(update, "FAST_PATH", fast)
+        m = copy.deepcopy(model)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        stats[fast] = update.step(m, opt, sched, tensors, adv, cfg)
+        after[fast] = [p.detach() for p in m.parameters()]
+    for k in ("loss", "grad_norm", "entropy", "ratio_mean"):
+        assert stats[True][k] == pytest.approx(stats[False][k], rel=1e-4, abs=1e-6), k
+    for a, b in zip(after[True], after[False]):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(after[True], model.parameters()))  # it did train
