@@ -120,6 +120,7 @@ def test_oracle_and_careless_by_hand():
 
 def test_levels_grow_in_legs():
     task = get_task("route")
+    assert task.levels == (1, 2, 3, 4, 5)
     for d in task.levels:
         cfg = task.config(d)
         for p in task.sample(40, d, seed=5):
@@ -129,4 +130,4 @@ def test_levels_grow_in_legs():
             assert p.prompt == "walk " + ">".join(f"{r},{c}" for r, c in pts)
             assert len(expand(p.answer)) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
             assert task.verify(task.oracle(p), p) == 1.0 and task.verify(task.oracle(p, think=False), p) == 1.0
-        assert cfg.legs == d and (cfg.rows, cfg.span) == (1, 6)  # one more leg per level, along row 0
+        assert (cfg.legs, cfg.rows, cfg.span) == ((1, 2, 4, 6, 8)[d - 1], 1, 10)  # along row 0, up to 8 legs

@@ -75,10 +75,12 @@ STRATEGY = TrainConfig(
     tasks=("route",),
     levels=(1, 2, 3, 4, 5),
     reward="correct:1,plan_validity:0.5",
+    modes="plan_balanced",  # half of each group forced to plan, half to answer: both compared on every prompt
+    mode_weight=10.0,  # the choice is one token against a trace of ~20-100, as in CALIBRATION
     steps=120,
     prompts_per_step=8,
     group_size=8,
-    max_new_tokens=112,  # a level-5 planned oracle completion is 68 tokens (room for a rambling plan)
+    max_new_tokens=128,  # a level-5 planned oracle completion is ~107 tokens
     save_every=20,
     **TINY_RL,
 )

@@ -23,14 +23,14 @@ Why this shape: the planned trace makes every step local. A step's label is a co
 adjacent prompt cells (the previous step's target and the next cell after it in the prompt), its
 runs are one-digit differences of the four digits just written, and the answer copies the runs.
 A direct answer must compute the same differences while keeping count, silently, of which leg
-it is on (a leg is one or two runs), which a 4-layer character model does well for one or two
-legs and loses at four or five. So the levels add legs on a 6x6 board: at level 1 a plan is
-wasted tokens, at levels 4-5 it is what makes the answer right (docs/train.md "Strategy runs"
-has the measurements, and the variants that did not work: plans as counts without labels, moves
-written out letter by letter, a walk on a line). Why not `grid`: finding a path around walls is a
-search the 0.87M tiny model does not learn in minutes. `careless` writes the plausible-but-wrong
-plans (one run's count off by one, the answer carrying it out) that the strategy warm start
-mixes in.
+it is on. The levels walk along row 0 of the board (10 columns) through 1, 2, 4, 6 and 8 legs: the
+tiny model warm-started at sft lr 1e-3 answers up to 5 legs directly as well as with a plan
+(docs/train.md "Strategy runs" has the measurements, and the variants that did not work: a 6x6
+board, plans as counts without labels, moves written out letter by letter), so the hard levels
+are the ones with more legs than that; a level-5 planned completion is ~107 tokens, inside the
+128-token budget. Why not `grid`: finding a path around walls is a search the 0.87M tiny model
+does not learn in minutes. `careless` writes the plausible-but-wrong plans (one run's count off by
+one, the answer carrying it out) that the strategy warm start mixes in.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class RouteConfig:
     rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
 
 
-LEVELS = {d: RouteConfig(legs=d, rows=1) for d in (1, 2, 3, 4, 5)}  # one more leg per level, along row 0
+LEVELS = {d: RouteConfig(legs=legs, span=10, rows=1) for d, legs in zip((1, 2, 3, 4, 5), (1, 2, 4, 6, 8))}  # along row 0
 
 
 def cells(problem: Problem) -> list[tuple[int, int]]:
