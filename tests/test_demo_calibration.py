@@ -30,3 +30,18 @@ def test_a_level_that_loses_four_points_fails_the_per_level_claim_only():
     assert abs(c["no_level_loses_more_than_0.03"]["value"] - 0.04) < 1e-12
     assert not c["no_level_loses_more_than_0.03"]["holds"]
     assert [k for k, v in c.items() if not v["holds"]] == ["no_level_loses_more_than_0.03"]
+
+
+def test_the_warm_start_draws_level_one_three_times_as_often_as_sft_default(tmp_path):
+    # RL makes level 1 answer directly, so the warm start's direct level-1 answers must be sharp:
+    # the demo draws level 1 at 3/11 of its examples where `ponder sft` draws it at 1/9
+    from ponder.demo.config import DemoConfig
+    from ponder.demo.stage import stage_configs
+    from ponder.sft.config import DEFAULT_LEVEL_WEIGHT
+
+    sft = stage_configs(DemoConfig(), tmp_path).sft
+    share = sft.level_weights[0] / sum(sft.level_weights)
+    default = [DEFAULT_LEVEL_WEIGHT.get(d, 1.0) for d in sft.levels]
+    assert abs(share - 3 / 11) < 1e-12
+    assert share > 2 * default[0] / sum(default)
+    assert sft.level_weights[1:] == tuple(default[1:])  # the other levels as `ponder sft` weighs them
