@@ -2,9 +2,12 @@
 RL → trained eval, each stage checked then run in its own run directory under the demo's, timed,
 then report.html comparing the two evaluations.
 
-    c = Configs(sft_cfg, baseline_eval_cfg, train_cfg, trained_eval_cfg)
-    times = run_stages(cfg, run_dir.path, c, TITLES, progress=progress)
-    summary = {"baseline": ..., "trained": ..., "claims": ..., **footer(cfg, c, times)}
+    def check(cfg): check_axis(cfg, stage_configs)
+    def run(cfg, run_dir, *, progress=True): return run_axis(cfg, run_dir, sys.modules[__name__], progress=progress)
+
+An axis module gives `stage_configs(cfg, root) -> Configs`, `TITLES`, `summary_of(eval_run)`,
+`check_claims(baseline, trained)` and `print_summary(summary, run_dir)`; `run_axis` runs the
+stages (`run_stages`) and writes summary.json: baseline, trained, claims, `extra`, `footer`.
 """
 
 from __future__ import annotations
@@ -74,6 +77,31 @@ def run_stages(cfg, root: Path, c: Configs, titles: tuple[str, str, str, str], *
     write_compare(c.baseline.out, c.trained.out, root / "report.html", ("baseline", "trained"))
     times["total"] = time.perf_counter() - t_all
     return times
+
+
+def check_axis(cfg, stage_configs) -> None:
+    """The demo's up-front checks for a four-stage axis: the run directory, the held-out problems."""
+    from ponder.eval import make_problems
+    from ponder.runs import check_out
+
+    check_out(cfg.out)
+    make_problems(stage_configs(cfg, Path(cfg.out or "runs/demo")).baseline)
+
+
+def run_axis(cfg, run_dir, axis, *, progress: bool = True, extra=lambda c: {}) -> dict:
+    """Run `axis` (module docstring) into run_dir; write and print summary.json and return it.
+    `extra(c)`: axis-specific summary fields from its stage configs."""
+    from ponder.runs import write_json
+
+    root = run_dir.path
+    c = axis.stage_configs(cfg, root)
+    times = run_stages(cfg, root, c, axis.TITLES, progress=progress)
+    baseline, trained = axis.summary_of(c.baseline.out), axis.summary_of(c.trained.out)
+    summary = {"baseline": baseline, "trained": trained, "claims": axis.check_claims(baseline, trained),
+               **extra(c), **footer(cfg, c, times)}
+    write_json(root / "summary.json", summary)
+    axis.print_summary(summary, run_dir)
+    return summary
 
 
 def footer(cfg, c: Configs, times: dict[str, float]) -> dict:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from ponder.demo.config import DemoConfig
-from ponder.demo.pipeline import Configs, footer, run_stages
+from ponder.demo.pipeline import Configs, check_axis, run_axis
 from ponder.demo.pipeline import num as _num
 
 TASK = "toolarith"
@@ -72,25 +73,11 @@ TITLES = ("1/4 warm-start the tiny model on toolarith: call the calculator or an
 
 
 def check(cfg: DemoConfig) -> None:
-    from ponder.eval import make_problems
-    from ponder.runs import check_out
-
-    check_out(cfg.out)
-    make_problems(stage_configs(cfg, Path(cfg.out or "runs/demo")).baseline)
+    check_axis(cfg, stage_configs)
 
 
 def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
-    from ponder.runs import write_json
-
-    root = run_dir.path
-    c = stage_configs(cfg, root)
-    times = run_stages(cfg, root, c, TITLES, progress=progress)
-    baseline, trained = summary_of(c.baseline.out), summary_of(c.trained.out)
-    summary = {"baseline": baseline, "trained": trained, "claims": check_claims(baseline, trained),
-               "reward": c.train.reward, **footer(cfg, c, times)}
-    write_json(root / "summary.json", summary)
-    print_summary(summary, run_dir)
-    return summary
+    return run_axis(cfg, run_dir, sys.modules[__name__], progress=progress, extra=lambda c: {"reward": c.train.reward})
 
 
 def summary_of(eval_run: str | Path) -> dict:
