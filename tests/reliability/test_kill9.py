@@ -186,17 +186,23 @@ def _summary(run: Path) -> dict:
     return _no_wall_clock(s)
 
 
+def _demos_equal(a: Path, b: Path, models: tuple[str, ...]) -> bool:
+    """Two demo runs agree: summary.json (less wall clock), both evaluations' samples row for row,
+    and the models of the `models` stages bit for bit."""
+    keys = ["problem_id", "sample"]
+    return _summary(a) == _summary(b) \
+        and all(_weights_equal(a / m / "model", b / m / "model") for m in models) \
+        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
+                for e in ("baseline", "trained"))
+
+
 def test_demo_kill9_resume_same_summary(tmp_path):
     """The calibration demo (sft, eval, curate, train, eval in sub-directories) killed at seeded
     moments and resumed: finished stages are skipped, the killed one continues through its own
     --resume. Every stage is deterministic on CPU, so summary.json (less wall clock), both
     evaluations' samples and both models equal an uninterrupted demo's."""
     a, b, log = _stage(tmp_path, "demo", DEMO_ARGS, seed=16)
-    keys = ["problem_id", "sample"]
-    equal = _summary(a) == _summary(b) and _weights_equal(a / "sft" / "model", b / "sft" / "model") \
-        and _weights_equal(a / "train" / "model", b / "train" / "model") \
-        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
-                for e in ("baseline", "trained"))
+    equal = _demos_equal(a, b, models=("sft", "train"))
     record("demo", log, equal, "summary.json (less seconds) equal, both evals' samples equal, sft and RL models "
            "bit-identical")
     assert equal, log
@@ -211,10 +217,7 @@ def test_tools_demo_kill9_resume_same_summary(tmp_path):
     log = kill_and_resume(ponder("demo", *args, "--out", str(b)), ponder("demo", "--resume", "--out", str(b)),
                           b, schedule(18, 2), ref_s)
     assert not log.unreadable, log.unreadable
-    keys = ["problem_id", "sample"]
-    equal = _summary(a) == _summary(b) and _weights_equal(a / "train" / "model", b / "train" / "model") \
-        and all(_table(a / e / "samples.parquet", keys) == _table(b / e / "samples.parquet", keys)
-                for e in ("baseline", "trained"))
+    equal = _demos_equal(a, b, models=("train",))
     record("demo --axis tools", log, equal, "summary.json (less wall clock) equal, both evals' samples equal, "
            "RL model bit-identical")
     assert equal, log
