@@ -114,6 +114,46 @@ def test_hang_mid_chunk_keeps_the_chunks_other_scores(tmp_path):
         assert pool.timeouts == 1
 
 
+def test_progress_never_shows_a_new_tag_beside_an_old_start_time():
+    # The pool reads a worker's progress block while the scorer writes it. Were a slot
+    # zero-filled before each write (as struct.pack_into does), the pool could read a start
+    # time of 0 beside the new tag and kill an item that had only just started: the cause of
+    # rare false timeouts, about one per 10,000 items under load.
+    import os
+    import struct
+
+    from ponder.verify.worker import Progress
+
+    fd = os.memfd_create("test-progress-race")
+    try:
+        reader = Progress(fd, items=4)
+        t0 = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the scorer: starts item after item until the reader sets score slot 3
+            writer = Progress(fd)
+            chunk = 0
+            while writer.scores(4)[3] == 0.0:
+                chunk += 1
+                writer.start(chunk, 0)
+            os._exit(0)
+        stale = reads = 0
+        try:
+            deadline = time.monotonic() + 30
+            while reads < 100_000 and time.monotonic() < deadline:
+                chunk = int.from_bytes(reader.mm[8:16], "little", signed=True) // Progress.TAG
+                running = reader.running(chunk) if chunk else None
+                if running is not None:
+                    reads += 1
+                    stale += running[1] < t0
+        finally:
+            reader.mm[40:48] = struct.pack("d", 1.0)  # score slot 3: stop
+            os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert reads == 100_000  # the reader did overlap the writer
+    assert stale == 0
+
+
 def test_verify_batch_matches_in_process_verify():
     problems, completions = [], []
     for name in ("arith", "add", "countdown", "sumprod", "grid"):

@@ -18,7 +18,6 @@ import importlib
 import math
 import mmap
 import os
-import struct
 import time
 import signal
 import sys
@@ -66,6 +65,11 @@ class Progress:
     and the pool reads the tag before the start time, so a start time the pool reads is never
     earlier than the true start of the item the tag names (it may be the next item's, which
     only delays a kill): no lock is needed and no item is killed early.
+
+    Slots are read and written through typed memoryviews, one 8-byte store or load each.
+    `struct.pack_into` must not be used here: it zero-fills the field before packing it, so a
+    concurrent reader could see a new tag beside a start time of 0 and kill an item that had
+    only just started.
     """
 
     TAG = 1 << 24  # positions per chunk number (chunks are far smaller)
@@ -74,24 +78,26 @@ class Progress:
         if items is not None:  # the pool sizes the block; the worker maps what it was given
             os.ftruncate(fd, 8 * (2 + items))
         self.mm = mmap.mmap(fd, 0)
+        self._head = memoryview(self.mm)[:16].cast("q")  # [start ns, tag]
+        self._scores = memoryview(self.mm)[16:].cast("d")
 
     def start(self, chunk: int, i: int) -> None:  # scorer: item i of `chunk` starts now
-        struct.pack_into("q", self.mm, 0, time.monotonic_ns())
-        struct.pack_into("q", self.mm, 8, chunk * self.TAG + i + 1)
+        self._head[0] = time.monotonic_ns()
+        self._head[1] = chunk * self.TAG + i + 1
 
     def finish(self, i: int, score: float) -> None:  # scorer: item i scored `score`
-        struct.pack_into("d", self.mm, 16 + 8 * i, score)
+        self._scores[i] = score
 
     def running(self, chunk: int) -> tuple[int, float] | None:
         """(position, start in time.monotonic seconds) of `chunk`'s running item; None while
         the chunk is still loading its tasks (or has not reached the worker)."""
-        tag = struct.unpack_from("q", self.mm, 8)[0]
-        started = struct.unpack_from("q", self.mm, 0)[0]
+        tag = self._head[1]
+        started = self._head[0]
         c, pos = divmod(tag, self.TAG)
         return (pos - 1, started / 1e9) if c == chunk and pos > 0 else None
 
     def scores(self, n: int) -> list[float]:  # pool: the first n items' scores of the chunk
-        return list(struct.unpack_from(f"{n}d", self.mm, 16))
+        return list(self._scores[:n])
 
 
 def serve(conn, progress: Progress) -> None:
