@@ -208,17 +208,18 @@ def test_demo_kill9_resume_same_summary(tmp_path):
     assert equal, log
 
 
-def test_tools_demo_kill9_resume_same_summary(tmp_path):
-    """The tools axis (sft, eval, RL, eval through ponder/demo/pipeline.py, which the abstraction
-    axis shares) killed at two seeded moments and resumed: the same summary, samples and model."""
-    args = ["--axis", "tools", "--sft-steps", "10", "--rl-steps", "1", "--eval-per-level", "1", "--eval-n", "1"]
+@pytest.mark.parametrize("axis, seed", [("tools", 18), ("abstraction", 19)])
+def test_axis_demo_kill9_resume_same_summary(tmp_path, axis, seed):
+    """The tools and abstraction axes (sft, eval, RL, eval through ponder/demo/pipeline.py)
+    killed at two seeded moments and resumed: the same summary, samples and RL model."""
+    args = ["--axis", axis, "--sft-steps", "10", "--rl-steps", "1", "--eval-per-level", "1", "--eval-n", "1"]
     a, b = tmp_path / "a", tmp_path / "b"
     ref_s = run_ok(ponder("demo", *args, "--out", str(a)))
     log = kill_and_resume(ponder("demo", *args, "--out", str(b)), ponder("demo", "--resume", "--out", str(b)),
-                          b, schedule(18, 2), ref_s)
+                          b, schedule(seed, 2), ref_s)
     assert not log.unreadable, log.unreadable
     equal = _demos_equal(a, b, models=("train",))
-    record("demo --axis tools", log, equal, "summary.json (less wall clock) equal, both evals' samples equal, "
+    record(f"demo --axis {axis}", log, equal, "summary.json (less wall clock) equal, both evals' samples equal, "
            "RL model bit-identical")
     assert equal, log
 
