@@ -45,24 +45,3 @@ def test_the_warm_start_draws_level_one_three_times_as_often_as_sft_default(tmp_
     assert abs(share - 3 / 11) < 1e-12
     assert share > 2 * default[0] / sum(default)
     assert sft.level_weights[1:] == tuple(default[1:])  # the other levels as `ponder sft` weighs them
-
-
-def test_the_rl_pool_repeats_each_curated_problem_by_its_levels_weight(tmp_path):
-    # RL draws a seeded permutation of the pool, so k copies of a problem are k times its share:
-    # level 1 at 4/9 of the prompts, level 2 at 2/9, levels 3-5 at 1/9 each
-    from collections import Counter
-
-    from ponder.curate.export import CURATED_FILE
-    from ponder.demo.config import DemoConfig
-    from ponder.demo.stage import RL_LEVEL_WEIGHTS, RL_POOL, stage_configs, write_rl_pool
-    from ponder.runs import read_problems, write_problems
-    from ponder.types import Problem
-
-    curated = [Problem(id=f"p{d}{i}", task="arith", prompt="1+1=?", answer="2", difficulty=d) for d in range(1, 6) for i in range(3)]
-    write_problems(tmp_path / CURATED_FILE, curated)
-    write_rl_pool(tmp_path, tmp_path / RL_POOL)
-    pool = read_problems(tmp_path / RL_POOL)
-    assert RL_LEVEL_WEIGHTS == (4, 2, 1, 1, 1)
-    assert Counter(p.difficulty for p in pool) == {1: 12, 2: 6, 3: 3, 4: 3, 5: 3}
-    assert Counter(p.id for p in pool)["p10"] == 4 and Counter(p.id for p in pool)["p52"] == 1
-    assert stage_configs(DemoConfig(), tmp_path).train.problems == str(tmp_path / RL_POOL)

@@ -48,15 +48,6 @@ SFT_LR = 1e-3
 # the time on seeds 1-2 and level 1 lost 8-9 points; at 3, 0.96-1.00 (docs/train.md,
 # "Robustness over seeds").
 SFT_LEVEL_WEIGHTS = (3.0, 5.0, 1.0, 1.0, 1.0)
-# Copies of each curated problem in the RL stage's pool, per level (RL_POOL; the curated pool has as
-# many problems of each level, and RL draws a seeded permutation of the pool): level 1 four times and
-# level 2 twice as often as levels 3-5. With the preset's floor on the forced token's scale
-# (`mode_std_floor`) the all-correct groups' 0.05 bonus no longer outweighs level 2's mixed groups, but
-# level 1, whose groups are all correct, then pulls only as hard as the floor lets it, and at equal
-# shares the three hard levels' pull toward thinking carried it along (docs/train.md, "Robustness over
-# seeds").
-RL_LEVEL_WEIGHTS = (4, 2, 1, 1, 1)
-RL_POOL = "rl_pool.parquet"  # in the demo's run directory: the curated problems, RL_LEVEL_WEIGHTS copies each
 
 
 class StageConfigs(NamedTuple):
@@ -89,7 +80,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> StageConfigs:
     ccfg = CurateConfig(model=sft_model, tasks=(TASK,), levels=LEVELS, pool=cfg.curate_pool,
                         seed=cfg.seed + CURATE_SEED_OFFSET, window=cfg.window,
                         max_new_tokens=CALIBRATION.max_new_tokens, out=str(root / "curate"))
-    tcfg = dataclasses.replace(CALIBRATION, model=sft_model, problems=str(root / RL_POOL),
+    tcfg = dataclasses.replace(CALIBRATION, model=sft_model, problems=str(root / "curate" / "curated.parquet"),
                                steps=cfg.rl_steps or CALIBRATION.steps * scale, seed=cfg.seed, threads=cfg.threads,
                                out=str(root / "train"))
     return StageConfigs(scfg, eval_cfg(sft_model, "baseline"), ccfg, tcfg,
@@ -174,7 +165,6 @@ def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
         if not curated.kept:
             raise PonderError(f"curation kept no problems (see {configs.curate.out}/report.html): the warm start is too "
                               "weak; raise --sft-steps")
-        write_rl_pool(Path(ccfg.out), root / RL_POOL)
         stages.mark("curate")
     policy = None
     times["curate"] = time.perf_counter() - t
@@ -207,19 +197,6 @@ def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
     write_json(root / "summary.json", summary)
     print_summary(summary, run_dir)
     return summary
-
-
-def weighted_pool(problems: list, weights: tuple[int, ...] = RL_LEVEL_WEIGHTS) -> list:
-    """Each problem `weights[level - 1]` times, in the given order (levels past the table: once)."""
-    return [p for p in problems for _ in range(weights[p.difficulty - 1] if p.difficulty <= len(weights) else 1)]
-
-
-def write_rl_pool(curate_run: Path, path: Path) -> None:
-    """The RL stage's pool: the curate run's kept problems, weighted by level (`weighted_pool`)."""
-    from ponder.curate.export import CURATED_FILE
-    from ponder.runs import read_problems, write_problems
-
-    write_problems(path, weighted_pool(read_problems(curate_run / CURATED_FILE)))
 
 
 def summary_of(eval_run: str | Path) -> dict:

@@ -42,13 +42,9 @@ CALIBRATION = TrainConfig(
     modes="balanced",  # compare both modes on every prompt, however rarely the policy picks one
     mode_baseline="group",  # with the half-mean forced-token advantage, better than "batch" (docs/train.md)
     mode_weight=10.0,  # the mode choice is one token against a trace of ~20
-    # an all-correct group's 0.05 bonus, over its own std, was a full +-1 (x10) for answering directly: at level 2,
-    # where 8 direct answers of 8 are right in ~40% of groups, that outweighed the mixed groups' -0.2..-0.5
-    mode_std_floor=0.1,
     max_new_tokens=64,  # the longest level-5 oracle completion is 46 tokens
     save_every=10,
-    beta=0.2,  # k3 KL to the warm start (not on the forced first token): keeps the long traces intact (0.1 was
-    # enough while the mode token's large advantages kept the gradient norm clipped to ~1/3; with the floor, less)
+    beta=0.1,  # k3 KL to the warm start (not on the forced first token): keeps the long traces intact
     **TINY_RL,
 )
 
