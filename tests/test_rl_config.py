@@ -37,7 +37,7 @@ def test_dr_grpo_with_std_scaling_is_refused(scale):
         TrainConfig(model="x", loss="dr_grpo", advantage_scale=scale)
 
 
-@pytest.mark.parametrize("kw", [dict(mode_weight=10.0), dict(mode_baseline="batch")])
+@pytest.mark.parametrize("kw", [dict(mode_weight=10.0), dict(mode_baseline="batch"), dict(mode_std_floor=0.1)])
 def test_mode_options_are_refused_without_balanced_modes(kw):
     with pytest.raises(PonderError, match="--modes balanced"):
         TrainConfig(model="x", **kw)

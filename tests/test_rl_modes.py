@@ -128,6 +128,30 @@ def test_mode_weight_scales_only_the_first_token_column():
         TrainConfig(model="x", modes="balanced", mode_weight=0.0)
 
 
+def test_std_floor_caps_the_forced_tokens_magnified_bonus_and_leaves_mixed_groups_alone():
+    from ponder.rl.rollout import advantages
+
+    p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    # group 1, all right: think 1, 1 | answer 1.05, 1.05 (the nothink bonus is the only spread);
+    # group 2: think 1, 1 | answer 1.05, 0 (a wrong direct answer)
+    rewards = [1.0, 1.0, 1.05, 1.05, 1.0, 1.0, 1.05, 0.0]
+    batch = Batch(problems=[p] * 8, completions=[Completion(text="")] * 8, rewards=rewards,
+                  correct=[1.0] * 7 + [0.0], parts={}, group_size=4)
+    plain = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced"))
+    floored = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced", mode_std_floor=0.1))
+    # group 1: half means 1.0 / 1.05, group mean 1.025, unbiased std sqrt(4 x 0.025^2 / 3) = 0.028868:
+    # the 0.05 bonus becomes -+0.866 as it is; with the floor, -+0.025 / 0.1 = -+0.25
+    assert plain[:4, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660], abs=1e-4)
+    assert floored[:4, 0].tolist() == pytest.approx([-0.25, -0.25, 0.25, 0.25], abs=1e-5)
+    # group 2: mean 0.7625, unbiased std sqrt(0.77688 / 3) = 0.50888 > 0.1: the same either way,
+    # +-(1.0 - 0.7625) / 0.50888 = +-0.4667
+    assert floored[4:, 0].tolist() == pytest.approx([0.4667, 0.4667, -0.4667, -0.4667], abs=1e-4)
+    assert torch.equal(floored[4:, 0], plain[4:, 0])
+    assert torch.equal(floored[:, 1], plain[:, 1])  # later tokens untouched
+    with pytest.raises(PonderError, match="mode_std_floor"):
+        TrainConfig(model="x", modes="balanced", mode_std_floor=-0.1)
+
+
 def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     from ponder.rl.rollout import advantages
 

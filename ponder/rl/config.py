@@ -54,6 +54,9 @@ class TrainConfig:
                                  "mode learns where thinking pays more than on average, not a shared think-bias"})
     mode_weight: float = field(default=1.0, metadata={"help": "with --modes balanced: weight of the forced first token's "
                                "term in the loss, in tokens (the choice of mode is one token against a whole trace)"})
+    mode_std_floor: float = field(default=0.0, metadata={"help": "with --modes balanced: the least divisor of the forced "
+                                  "first token's advantage (0: the group's scale as is); in a group whose samples are all "
+                                  "right the spread is a small bonus alone, which the group std would make a full +-1"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
     budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
     reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})

@@ -66,9 +66,9 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tenso
     return (_centre(rewards) / ADVANTAGE_SCALES[scale](rewards)).flatten()
 
 
-def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
+def mode_advantages(rewards: torch.Tensor, scale: str = "group", floor: float = 0.0) -> torch.Tensor:
     """[num_prompts * G, 2] advantages of mode-balanced groups (first G/2 samples one mode, the
-    rest the other), both divided by the group's usual scale:
+    rest the other), both divided by the group's usual scale (column 0 by at least `floor`):
 
     - column 0, for the forced first token: its half's mean reward minus the group's mean. Every
       sample of a half starts with the same forced token, so the half's mean is an unbiased and
@@ -84,6 +84,12 @@ def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor
       tokens: a correct trace on an easy prompt is not pushed down because answering directly
       earned a bonus (that lesson belongs to the choice of mode, the first token).
 
+    `floor` (default 0: the scale as is) is the least divisor of column 0. In a group whose samples
+    are all right, the only spread is a small bonus (e.g. `nothink`'s 0.05), and divided by that
+    spread's own std the bonus becomes a full +-1, as strong a push as a mode that doubles the
+    accuracy; max(scale, floor) caps that magnification at 1/floor and leaves every group whose
+    std is above the floor (any group with a wrong answer, for 0/1 correctness) unchanged.
+
     ponder's own."""
     rewards = torch.as_tensor(rewards, dtype=torch.float32)
     P, G = rewards.shape
@@ -92,7 +98,7 @@ def mode_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor
     halves = rewards.view(P, 2, G // 2)
     half_means = halves.mean(dim=2, keepdim=True)  # [P, 2, 1]
     scale_by = ADVANTAGE_SCALES[scale](rewards).view(-1, 1, 1)
-    first = ((half_means - rewards.mean(dim=1).view(P, 1, 1)) / scale_by).expand(P, 2, G // 2)
+    first = ((half_means - rewards.mean(dim=1).view(P, 1, 1)) / scale_by.clamp(min=floor)).expand(P, 2, G // 2)
     within = (halves - half_means) / scale_by
     return torch.stack([first.reshape(-1), within.reshape(-1)], dim=1)
 

@@ -98,6 +98,8 @@ class Balanced:
 
     baseline: Literal["group", "batch"] = "group"  # "batch": also centre each mode's first-token advantage over the batch
     weight: float = 1.0  # the forced first token's weight in the loss, in tokens
+    # the least divisor of the forced token's advantage (`mode_advantages`' floor; 0: the group's scale as is)
+    std_floor: float = 0.0
     tags = MODES  # the two forced first tokens (a class constant, not an option)
     # the first completion token was forced, not sampled from the policy: the KL penalty's k3
     # estimator is not valid there (and explodes once the policy makes a forced mode rare)
@@ -108,6 +110,8 @@ class Balanced:
             raise PonderError(f"mode_baseline must be group or batch, got {self.baseline!r}")
         if not self.weight > 0:
             raise PonderError(f"mode_weight must be > 0, got {self.weight}")
+        if not self.std_floor >= 0:
+            raise PonderError(f"mode_std_floor must be >= 0, got {self.std_floor}")
 
     def check(self, group_size: int, prompt_suffix: str) -> None:
         if group_size % 2 or prompt_suffix:
@@ -128,7 +132,7 @@ class Balanced:
         from ponder.rl.losses import mode_advantages
 
         group_size = rewards.shape[1]
-        adv = mode_advantages(rewards, scale)
+        adv = mode_advantages(rewards, scale, self.std_floor)
         if self.baseline == "batch":  # each forced mode's first-token advantage, centred over the batch
             half = adv.view(-1, 2, group_size // 2, 2)[:, :, :, 0]  # [P, mode, G/2]
             half -= half.mean(dim=(0, 2), keepdim=True)
@@ -350,7 +354,8 @@ MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced,
                                    "subcalls": SubCallTree, "tools": ToolRollouts, "tool_balanced": ToolBalanced,
                                    "subcall_balanced": SubCallBalanced}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
-MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "max_turns": "max_turns", "tools": "tools"}
+MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "mode_std_floor": "std_floor",
+                "max_turns": "max_turns", "tools": "tools"}
 
 
 def mode_options(name: str) -> set[str]:
