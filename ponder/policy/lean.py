@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
+GROWTH = 1.25  # KV buffer growth factor: decode attention reads the whole buffer (contiguous), so keep it near full
 FIXED_ROPE = ("default", "linear", "llama3")
 
 
@@ -99,6 +100,7 @@ class LeanLlama:
         self.v: list = []
         self.length = 0
         self.table = None  # rotary cos/sin by position, for decode steps (`_rope_table`)
+        self.limit = 0  # the columns the sampling batch may need (prefill's capacity)
 
     @classmethod
     def of(cls, model) -> LeanLlama | None:
@@ -184,14 +186,15 @@ class LeanLlama:
 
     def _forward(self, ids, pos, attn_mask, write_at: int, rope=None):
         """Hidden states [b, t, H] of tokens ids [b, t] at positions pos, attending to the cache's
-        columns [0, write_at + t) under attn_mask (bool [b, 1, t, write_at + t]); the new keys and
-        values are written at columns [write_at, write_at + t)."""
-        end = write_at + ids.shape[1]
+        first s columns under attn_mask (bool [b, 1, t, s], s >= write_at + t: a decode step passes
+        the whole buffer, its unwritten columns masked, so the products read contiguous memory); the
+        new keys and values are written at columns [write_at, write_at + t)."""
+        end, span = write_at + ids.shape[1], attn_mask.shape[-1]
 
         def attend(i, k, v):
             self.k[i][:, :, write_at:end] = k
             self.v[i][:, :, write_at:end] = v
-            return self.k[i][:, :, :end], self.v[i][:, :, :end]
+            return self.k[i][:, :, :span], self.v[i][:, :, :span]
 
         return self.blocks(ids, pos, attn_mask, attend, rope)
 
@@ -234,14 +237,16 @@ class LeanLlama:
     # -- the sampling loop's interface -----------------------------------------------------------
     def prefill(self, ids, mask, pos, capacity: int):
         """Logits [P, V] of the last column of left-padded prompts ids [P, L] (mask: 1 = token), and
-        fresh KV buffers of `capacity` columns."""
+        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens)."""
         import torch
 
         c = self.cfg
         P, L = ids.shape
         dt = self.embed.dtype
-        self.k = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
-        self.v = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.limit = capacity
+        cap = self._capacity(L + 1)
+        self.k = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.v = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
         self.table = None
         causal = torch.ones((L, L), dtype=torch.bool, device=ids.device).tril()
         attn = causal[None, None] & mask.bool()[:, None, None, :]
@@ -263,16 +268,26 @@ class LeanLlama:
     def step(self, ids, mask, pos):
         """Logits [b, V] of one new token per row (ids [b], positions pos [b, 1]); mask [b, length+1]
         covers every column so far, the new one included."""
+        import torch
+
         if self.length + 1 > self.k[0].shape[2]:
-            self._grow(2 * (self.length + 1))
+            self._grow(self._capacity(self.length + 1))
         n = self.k[0].shape[2]  # a row's position is at most self.length < n
         if self.table is None or self.table.shape[0] < n:
             self._rope_table(n, self.embed.dtype, ids.device)
         cs = self.table[pos]  # [b, 1, 2, D]
-        x = self._forward(ids[:, None], pos, mask.bool()[:, None, None, :], self.length,
-                          rope=(cs[:, :, 0:1], cs[:, :, 1:2]))
+        full = torch.zeros((len(ids), n), dtype=torch.bool, device=ids.device)  # the whole buffer, unwritten columns off
+        full[:, : self.length + 1] = mask
+        x = self._forward(ids[:, None], pos, full[:, None, None, :], self.length, rope=(cs[:, :, 0:1], cs[:, :, 1:2]))
         self.length += 1
         return self._logits(x[:, -1])
+
+    def _capacity(self, need: int) -> int:
+        """Buffer columns for `need` filled ones: GROWTH times as many (at least 8 more), at most the
+        caller's limit. Small steps, because a decode step reads the whole buffer."""
+        import math
+
+        return min(max(self.limit, need), max(need + 8, math.ceil(GROWTH * need)))
 
     def _grow(self, capacity: int) -> None:
         def g(t):
