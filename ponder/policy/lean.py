@@ -3,8 +3,10 @@ transformers' `LlamaForCausalLM`, written as a few plain tensor ops per layer.
 
 Why: on CPU a small model's decode step is dominated by Python, not arithmetic. transformers'
 forward builds masks, cache objects, output records and hooks on every call (~1 ms per layer
-for the tiny model, more than its matmuls), so the lean loop below, with a preallocated
-[B, H_kv, capacity, D] key/value buffer per layer, decodes the same tokens several times faster.
+for the tiny model, more than its matmuls), so the lean loop below, with a [B, H_kv, capacity, D]
+key/value buffer per layer written in place, decodes the same tokens several times faster. A
+decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
+CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
 
     lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity)   # [P, V] at the last column
