@@ -13,6 +13,8 @@ loops alone; with a warm model, early stopping also counts (plain generate keeps
 finished rows until the whole batch is done). Floor: hf >= 2x plain generate. With a Llama-family
 model the hf backend decodes with `ponder.policy.lean` (plain tensor ops, no per-call module
 overhead); `--no-lean` shows transformers' forward inside the same loop, to separate the two gains.
+`--rounds R` times the hf and generate columns R times each in ABBA order (hf, generate, generate,
+hf, ...) and reports each column's median, so a drift in machine load hits both alike.
 
 The vLLM column runs in `.venv-vllm` (a separate environment; see docs/backends.md) when it
 exists, through `ponder.policy.load_policy(model, backend="vllm")`.
@@ -109,6 +111,7 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=64, help="max new tokens")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--no-lean", action="store_true", help="hf backend with transformers' forward (no lean decoder)")
+    ap.add_argument("--rounds", type=int, default=1, help="runs of the hf and generate columns each, ABBA order (medians)")
     ap.add_argument("--only", choices=["hf", "generate", "vllm"], help=argparse.SUPPRESS)  # one column, JSON
     args = ap.parse_args()
     import torch
@@ -129,8 +132,13 @@ def main() -> int:
     print(f"model {args.model}; {args.prompts} prompts x {args.n} samples x {args.tokens} new tokens; "
           f"torch threads {torch.get_num_threads()}", file=sys.stderr)
     peak = peak_flops()
-    cols = {"hf": measure_policy(args.model, "hf", args.prompts, args.n, args.tokens, lean=not args.no_lean),
-            "generate": measure_generate(args.model, args.prompts, args.n, args.tokens)}
+    fns = {"hf": lambda: measure_policy(args.model, "hf", args.prompts, args.n, args.tokens, lean=not args.no_lean),
+           "generate": lambda: measure_generate(args.model, args.prompts, args.n, args.tokens)}
+    order = (["hf", "generate", "generate", "hf"] * ((args.rounds + 1) // 2))[: 2 * max(1, args.rounds)]
+    runs: dict[str, list[dict]] = {"hf": [], "generate": []}
+    for name in order:
+        runs[name].append(fns[name]())
+    cols = {k: sorted(v, key=lambda c: c["tok_s"])[len(v) // 2] for k, v in runs.items()}  # the median run (the upper one of an even count)
     vpy = REPO / ".venv-vllm" / "bin" / "python"
     if vpy.exists():
         cmd = [str(vpy), __file__, "--only", "vllm", "--model", args.model, "--prompts", str(args.prompts),
@@ -150,6 +158,9 @@ def main() -> int:
                       ("x plain generate", lambda c: f"{c['tok_s'] / base:.2f}"),
                       ("% of peak FLOP/s", lambda c: f"{100 * 2 * c['params'] * c['tok_s'] / peak:.2f}")]:
         print(f"{label:<22}" + "".join(f"{fn(c):>14}" for c in cols.values()))
+    if args.rounds > 1:
+        print("tokens/s of each run: " + "; ".join(f"{k} " + ", ".join(f"{c['tok_s']:.0f}" for c in v)
+                                                   for k, v in runs.items()))
     print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s; params {cols['hf']['params']:,}; "
           f"floor: hf >= 2x plain generate -> {'PASS' if cols['hf']['tok_s'] >= 2 * base else 'FAIL'}")
     return 0

@@ -159,3 +159,50 @@ def test_step_fast_path_trains_as_the_slow_path(tiny, tmp_path, epochs, monkeypa
     for a, b in zip(after[True], after[False]):
         assert torch.allclose(a, b, atol=1e-5)
     assert any(not torch.equal(a, b) for a, b in zip(after[True], model.parameters()))  # it did train
+
+
+@pytest.mark.parametrize("stop", [(), ("=",)])
+def test_lean_decode_with_early_stops_growth_and_compaction(tiny, stop):
+    """Rows that stop at different steps (EOS made likely, or a stop string) leave the batch
+    (compaction) while the KV buffers grow past their first size several times: the lean decode's
+    whole-buffer attention, rotary table and host-side done count still sample what transformers'
+    forward samples, logprobs within 1e-5."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.policy import hf
+    from ponder.policy.hf import HFPolicy
+    from ponder.tasks import get_task
+
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny), AutoTokenizer.from_pretrained(tiny)
+    with torch.no_grad():  # tied embeddings: a larger EOS row makes EOS likely (~1 in 20 tokens)
+        model.lm_head.weight[tok.eos_token_id] += 2.0 * model.model.norm.weight
+    policy = HFPolicy.from_model(model, tok)
+    task = get_task("arith")
+    prompts = [policy.render(task.generate(4, i, 1 + i % 5)) for i in range(6)]
+    s = Sampling(temperature=1.0, max_new_tokens=60, seed=11, logprobs=True, stop=stop)
+    outs = {}
+    for lean in (False, True):
+        policy.lean = lean
+        outs[lean] = [c for g in policy.generate(prompts, 4, s) for c in g]
+    assert [c.token_ids for c in outs[True]] == [c.token_ids for c in outs[False]]
+    assert len({c.num_tokens for c in outs[True]}) > 3  # rows stopped at different steps
+    assert sum(c.finish_reason == "stop" for c in outs[True]) >= int(hf.COMPACT_FRACTION * 24) + 1
+    diff = max(abs(a - b) for x, y in zip(outs[True], outs[False]) for a, b in zip(x.logprobs, y.logprobs))
+    assert diff < 1e-5
+
+
+def test_lean_rms_norm_is_the_composite_formula_bit_for_bit(tiny):
+    """The fused kernel the lean forward uses in float32 gives exactly transformers' RMSNorm bits."""
+    from transformers import AutoModelForCausalLM
+
+    from ponder.policy.lean import LeanLlama
+
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    lean = LeanLlama.of(model)
+    torch.manual_seed(0)
+    x = torch.randn(5, 7, 128) * 3
+    w = torch.randn(128)
+    with torch.no_grad():
+        ref = model.model.norm.__class__(128, eps=lean.cfg["eps"])
+        ref.weight.copy_(w)
+        assert torch.equal(lean._rms(x, w), ref(x))

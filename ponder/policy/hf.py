@@ -185,15 +185,19 @@ class HFPolicy:
         may_stop = self._may_stop(stops) if stops else None
         max_stop = max((len(x) for x in stops), default=0)
 
+        n_done = 0  # rows of the batch that are done (a host-side count: no row done, no masking)
         for t in range(T):
             nxt = _sample(logits, s.temperature, s.top_p, gen)  # [b]
             live = ~done
-            live_rows = rows[live]
-            tokens[live_rows, t] = nxt[live]
+            live_rows, live_nxt = (rows, nxt) if n_done == 0 else (rows[live], nxt[live])
+            tokens[live_rows, t] = live_nxt
             if lps is not None:
                 lp = torch.log_softmax(logits, -1).gather(1, nxt[:, None])[:, 0]
-                lps[live_rows, t] = lp[live]
-            fin = live & torch.isin(nxt, eos) if eos is not None else torch.zeros_like(live)
+                lps[live_rows, t] = lp if n_done == 0 else lp[live]
+            if eos is None:
+                fin = torch.zeros_like(live)
+            else:
+                fin = torch.isin(nxt, eos) if n_done == 0 else live & torch.isin(nxt, eos)
             if stops:
                 for b in (live & ~fin & may_stop[nxt]).nonzero()[:, 0].tolist():
                     r = int(rows[b])
@@ -205,15 +209,16 @@ class HFPolicy:
                 r = int(rows[b])
                 length[r], reason[r], finish_t[r] = t + 1, "stop", now
             done |= fin
-            if t == T - 1 or bool(done.all()):
+            n_done = int(done.sum())
+            if t == T - 1 or n_done == len(done):
                 for b in (~done).nonzero()[:, 0].tolist():
                     finish_t[int(rows[b])] = now
                 break
-            if int(done.sum()) >= max(1, int(COMPACT_FRACTION * len(done))):
+            if n_done >= max(1, int(COMPACT_FRACTION * len(done))):
                 keep = (~done).nonzero()[:, 0]
                 cache.batch_select_indices(keep)
                 rows, nxt, mask, next_pos = rows[keep], nxt[keep], mask[keep], next_pos[keep]
-                done = done[keep]
+                done, n_done = done[keep], 0
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], 1)
             if lean is not None:
                 logits, next_pos = lean.step(nxt, mask, next_pos), next_pos + 1
@@ -253,7 +258,7 @@ def _sample(logits, temperature: float, top_p: float, gen):
 
     if temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits / temperature, -1)
+    probs = torch.softmax(logits / temperature if temperature != 1.0 else logits, -1)  # x / 1.0 == x
     if top_p < 1.0:
         sp, si = probs.sort(-1, descending=True)
         drop = (sp.cumsum(-1) - sp) >= top_p  # keep the smallest prefix with mass >= top_p

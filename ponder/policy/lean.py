@@ -3,8 +3,10 @@ transformers' `LlamaForCausalLM`, written as a few plain tensor ops per layer.
 
 Why: on CPU a small model's decode step is dominated by Python, not arithmetic. transformers'
 forward builds masks, cache objects, output records and hooks on every call (~1 ms per layer
-for the tiny model, more than its matmuls), so the lean loop below, with a preallocated
-[B, H_kv, capacity, D] key/value buffer per layer, decodes the same tokens several times faster.
+for the tiny model, more than its matmuls), so the lean loop below, with a [B, H_kv, capacity, D]
+key/value buffer per layer written in place, decodes the same tokens several times faster. A
+decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
+CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
 
     lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity)   # [P, V] at the last column
@@ -28,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
+GROWTH = 1.25  # KV buffer growth factor: decode attention reads the whole buffer (contiguous), so keep it near full
 FIXED_ROPE = ("default", "linear", "llama3")
 
 
@@ -98,6 +101,8 @@ class LeanLlama:
         self.k: list = []
         self.v: list = []
         self.length = 0
+        self.table = None  # rotary cos/sin by position, for decode steps (`_rope_table`)
+        self.limit = 0  # the columns the sampling batch may need (prefill's capacity)
 
     @classmethod
     def of(cls, model) -> LeanLlama | None:
@@ -140,60 +145,86 @@ class LeanLlama:
 
     # -- pieces -------------------------------------------------------------------------------
     def _rms(self, x, w):
+        """transformers' LlamaRMSNorm. In float32 torch's fused kernel, which gives the same bits
+        (tests/test_rl_fastpath.py) as one op instead of six, forward and backward."""
         import torch
+        import torch.nn.functional as F
 
         dt = x.dtype
+        if dt == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), w, self.cfg["eps"])
         xf = x.float()
         return w * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.cfg["eps"])).to(dt)
 
     def _rope(self, pos, dtype):
-        """cos, sin [b, 1, t, D] at positions pos [b, t] (transformers' rotary embedding)."""
+        """cos, sin [b, t, 1, D] at positions pos [b, t] (transformers' rotary embedding), laid out
+        for the [b, t, heads, D] projections; sin's first half negated, the sign `_rot` needs."""
         import torch
 
         freqs = pos[..., None].float() * self.cfg["inv_freq"]
         emb = torch.cat((freqs, freqs), -1)
         s = self.cfg["rope_scale"]
-        return (emb.cos() * s).to(dtype)[:, None], (emb.sin() * s).to(dtype)[:, None]
+        sin = (emb.sin() * s).to(dtype)
+        h = sin.shape[-1] // 2
+        sin = torch.cat((-sin[..., :h], sin[..., h:]), -1)
+        return (emb.cos() * s).to(dtype)[:, :, None], sin[:, :, None]
+
+    def _rope_table(self, n: int, dtype, device) -> None:
+        """cos/sin of positions [0, n) as one [n, 2, D] table, so a decode step indexes it (one op)
+        instead of recomputing them (eight); the values are `_rope`'s, position by position."""
+        import torch
+
+        cos, sin = self._rope(torch.arange(n, device=device)[None], dtype)
+        self.table = torch.cat([cos[0], sin[0]], 1)
 
     @staticmethod
     def _rot(x, cos, sin):
+        """transformers' apply_rotary_pos_emb: x cos + rotate_half(x) sin, with rotate_half's minus
+        folded into sin (`_rope`): the same products, bit for bit, one op fewer."""
         import torch
 
         h = x.shape[-1] // 2
-        return x * cos + torch.cat((-x[..., h:], x[..., :h]), -1) * sin
+        return x * cos + torch.cat((x[..., h:], x[..., :h]), -1) * sin
 
-    def _forward(self, ids, pos, attn_mask, write_at: int):
+    def _forward(self, ids, pos, attn_mask, write_at: int, rope=None):
         """Hidden states [b, t, H] of tokens ids [b, t] at positions pos, attending to the cache's
-        columns [0, write_at + t) under attn_mask (bool [b, 1, t, write_at + t]); the new keys and
-        values are written at columns [write_at, write_at + t)."""
-        end = write_at + ids.shape[1]
+        first s columns under attn_mask (bool [b, 1, t, s], s >= write_at + t: a decode step passes
+        the whole buffer, its unwritten columns masked, so the products read contiguous memory); the
+        new keys and values are written at columns [write_at, write_at + t)."""
+        end, span = write_at + ids.shape[1], attn_mask.shape[-1]
 
         def attend(i, k, v):
             self.k[i][:, :, write_at:end] = k
             self.v[i][:, :, write_at:end] = v
-            return self.k[i][:, :, :end], self.v[i][:, :, :end]
+            return self.k[i][:, :, :span], self.v[i][:, :, :span]
 
-        return self.blocks(ids, pos, attn_mask, attend)
+        return self.blocks(ids, pos, attn_mask, attend, rope)
 
-    def blocks(self, ids, pos, attn_mask, attend):
+    def blocks(self, ids, pos, attn_mask, attend, rope=None):
         """The decoder stack over ids [b, t] at positions pos [b, t]; `attend(layer, k, v)` gives the
         keys and values [b, H_kv, s, D] the new queries attend to (under attn_mask [b, 1, t, s]):
-        a cache, a shared prompt prefix, or k and v themselves. Differentiable."""
+        a cache, a shared prompt prefix, or k and v themselves. Differentiable. rope: (cos, sin)
+        [b, t, 1, D] when the caller has them (a decode step's table lookup)."""
         import torch.nn.functional as F
 
         c = self.cfg
         H, Hk, D = c["heads"], c["kv_heads"], c["head_dim"]
         b, t = ids.shape
         x = F.embedding(ids, self.embed)
-        cos, sin = self._rope(pos, x.dtype)
+        cos, sin = rope if rope is not None else self._rope(pos, x.dtype)
+        bias = _decode_bias(attn_mask, Hk, H // Hk) if t == 1 else None  # once per step, not per layer
         for i, ly in enumerate(self.layers):
             h = self._rms(x, ly["ln1"])
             qkv = ly["qkv"](h)
-            q, k, v = qkv.split((H * D, Hk * D, Hk * D), -1)
-            q = self._rot(q.view(b, t, H, D).transpose(1, 2), cos, sin)
-            k = self._rot(k.view(b, t, Hk, D).transpose(1, 2), cos, sin)
-            k, v = attend(i, k, v.view(b, t, Hk, D).transpose(1, 2))
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=c["scaling"], enable_gqa=Hk != H)
+            # queries and keys rotated together: one rotation per layer instead of two
+            qk = self._rot(qkv[..., : (H + Hk) * D].view(b, t, H + Hk, D), cos, sin)
+            q, k = qk[:, :, :H].transpose(1, 2), qk[:, :, H:].transpose(1, 2)
+            k, v = attend(i, k, qkv[..., (H + Hk) * D :].view(b, t, Hk, D).transpose(1, 2))
+            if bias is not None:  # a decode step: one query per row
+                o = _decode_attention(q, k, v, bias, c["scaling"])
+            else:
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=c["scaling"],
+                                                   enable_gqa=Hk != H)
             x = x + ly["o"](o.transpose(1, 2).reshape(b, t, H * D))
             h = self._rms(x, ly["ln2"])
             g, u = ly["gate_up"](h).chunk(2, -1)
@@ -208,14 +239,17 @@ class LeanLlama:
     # -- the sampling loop's interface -----------------------------------------------------------
     def prefill(self, ids, mask, pos, capacity: int):
         """Logits [P, V] of the last column of left-padded prompts ids [P, L] (mask: 1 = token), and
-        fresh KV buffers of `capacity` columns."""
+        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens)."""
         import torch
 
         c = self.cfg
         P, L = ids.shape
         dt = self.embed.dtype
-        self.k = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
-        self.v = [ids.new_zeros((P, c["kv_heads"], capacity, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.limit = capacity
+        cap = self._capacity(L + 1)
+        self.k = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.v = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
+        self.table = None
         causal = torch.ones((L, L), dtype=torch.bool, device=ids.device).tril()
         attn = causal[None, None] & mask.bool()[:, None, None, :]
         attn = attn | torch.eye(L, dtype=torch.bool, device=ids.device)[None, None]  # a pad row attends to itself (no NaN)
@@ -236,11 +270,26 @@ class LeanLlama:
     def step(self, ids, mask, pos):
         """Logits [b, V] of one new token per row (ids [b], positions pos [b, 1]); mask [b, length+1]
         covers every column so far, the new one included."""
+        import torch
+
         if self.length + 1 > self.k[0].shape[2]:
-            self._grow(2 * (self.length + 1))
-        x = self._forward(ids[:, None], pos, mask.bool()[:, None, None, :], self.length)
+            self._grow(self._capacity(self.length + 1))
+        n = self.k[0].shape[2]  # a row's position is at most self.length < n
+        if self.table is None or self.table.shape[0] < n:
+            self._rope_table(n, self.embed.dtype, ids.device)
+        cs = self.table[pos]  # [b, 1, 2, D]
+        full = torch.zeros((len(ids), n), dtype=torch.bool, device=ids.device)  # the whole buffer, unwritten columns off
+        full[:, : self.length + 1] = mask
+        x = self._forward(ids[:, None], pos, full[:, None, None, :], self.length, rope=(cs[:, :, 0:1], cs[:, :, 1:2]))
         self.length += 1
         return self._logits(x[:, -1])
+
+    def _capacity(self, need: int) -> int:
+        """Buffer columns for `need` filled ones: GROWTH times as many (at least 8 more), at most the
+        caller's limit. Small steps, because a decode step reads the whole buffer."""
+        import math
+
+        return min(max(self.limit, need), max(need + 8, math.ceil(GROWTH * need)))
 
     def _grow(self, capacity: int) -> None:
         def g(t):
@@ -249,6 +298,35 @@ class LeanLlama:
             return out
 
         self.k, self.v = [g(k) for k in self.k], [g(v) for v in self.v]
+
+
+def _decode_bias(mask, kv_heads: int, group: int):
+    """The additive form (0 where attended, -inf elsewhere) of a decode step's bool mask [b, 1, 1, s],
+    as [b * kv_heads, group, s] for `_decode_attention`: built once per step, shared by the layers."""
+    import torch
+
+    b, s = mask.shape[0], mask.shape[-1]
+    bias = torch.zeros((b, 1, 1, s), dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
+    return bias.expand(b, kv_heads, group, s).reshape(b * kv_heads, group, s)
+
+
+def _decode_attention(q, k, v, bias, scale: float):
+    """Attention of ONE query per row, q [b, H, 1, D], over keys/values [b, Hk, s, D] (Hk divides H:
+    query head h reads key/value head h // (H / Hk), as transformers' repeat_kv) under the additive
+    mask bias [b * Hk, H / Hk, s] (`_decode_bias`): softmax(bias + scale q k^T) v as two batched
+    matmuls, the grouped query heads of one key/value head as the rows of one product.
+
+    Why not `scaled_dot_product_attention`: for a single query row on CPU it takes its flash
+    kernel, slower than these two products (it was half of the tiny model's decode time at 512
+    rows), and the boolean mask costs two more ops per layer. The same function; the values agree
+    to float rounding (tests/test_rl_fastpath.py)."""
+    import torch
+
+    b, H, _, D = q.shape
+    Hk, s = k.shape[1], k.shape[2]
+    qg = q.reshape(b * Hk, H // Hk, D)
+    w = torch.baddbmm(bias.to(q.dtype), qg, k.reshape(b * Hk, s, D).transpose(1, 2), alpha=scale).softmax(-1)
+    return torch.bmm(w, v.reshape(b * Hk, s, D)).view(b, H, 1, D)
 
 
 def completion_logits(lean: LeanLlama, ids, attn, plen):
