@@ -19,6 +19,9 @@ Departures, deliberate:
   generate per turn for all rollouts) and a rollout whose turn ran past its remaining budget is
   cut back to it (decoded with the backend's tokenizer) and ends with finish_reason "length";
   so is an injection that does not fit.
+- A turn that comes back without token ids (an openai server not asked for them) is encoded by
+  the backend's local tokenizer when it has one, else counted by the server's `num_tokens`
+  (`Segment.num_tokens`; cut pro rata by characters at the budget).
 """
 
 from __future__ import annotations
