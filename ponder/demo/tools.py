@@ -8,8 +8,7 @@ Stages (each through its stage's `check` / `run`, in a sub-directory of the run)
                   by two), half of the examples calling `calc` first, whatever the level
                   (uncalibrated: the result a runtime would inject is masked out of the loss)
     2. baseline/  `ponder eval --tools calc` on held-out problems: every sample a tool rollout
-    3. train/     RL with the `tools` preset: correctness minus 0.4 per call (`tool_calls:-0.4`),
-                  a KL penalty to the warm start (beta 0.1)
+    3. train/     RL with the `tools` preset: correctness minus 0.4 per call (`tool_calls:-0.4`)
     4. trained/   the same evaluation; report.html compares the two, summary.json holds the claims
 
 summary.json: `baseline` / `trained`, each with `accuracy` and `by_difficulty` {level: tool_rate,

@@ -88,8 +88,7 @@ STRATEGY_ABLATION_REWARD = "correct:1"  # the demo's ablation arm: the same run 
 
 # TOOLS is the tools demo's RL stage on `toolarith` (ponder demo --axis tools): tool rollouts with the
 # calculator (`--tools calc`), correctness minus a price per call, so a call pays only where the
-# model cannot answer from memory; a KL to the warm start keeps what it learnt (copying the result,
-# the one-digit facts) while the choice moves. docs/tools.md has what was tried.
+# model cannot answer from memory. docs/tools.md has what was tried.
 TOOLS = TrainConfig(
     tasks=("toolarith",),
     levels=(1, 2, 3, 4, 5),
@@ -103,7 +102,6 @@ TOOLS = TrainConfig(
     group_size=8,
     max_new_tokens=96,  # per turn and per rollout: a level-5 call, its result and the answer are ~50 tokens
     save_every=20,
-    beta=0.1,  # k3 KL to the warm start (not on the forced first token), as CALIBRATION: keeps its copying of the result
     **TINY_RL,
 )
 
