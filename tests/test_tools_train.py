@@ -123,3 +123,22 @@ def test_tool_balanced_forces_half_of_each_group_to_call_and_credits_the_first_t
 
     adv = modes.advantages(torch.tensor([[1.0, 1.0, 0.0, 0.0]]), "group")
     assert adv.shape == (4, 2) and adv[0, 0] > 0 > adv[2, 0]  # the forced call is credited, the forced answer not
+
+
+def test_the_tools_preset_steps_with_a_kl_to_the_warm_start(tmp_path):
+    """The `tools` preset (mode-balanced tool rollouts) with a KL to the warm start runs a step: the
+    KL is measured on the policy's tokens (injected results and the forced first token are masked)."""
+    import dataclasses
+    import math
+
+    from helpers import train
+
+    from ponder.policy.tiny import init_tiny
+    from ponder.rl.presets import TOOLS
+    from ponder.runs import read_jsonl
+
+    model = str(init_tiny(tmp_path / "tiny"))
+    cfg = dataclasses.replace(TOOLS, model=model, steps=1, prompts_per_step=2, group_size=2, max_new_tokens=24,
+                              save_every=0, threads=1, beta=0.1)
+    row = read_jsonl(train(cfg, tmp_path / "run").path / "metrics.jsonl")[-1]
+    assert math.isfinite(row["kl"]) and row["kl"] >= 0 and "tool_rate/d1" in row

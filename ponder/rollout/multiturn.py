@@ -19,6 +19,9 @@ Departures, deliberate:
   generate per turn for all rollouts) and a rollout whose turn ran past its remaining budget is
   cut back to it (decoded with the backend's tokenizer) and ends with finish_reason "length";
   so is an injection that does not fit.
+- A turn that comes back without token ids (an openai server not asked for them) is encoded by
+  the backend's local tokenizer when it has one, else counted by the server's `num_tokens`
+  (`Segment.num_tokens`; cut pro rata by characters at the budget).
 """
 
 from __future__ import annotations
@@ -63,11 +66,24 @@ def encode(policy, text: str) -> tuple[int, ...]:
 
 
 def _trim(policy, seg: Segment, budget: int) -> Segment:
-    """`seg` cut back to `budget` tokens (decoded with the policy's tokenizer)."""
+    """`seg` cut back to `budget` tokens (decoded with the policy's tokenizer; without ids, a
+    server's segment known only by its count, cut pro rata by characters)."""
+    if not seg.token_ids:
+        return replace(seg, text=seg.text[: len(seg.text) * budget // max(seg.size, 1)], num_tokens=budget,
+                       logprobs=None if seg.logprobs is None else seg.logprobs[:budget])
     ids = seg.token_ids[:budget]
     tok = getattr(policy, "tokenizer", None)
     text = tok.decode(list(ids), skip_special_tokens=True) if tok is not None else seg.text
     return replace(seg, text=text, token_ids=ids, logprobs=None if seg.logprobs is None else seg.logprobs[:budget])
+
+
+def policy_segment(policy, c: Completion) -> Segment:
+    """A policy turn as a Segment. A server that returns no token ids (the openai backend without
+    `token_ids`) gets them from the local tokenizer, re-encoded, when there is one (so the loss mask
+    and the budget cover the turn), else is counted by the server's `num_tokens`."""
+    ids = tuple(c.token_ids) or encode(policy, c.text)
+    return Segment(c.text, ids, "policy", None if c.logprobs is None else tuple(c.logprobs),
+                   num_tokens=None if ids else c.num_tokens)
 
 
 @dataclass
@@ -97,14 +113,14 @@ def run_multiturn(policy, prompts: list[str], env: Environment | None, sampling:
         pending: list[tuple[int, list[str]]] = []
         for i, c in zip(live, outs):
             st = states[i]
-            seg = Segment(c.text, tuple(c.token_ids), "policy", None if c.logprobs is None else tuple(c.logprobs))
+            seg = policy_segment(policy, c)
             room = limits.max_tokens - st.used
-            if len(seg.token_ids) > room:
+            if seg.size > room:
                 seg, reason = _trim(policy, seg, room), "length"
             else:
                 reason = c.finish_reason
             st.segments.append(seg)
-            st.used += len(seg.token_ids)
+            st.used += seg.size
             calls = env.parse(seg.text) if env is not None and reason == "stop" else None
             if reason == "length" or calls is None:
                 st.finish = reason

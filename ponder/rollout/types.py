@@ -31,6 +31,12 @@ class Segment:
     logprobs: tuple[float, ...] | None = None  # policy segments, when the sampling asked for them
     children: tuple["Rollout", ...] = ()  # env segments produced by sub-calls: those sub-calls
     calls: tuple = ()  # env segments produced by tools: their `ponder.tools.ToolCall` records
+    num_tokens: int | None = None  # the backend's count when it returned no ids (a server without them); else len(token_ids)
+
+    @property
+    def size(self) -> int:
+        """Tokens in this segment: its ids, or the backend's count when it gave none."""
+        return len(self.token_ids) if self.token_ids or self.num_tokens is None else self.num_tokens
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class Rollout:
     @property
     def own_tokens(self) -> int:
         """Tokens this rollout's policy generated itself (children excluded, injected excluded)."""
-        return sum(len(s.token_ids) for s in self.segments if s.source == "policy")
+        return sum(s.size for s in self.segments if s.source == "policy")
 
     @property
     def generated_tokens(self) -> int:
