@@ -151,17 +151,24 @@ def test_multiturn_against_the_openai_backend_runs_subcalls_concurrently():
 
     from ponder.policy.openai import OpenAIPolicy
 
+    import threading
+
+    both = threading.Barrier(2, timeout=10)
+
     class Server(ScriptedServer):
         def answer(self, h, step, body):
-            import time
-
             prompt = body["prompt"]
             if "<result>" in prompt:
                 text, stop = "<answer>14</answer>", "</answer>"
             elif "+" in prompt:
                 text, stop = "<spawn>1*2=?</spawn><spawn>3*4=?</spawn><join>", "<join>"
             else:
-                time.sleep(0.3)  # a sub-call: slow enough that both are seen in flight
+                # A sub-call answers once the other is in flight too (however loaded the
+                # machine); were they sent one after the other, the first waits 10 s, alone.
+                try:
+                    both.wait()
+                except threading.BrokenBarrierError:
+                    pass
                 a, b = map(int, prompt.split("=")[0].split("*"))
                 text, stop = f"<answer>{a * b}</answer>", "</answer>"
             choice = {"index": 0, "finish_reason": "stop", "text": text[: -len(stop)], "stop_reason": stop}
