@@ -32,6 +32,26 @@ def test_a_level_that_loses_four_points_fails_the_per_level_claim_only():
     assert [k for k, v in c.items() if not v["holds"]] == ["no_level_loses_more_than_0.03"]
 
 
+def test_a_loss_of_exactly_three_points_holds_whatever_the_float_rounding():
+    # 0.73 - 0.70 is 0.030000000000000027 in floating point, 0.94 - 0.91 is 0.0299999...:
+    # both are a loss of exactly 3 points and both hold (before, the first failed)
+    for before, after in ((0.73, 0.70), (0.94, 0.91)):
+        base = _summary(0.86, [(0.8, 8.0, before)] + [(0.8, 20.0, 0.8)] * 4)
+        trained = _summary(0.90, [(0.0, 3.0, after)] + [(0.8, 20.0, 0.8)] * 4)
+        assert check_claims(base, trained)["no_level_loses_more_than_0.03"]["holds"], (before, after)
+    base = _summary(0.86, [(0.8, 8.0, 0.74)] + [(0.8, 20.0, 0.8)] * 4)
+    trained = _summary(0.90, [(0.0, 3.0, 0.70)] + [(0.8, 20.0, 0.8)] * 4)  # 4 points
+    assert not check_claims(base, trained)["no_level_loses_more_than_0.03"]["holds"]
+
+
+def test_claims_never_hold_on_a_missing_or_nan_value():
+    from ponder.demo.claims import at_least, at_most
+
+    assert not at_least(float("nan"), 0.5)["holds"] and not at_most(float("nan"), 0.5)["holds"]
+    assert not at_least(None, 0.5)["holds"] and not at_most(None, 0.5)["holds"]
+    assert at_least(0.5, 0.5)["holds"] and not at_least(0.5 - 1e-6, 0.5)["holds"]
+
+
 def test_the_warm_start_draws_level_one_three_times_as_often_as_sft_default(tmp_path):
     # RL makes level 1 answer directly, so the warm start's direct level-1 answers must be sharp:
     # the demo draws level 1 at 3/11 of its examples where `ponder sft` draws it at 1/9

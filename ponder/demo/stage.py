@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from ponder.demo.claims import at_least, at_most
 from ponder.demo.config import CURATE_SEED_OFFSET, EVAL_MAX_NEW_TOKENS, LEVELS, TASK, DemoConfig
 from ponder.errors import PonderError
 
@@ -215,16 +216,13 @@ def check_claims(baseline: dict, trained: dict) -> dict:
     tb, bb = trained["by_difficulty"], baseline["by_difficulty"]
     # the largest accuracy loss of any level (AdaptThink's result is shorter *and* as accurate at every level)
     worst = max(bb[d]["accuracy"] - tb[d]["accuracy"] for d in bb)
-    claims = {
-        "think_rate_easiest_at_most_0.25": (tb[lo]["think_rate"], 0.25, tb[lo]["think_rate"] <= 0.25),
-        "think_rate_hardest_at_least_0.75": (tb[hi]["think_rate"], 0.75, tb[hi]["think_rate"] >= 0.75),
-        "tokens_easiest_at_most_half_baseline": (tb[lo]["mean_tokens"], bb[lo]["mean_tokens"] / 2,
-                                                 tb[lo]["mean_tokens"] <= bb[lo]["mean_tokens"] / 2),
-        "accuracy_at_least_baseline_minus_1pt": (trained["accuracy"], baseline["accuracy"] - 0.01,
-                                                 trained["accuracy"] >= baseline["accuracy"] - 0.01),
-        "no_level_loses_more_than_0.03": (worst, 0.03, worst <= 0.03),
+    return {
+        "think_rate_easiest_at_most_0.25": at_most(tb[lo]["think_rate"], 0.25),
+        "think_rate_hardest_at_least_0.75": at_least(tb[hi]["think_rate"], 0.75),
+        "tokens_easiest_at_most_half_baseline": at_most(tb[lo]["mean_tokens"], bb[lo]["mean_tokens"] / 2),
+        "accuracy_at_least_baseline_minus_1pt": at_least(trained["accuracy"], baseline["accuracy"] - 0.01),
+        "no_level_loses_more_than_0.03": at_most(worst, 0.03),
     }
-    return {k: {"value": v, "threshold": t, "holds": bool(ok)} for k, (v, t, ok) in claims.items()}
 
 
 def print_summary(summary: dict, run) -> None:

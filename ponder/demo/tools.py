@@ -26,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from ponder.demo.claims import at_least, at_most
 from ponder.demo.config import DemoConfig
 from ponder.demo.pipeline import Configs, check_axis, run_axis
 from ponder.demo.pipeline import num as _num
@@ -95,13 +96,12 @@ def check_claims(baseline: dict, trained: dict) -> dict:
     hard, easy = _num(t[hi]["tool_rate"]), _num(t[lo]["tool_rate"])
     gain = _num(t[hi]["accuracy"]) - _num(b[hi]["accuracy"])
     acc, base = _num(trained["accuracy"]), _num(baseline["accuracy"])
-    claims = {
-        "tool_rate_hardest_at_least_0.8": (hard, 0.8, hard >= 0.8),
-        "tool_rate_easiest_at_most_0.2": (easy, 0.2, easy <= 0.2),
-        "accuracy_hardest_gain_at_least_0.2": (gain, 0.2, gain >= 0.2),
-        "accuracy_at_least_baseline": (acc, base, acc >= base),
+    return {
+        "tool_rate_hardest_at_least_0.8": at_least(hard, 0.8),
+        "tool_rate_easiest_at_most_0.2": at_most(easy, 0.2),
+        "accuracy_hardest_gain_at_least_0.2": at_least(gain, 0.2),
+        "accuracy_at_least_baseline": at_least(acc, base),
     }
-    return {k: {"value": v, "threshold": th, "holds": bool(ok)} for k, (v, th, ok) in claims.items()}
 
 
 def print_summary(summary: dict, run) -> None:
