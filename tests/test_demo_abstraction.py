@@ -32,6 +32,6 @@ def test_claims_follow_the_issue_definitions():
 def test_the_axis_picks_its_stages(tmp_path):
     c = stage_configs(DemoConfig(axis="abstraction"), tmp_path)
     assert c.sft.tasks == ("chains",) and c.sft.subcall_prob > 0 and c.sft.think_prob == 1.0
-    assert c.train.modes == "subcalls" and c.baseline.orchestrate and c.baseline.per_level == 12
+    assert c.train.modes == "subcall_balanced" and c.train.mode_weight == 10.0 and c.baseline.orchestrate and c.baseline.per_level == 12
     with pytest.raises(PonderError, match="--axis"):
         DemoConfig(axis="nope")

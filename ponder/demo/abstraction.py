@@ -9,7 +9,7 @@ Stages (each through its stage's `check` / `run`, in a sub-directory of the run)
     2. baseline/  `ponder eval` with the orchestrator: every held-out problem solved greedily as a
                   multi-turn rollout with the model's own sub-calls, and forced serial (`<think>`)
     3. train/     RL through the sub-call tree (the `abstraction` preset: correct, plus a bonus for a
-                  correct answer without sub-calls)
+                  correct answer without sub-calls, in groups half forced to spawn, half to solve serially)
     4. trained/   the same evaluation; report.html compares the two, summary.json holds the claims
 
 summary.json: `baseline` / `trained`, each with `accuracy` (orchestrated: the model decides) and

@@ -49,16 +49,20 @@ CALIBRATION = TrainConfig(
 )
 
 # ABSTRACTION is the abstraction demo's RL stage on `chains`: multi-turn rollouts in which the
-# policy may spawn sub-calls of itself (`--modes subcalls`), trained end to end (the root's reward
-# credits every token of its tree) on correctness plus a bonus for a correct answer given without
-# sub-calls (`nospawn`, the sub-call analogue of the calibration preset's `nothink`): splitting
-# costs tokens, so it should pay only where the answer needs it, i.e. where the serial trace does
-# not fit the 128-token context. docs/abstraction.md has what was measured.
+# policy may spawn sub-calls of itself, trained end to end (the root's reward credits every token
+# of its tree) on correctness plus a bonus for a correct answer given without sub-calls
+# (`nospawn`, the sub-call analogue of the calibration preset's `nothink`): splitting costs
+# tokens, so it should pay only where the answer needs it, i.e. where the serial trace does not
+# fit the 128-token context. In spawn-balanced groups (`--modes subcall_balanced`): on-policy
+# (`subcalls`) the spawn choice moved as one bias shared by every level and kept splitting at
+# level 1 (0.83); balanced, it separates by level (0.08 at level 1, 1.00 at level 5).
+# docs/abstraction.md has what was measured.
 ABSTRACTION = TrainConfig(
     tasks=("chains",),
     levels=(1, 2, 3, 4, 5),
     reward="correct:1,nospawn:0.25",
-    modes="subcalls",
+    modes="subcall_balanced",  # half of each group forced to spawn, half to think serially: both compared on every prompt
+    mode_weight=10.0,  # the choice is one token against a tree of ~25-250, as in CALIBRATION
     max_turns=2,  # spawn, then answer from the results (or answer serially in one turn)
     steps=40,
     prompts_per_step=8,
