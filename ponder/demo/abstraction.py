@@ -26,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from ponder.demo.claims import at_least, at_most
 from ponder.demo.config import DemoConfig
 from ponder.demo.pipeline import Configs, check_axis, run_axis
 from ponder.demo.pipeline import num as _num
@@ -97,15 +98,13 @@ def check_claims(baseline: dict, trained: dict) -> dict:
     t = trained["by_difficulty"]
     gain = _num(t[hi]["accuracy"]) - _num(t[hi]["serial_accuracy"])
     path = _num(t[hi]["critical_path_tokens"]) / _num(t[hi]["serial_tokens"]) if t[hi]["serial_tokens"] else float("nan")
-    claims = {
-        "decompose_rate_hardest_at_least_0.8": (_num(t[hi]["decompose_rate"]), 0.8, _num(t[hi]["decompose_rate"]) >= 0.8),
-        "decompose_rate_easiest_at_most_0.3": (_num(t[lo]["decompose_rate"]), 0.3, _num(t[lo]["decompose_rate"]) <= 0.3),
-        "accuracy_hardest_gain_over_serial_at_least_0.15": (gain, 0.15, gain >= 0.15),
-        "critical_path_hardest_at_most_0.6_of_serial": (path, 0.6, path <= 0.6),
-        "accuracy_at_least_baseline": (_num(trained["accuracy"]), _num(baseline["accuracy"]),
-                                       _num(trained["accuracy"]) >= _num(baseline["accuracy"])),
+    return {
+        "decompose_rate_hardest_at_least_0.8": at_least(_num(t[hi]["decompose_rate"]), 0.8),
+        "decompose_rate_easiest_at_most_0.3": at_most(_num(t[lo]["decompose_rate"]), 0.3),
+        "accuracy_hardest_gain_over_serial_at_least_0.15": at_least(gain, 0.15),
+        "critical_path_hardest_at_most_0.6_of_serial": at_most(path, 0.6),
+        "accuracy_at_least_baseline": at_least(_num(trained["accuracy"]), _num(baseline["accuracy"])),
     }
-    return {k: {"value": v, "threshold": th, "holds": bool(ok)} for k, (v, th, ok) in claims.items()}
 
 
 def print_summary(summary: dict, run) -> None:
