@@ -15,8 +15,10 @@ Stages (each through that stage's `check` / `run`, in its own sub-directory):
        sft_mix/          a short second SFT from sft/ on traces that plan on PLAN_PROB of the examples
                          whatever the level (the prompt never asks for a plan), careless on
                          CARELESS_PROB of those (one leg's count off by one, the answer carrying the
-                         wrong plan out): the plan rate re-calibrates in a few hundred steps, the
-                         skill to plan stays (docs/train.md "Strategy runs")
+                         wrong plan out): the plan rate re-calibrates in a few hundred steps while
+                         the forced plans stay right about as often as the careless share allows
+                         (--sft-steps sets stage 1; stage 2 takes MIX_FRACTION of it; docs/train.md
+                         "Strategy runs")
     2. baseline/         held-out evaluation of the warm start
     3. train/            RL with the `strategy` preset (correctness + plan rewards)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
