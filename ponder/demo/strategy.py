@@ -10,9 +10,15 @@ where planning pays, beyond what correctness alone teaches?
 Stages (each through that stage's `check` / `run`, in its own sub-directory):
 
     1. sft/              tiny Llama + character tokenizer (init/), warm-started on `route` traces that
-                         plan on PLAN_PROB of the examples whatever the level (the prompt never asks
-                         for a plan), and whose plans are careless on CARELESS_PROB of those (one
-                         leg's count off by one, the answer carrying the wrong plan out)
+                         plan on FIRST_PLAN_PROB of the examples (oracle plans only): the plans are
+                         learnt as well as the direct answers only when they are most of the data
+       sft_mix/          a short second SFT from sft/ on traces that plan on PLAN_PROB of the examples
+                         whatever the level (the prompt never asks for a plan), careless on
+                         CARELESS_PROB of those (one leg's count off by one, the answer carrying the
+                         wrong plan out): the plan rate re-calibrates in a few hundred steps while
+                         the forced plans stay right about as often as the careless share allows
+                         (--sft-steps sets stage 1; stage 2 takes MIX_FRACTION of it; docs/train.md
+                         "Strategy runs")
     2. baseline/         held-out evaluation of the warm start
     3. train/            RL with the `strategy` preset (correctness + plan rewards)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
@@ -44,11 +50,15 @@ from typing import NamedTuple
 TASK = "route"  # plans are replayed by its simulator; planning pays at its hard levels (ponder/tasks/route.py)
 LEVELS = (1, 2, 3, 4, 5)
 HARD = LEVELS[-2:]  # the claims pool the two hardest levels
-PLAN_PROB = 0.25  # warm start: share of examples that plan, at every level (claim: baseline plan rate <= 0.3)
-CARELESS_PROB = 0.5  # warm start: share of those plans that are plausible but wrong (room for the validity claim)
+FIRST_PLAN_PROB = 0.9  # warm start, stage 1: plans on most examples, so they are learnt (docs/train.md)
+PLAN_PROB = 0.25  # warm start, stage 2: share of examples that plan, at every level (claim: baseline plan rate <= 0.3)
+CARELESS_PROB = 0.5  # warm start, stage 2: share of those plans that are plausible but wrong (room for the validity claim)
 LEVEL_WEIGHTS = (1.0, 1.0, 2.0, 2.0, 2.0)  # warm start: levels 1-2 are learnt in a few hundred steps
-SFT_STEPS = 2400  # the plans' copies and differences are still being learnt at 1200 (docs/train.md)
+SFT_STEPS = 2400  # stage 1: at 1200 the plans reach the goal but the answers after them do not copy them (docs/train.md)
 SFT_LR = 1e-3  # at sft's default 2e-3 the plans' copies stay sloppy (docs/train.md "Strategy runs")
+MIX_FRACTION = 1 / 8  # stage 2's steps, as a share of stage 1's (300 at the default)
+MIX_LR = 5e-4  # stage 2: moves the plan rate without unlearning the plans
+MIX_WARMUP = 10
 EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
 EVAL_MAX_NEW_TOKENS = 128  # the longest level-5 planned oracle completion is ~107 tokens
 ARMS = ("baseline", "trained", "ablation")
@@ -57,7 +67,8 @@ ARMS = ("baseline", "trained", "ablation")
 class StageConfigs(NamedTuple):
     """Every stage's config for one strategy demo run, built (and so validated) up front."""
 
-    sft: object  # ponder.sft.SFTConfig
+    sft: object  # ponder.sft.SFTConfig: stage 1, plan-heavy
+    sft_mix: object  # ponder.sft.SFTConfig: stage 2, the plan rate brought down, careless plans mixed in
     baseline: object  # ponder.eval.EvalConfig
     train: object  # ponder.rl.TrainConfig: the strategy preset
     ablation_train: object  # ponder.rl.TrainConfig: the same with correctness alone
@@ -72,10 +83,14 @@ def stage_configs(cfg, root: Path) -> StageConfigs:
     from ponder.sft import SFTConfig
 
     scale = 2 if cfg.long else 1
-    sft_model = str(root / "sft" / "model")
+    sft_model = str(root / "sft_mix" / "model")
+    steps1 = cfg.sft_steps or SFT_STEPS * scale
     scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=LEVEL_WEIGHTS,
-                     think_prob=PLAN_PROB, careless_prob=CARELESS_PROB, out=str(root / "sft"), seed=cfg.seed,
-                     steps=cfg.sft_steps or SFT_STEPS * scale, lr=SFT_LR, threads=cfg.threads)
+                     think_prob=FIRST_PLAN_PROB, careless_prob=0.0, out=str(root / "sft"), seed=cfg.seed,
+                     steps=steps1, lr=SFT_LR, threads=cfg.threads)
+    mcfg = dataclasses.replace(scfg, model=str(root / "sft" / "model"), think_prob=PLAN_PROB, careless_prob=CARELESS_PROB,
+                               out=str(root / "sft_mix"), steps=max(1, round(steps1 * MIX_FRACTION)), lr=MIX_LR,
+                               warmup=MIX_WARMUP)
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
         return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n, per_level=cfg.eval_per_level or EVAL_PER_LEVEL,
@@ -86,7 +101,7 @@ def stage_configs(cfg, root: Path) -> StageConfigs:
     tcfg = dataclasses.replace(STRATEGY, model=sft_model, steps=steps, seed=cfg.seed, threads=cfg.threads,
                                out=str(root / "train"))
     acfg = dataclasses.replace(tcfg, reward=STRATEGY_ABLATION_REWARD, out=str(root / "train_ablation"))
-    return StageConfigs(scfg, eval_cfg(sft_model, "baseline"), tcfg, acfg,
+    return StageConfigs(scfg, mcfg, eval_cfg(sft_model, "baseline"), tcfg, acfg,
                         eval_cfg(str(root / "train" / "model"), "trained"),
                         eval_cfg(str(root / "train_ablation" / "model"), "ablation"))
 
@@ -141,13 +156,14 @@ def run(cfg, run_dir, *, progress: bool = True) -> dict:
         train_check(stage_cfg)
         train_run(stage_cfg, open_stage("train", stage_cfg), progress=progress)
 
-    _stage(f"1/5 build the tiny model and warm-start it on {TASK} (plans on {PLAN_PROB:.0%} of examples, "
-           f"{CARELESS_PROB:.0%} of those careless)")
+    _stage(f"1/5 build the tiny model and warm-start it on {TASK}: plans on {FIRST_PLAN_PROB:.0%} of examples, "
+           f"then {configs.sft_mix.steps} steps with plans on {PLAN_PROB:.0%}, {CARELESS_PROB:.0%} of those careless")
 
     def warm_start():
         init_tiny(root / "init", size=cfg.size, seed=cfg.seed)
-        sft.check(configs.sft)
-        sft.run(configs.sft, open_stage("sft", configs.sft), progress=progress)
+        for stage_cfg in (configs.sft, configs.sft_mix):
+            sft.check(stage_cfg)
+            sft.run(stage_cfg, open_stage("sft", stage_cfg), progress=progress)
 
     timed("warm_start", warm_start)
     _stage("2/5 evaluate the warm-started baseline")

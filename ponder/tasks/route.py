@@ -23,12 +23,13 @@ Why this shape: the planned trace makes every step local. A step's label is a co
 adjacent prompt cells (the previous step's target and the next cell after it in the prompt), its
 runs are one-digit differences of the four digits just written, and the answer copies the runs.
 A direct answer must compute the same differences while keeping count, silently, of which leg
-it is on. The levels walk along row 0 of the board (10 columns) through 1, 2, 4, 6 and 8 legs: the
-tiny model warm-started at sft lr 1e-3 answers up to 5 legs directly as well as with a plan
-(docs/train.md "Strategy runs" has the measurements, and the variants that did not work: a 6x6
-board, plans as counts without labels, moves written out letter by letter), so the hard levels
-are the ones with more legs than that; a level-5 planned completion is ~107 tokens, inside the
-128-token budget. Why not `grid`: finding a path around walls is a search the 0.87M tiny model
+it is on. The levels walk along row 0 of the board (10 columns) through 1, 2, 4, 6 and 8 legs: a
+warm start of 1200-2400 steps with plans on a quarter of its data answers 6-8 legs directly far
+better than it plans, but one of 2400 steps with plans on 90% of its data answers them directly
+at 0.95-1.00 as well, so on these levels a plan does not raise the accuracy of a well-trained
+tiny model (docs/train.md "Strategy runs" has the measurements, and the variants that did not
+work: a 6x6 board, plans as counts without labels, moves written out letter by letter); a
+level-5 planned completion is ~107 tokens, inside the 128-token budget. Why not `grid`: finding a path around walls is a search the 0.87M tiny model
 does not learn in minutes. `careless` writes the plausible-but-wrong plans (one run's count off by
 one, the answer carrying it out) that the strategy warm start mixes in.
 """
