@@ -46,6 +46,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
+from ponder.demo.claims import at_least, at_most
+
 
 TASK = "route"  # plans are replayed by its simulator; planning pays at its hard levels (ponder/tasks/route.py)
 LEVELS = (1, 2, 3, 4, 5)
@@ -253,16 +255,13 @@ def check_claims(baseline: dict, trained: dict, ablation: dict) -> dict:
     def diff(a, b):
         return None if a is None or b is None else a - b
 
-    claims = {
-        "plan_rate_hard_baseline_at_most_0.3": (baseline["plan_rate"], 0.3, lambda v: v <= 0.3),
-        "plan_rate_hard_at_least_0.8": (trained["plan_rate"], 0.8, lambda v: v >= 0.8),
-        "plan_validity_hard_gain_at_least_0.3": (diff(trained["plan_validity"], baseline["plan_validity"]), 0.3,
-                                                 lambda v: v >= 0.3),
-        "accuracy_hard_gain_at_least_0.10": (diff(trained["accuracy"], baseline["accuracy"]), 0.10, lambda v: v >= 0.10),
-        "accuracy_hard_beats_ablation_by_0.05": (diff(trained["accuracy"], ablation["accuracy"]), 0.05,
-                                                 lambda v: v >= 0.05),
+    return {
+        "plan_rate_hard_baseline_at_most_0.3": at_most(baseline["plan_rate"], 0.3),
+        "plan_rate_hard_at_least_0.8": at_least(trained["plan_rate"], 0.8),
+        "plan_validity_hard_gain_at_least_0.3": at_least(diff(trained["plan_validity"], baseline["plan_validity"]), 0.3),
+        "accuracy_hard_gain_at_least_0.10": at_least(diff(trained["accuracy"], baseline["accuracy"]), 0.10),
+        "accuracy_hard_beats_ablation_by_0.05": at_least(diff(trained["accuracy"], ablation["accuracy"]), 0.05),
     }
-    return {k: {"value": v, "threshold": t, "holds": bool(v is not None and ok(v))} for k, (v, t, ok) in claims.items()}
 
 
 # -- output -----------------------------------------------------------------------------------
