@@ -276,6 +276,19 @@ class _ForcedFirst:
                 for cs in outs]
 
 
+def _forced_halves(policy, prompts, env, group_size, sampling, tags, max_turns):
+    """Multi-turn rollouts of mode-balanced groups, prompt-major: per prompt, the first half of
+    its group forced to open with tags[0], the second half with tags[1]."""
+    from ponder.rollout import Limits, as_completion, run_multiturn
+
+    half, ids = group_size // 2, mode_token_ids(policy.tokenizer, tags)
+    limits = Limits(max_turns=max_turns, max_tokens=sampling.max_new_tokens)
+    by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, env, sampling, limits, n=half)
+               for tag, tid in zip(tags, ids)]
+    return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(prompts))
+            for m in range(len(tags)) for j in range(half)]
+
+
 @dataclass(frozen=True)
 class ToolBalanced(Balanced):
     """`tools` in mode-balanced groups (`balanced`'s credit): half of each group is forced to open a
@@ -294,17 +307,11 @@ class ToolBalanced(Balanced):
         ToolRollouts(tools=self.tools, max_turns=self.max_turns)  # the same checks
 
     def rollout(self, policy, problems, group_size, sampling, suffix):
-        from ponder.rollout import Limits, as_completion, run_multiturn
         from ponder.tools import Tools, render_tool_prompt
 
-        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
         env = Tools.from_spec(self.tools, fmt="tag")
         prompts = [render_tool_prompt(policy.tokenizer, p, env.tools) for p in problems]
-        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
-        by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, env, sampling, limits, n=half)
-                   for tag, tid in zip(self.tags, ids)]
-        return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(problems))
-                for m in range(len(self.tags)) for j in range(half)]
+        return _forced_halves(policy, prompts, env, group_size, sampling, self.tags, self.max_turns)
 
     def metrics(self, policy, batch, temperature):
         m = ToolRollouts.metrics(self, policy, batch, temperature)
@@ -336,15 +343,10 @@ class SubCallBalanced(Balanced):
         SubCallTree(max_turns=self.max_turns)  # the same checks
 
     def rollout(self, policy, problems, group_size, sampling, suffix):
-        from ponder.rollout import Limits, SubCalls, as_completion, run_multiturn
+        from ponder.rollout import SubCalls
 
-        half, ids = group_size // 2, mode_token_ids(policy.tokenizer, self.tags)
         prompts = [policy.render(p) for p in problems]
-        limits = Limits(max_turns=self.max_turns, max_tokens=sampling.max_new_tokens)
-        by_mode = [run_multiturn(_ForcedFirst(policy, tag, tid), prompts, SubCalls(), sampling, limits, n=half)
-                   for tag, tid in zip(self.tags, ids)]
-        return [as_completion(policy, by_mode[m][i * half + j]) for i in range(len(problems))
-                for m in range(len(self.tags)) for j in range(half)]
+        return _forced_halves(policy, prompts, SubCalls(), group_size, sampling, self.tags, self.max_turns)
 
     def metrics(self, policy, batch, temperature):
         return {**SubCallTree.metrics(self, policy, batch, temperature), **Balanced.metrics(self, policy, batch, temperature)}

@@ -137,10 +137,10 @@ def run_multiturn(policy, prompts: list[str], env: Environment | None, sampling:
                 seg = Segment(inj.text, encode(policy, inj.text), "env", children=tuple(inj.children),
                               calls=tuple(inj.calls))
                 room = limits.max_tokens - st.used
-                if len(seg.token_ids) > room:
+                if seg.size > room:
                     seg = _trim(policy, seg, room)
                 st.segments.append(seg)
-                st.used += len(seg.token_ids)
+                st.used += seg.size
                 if st.used >= limits.max_tokens:
                     st.finish, st.wall_s = "length", time.perf_counter() - t0
                 else:
