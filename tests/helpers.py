@@ -32,3 +32,18 @@ class RecordingPolicy:
         self.samplings.append(sampling)
         return [[Completion(text="<answer>0</answer>", num_tokens=3, answer_tokens=3) for _ in range(n)]
                 for _ in prompts]
+
+
+def oracle_batch() -> tuple[list, list[str]]:
+    """(problems, completions): for 3 problems at levels 1, 3, 5 of five built-in tasks, the oracle
+    completion, its bare answer and a wrong answer; 135 items, each verified in milliseconds."""
+    from ponder.tasks import get_task
+
+    problems, completions = [], []
+    for name in ("arith", "add", "countdown", "sumprod", "grid"):
+        task = get_task(name)
+        for d in (1, 3, 5):
+            for p in task.sample(3, d, seed=1):
+                problems += [p, p, p]
+                completions += [task.oracle(p), task.oracle(p, think=False)[:-3], "<answer>12345</answer>"]
+    return problems, completions

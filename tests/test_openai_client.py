@@ -117,7 +117,12 @@ class ScriptedServer:
             usage["completion_tokens"] = len(self.text) + len(self.reasoning)
         if self.reasoning:
             usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning)}
-        payload = json.dumps({"id": "x", "choices": [choice], "usage": usage}).encode()
+        self.reply(h, {"id": "x", "choices": [choice], "usage": usage})
+
+    @staticmethod
+    def reply(h: BaseHTTPRequestHandler, body: dict) -> None:
+        """Answer the request with 200 and `body` as JSON."""
+        payload = json.dumps(body).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(payload)))

@@ -145,7 +145,6 @@ def test_multiturn_on_the_tiny_hf_model(tiny_model):
 def test_multiturn_against_the_openai_backend_runs_subcalls_concurrently():
     """The openai backend on a loopback server: the two sub-calls are in flight together, the
     stop marker the server cuts is put back, and the parent continues from its results."""
-    import json
 
     from test_openai_client import ScriptedServer
 
@@ -172,12 +171,7 @@ def test_multiturn_against_the_openai_backend_runs_subcalls_concurrently():
                 a, b = map(int, prompt.split("=")[0].split("*"))
                 text, stop = f"<answer>{a * b}</answer>", "</answer>"
             choice = {"index": 0, "finish_reason": "stop", "text": text[: -len(stop)], "stop_reason": stop}
-            payload = json.dumps({"id": "x", "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 5}}).encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
+            self.reply(h, {"id": "x", "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 5}})
 
     with Server() as srv:
         policy = OpenAIPolicy("tiny", base_url=srv.url, concurrency=4)

@@ -43,12 +43,7 @@ class ToolServer(ScriptedServer):
         if self.ids and body.get("return_token_ids"):  # vLLM's ids cover the stop string it cut
             choice["token_ids"] = self.tokenizer.encode(text, add_special_tokens=False)
         usage = {"prompt_tokens": len(prompt), "completion_tokens": len(text)}
-        payload = json.dumps({"id": "x", "choices": [choice], "usage": usage}).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        h.wfile.write(payload)
+        self.reply(h, {"id": "x", "choices": [choice], "usage": usage})
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from helpers import oracle_batch
 
 from ponder.errors import PonderError
 from ponder.tasks import get_task
@@ -155,13 +156,7 @@ def test_progress_never_shows_a_new_tag_beside_an_old_start_time():
 
 
 def test_verify_batch_matches_in_process_verify():
-    problems, completions = [], []
-    for name in ("arith", "add", "countdown", "sumprod", "grid"):
-        task = get_task(name)
-        for d in (1, 3, 5):
-            for p in task.sample(3, d, seed=1):
-                problems += [p, p, p]
-                completions += [task.oracle(p), task.oracle(p, think=False)[:-3], "<answer>12345</answer>"]
+    problems, completions = oracle_batch()
     expected = [get_task(p.task).verify(c, p) for p, c in zip(problems, completions)]
     assert 0 < sum(expected) < len(expected)  # both verdicts occur
     assert verify_batch(problems, completions) == expected

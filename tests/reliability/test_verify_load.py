@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from helpers import oracle_batch
 
 from ponder.tasks import get_task
 from ponder.verify import VerifierPool
@@ -24,13 +25,7 @@ def test_no_false_timeouts_under_load():
     # Before the progress block was written with single stores, one run of 400 rounds had 6
     # false timeouts, and this test failed in 2 of 5 runs (the deterministic check of the
     # cause is tests/test_verify.py::test_progress_never_shows_a_new_tag_beside_an_old_start_time).
-    problems, completions = [], []
-    for name in ("arith", "add", "countdown", "sumprod", "grid"):
-        task = get_task(name)
-        for d in (1, 3, 5):
-            for p in task.sample(3, d, seed=1):
-                problems += [p, p, p]
-                completions += [task.oracle(p), task.oracle(p, think=False)[:-3], "<answer>12345</answer>"]
+    problems, completions = oracle_batch()
     expected = [get_task(p.task).verify(c, p) for p, c in zip(problems, completions)]
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
     try:
