@@ -28,6 +28,11 @@ rule="predictive" stops as soon as err(n, s) <= 1 - confidence (P(keep) >= confi
 <= 1 - confidence): every single stop is within the budget, a stronger guarantee that costs more
 samples, and whose cost jumps when the fitted prior moves a threshold by one sample (bench).
 
+`plan_with` is `plan` for a prior of any shape, given by its posterior predictive (`beta_predict`,
+`discrete_predict` for the nonparametric `fit_discrete_prior`); `fit_prior_shared` fits one Beta
+per level with a concentration shared across levels. bench/curate.py uses both to measure what
+the level can buy on a real pool (docs/curate.md: on the tiny warm start, nothing the default lacks).
+
 The bounds are measured, not just argued: `simulate` draws a population, samples it, and counts
 disagreements (tests/test_curate.py, bench/curate.py, docs/curate.md).
 
@@ -44,7 +49,7 @@ stopping pay off (with a flat prior, 0/4 still leaves a 49% chance of landing in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -87,6 +92,14 @@ def p_keep_credible(s: int, n: int, a: float, b: float, low: float, high: float,
 
 
 # -- the optimal rule: fewest expected samples within a disagreement budget --------------------
+Predict = Callable[[int, int, int], list[float]]  # (s, n, m) -> P(x successes in the next m), x = 0..m
+
+
+def beta_predict(a: float, b: float) -> Predict:
+    """The posterior predictive of a Beta(a, b) prior: BetaBinomial(m, a + s, b + n - s)."""
+    return lambda s, n, m: [math.exp(betabinom_logpmf(x, m, a + s, b + n - s)) for x in range(m + 1)]
+
+
 def plan(a: float, b: float, low: float, high: float, max_samples: int, schedule: Sequence[int],
          lam: float, cap: float = 1.0) -> tuple[frozenset[tuple[int, int]], float, float]:
     """Bayes-optimal stopping for one Beta(a, b) prior: minimise E[samples] + lam * E[disagreement].
@@ -99,14 +112,22 @@ def plan(a: float, b: float, low: float, high: float, max_samples: int, schedule
     samples per problem, expected disagreement), both expectations under the prior, following
     the schedule from its first round.
     """
+    return plan_with(beta_predict(a, b), low, high, max_samples, schedule, lam, cap)
+
+
+def plan_with(predict: Predict, low: float, high: float, max_samples: int, schedule: Sequence[int],
+              lam: float, cap: float = 1.0) -> tuple[frozenset[tuple[int, int]], float, float]:
+    """`plan` for any prior over the pass rate, given by its posterior predictive `predict`
+    ((s, n) is sufficient for every prior: the samples of one problem are exchangeable)."""
     N, first = max_samples, schedule[0]
+    keep = keep_counts(N, low, high)
     nxt = {n: min([m for m in schedule if m > n] or [N]) for n in range(first, N)}
-    err = {(n, s): min(pk, 1.0 - pk) for n in range(first, N + 1) for s in range(n + 1)
-           for pk in [p_keep_predictive(s, n, a, b, low, high, N)]}
 
-    def step(n: int, s: int, m: int) -> list[float]:  # P(x successes in the next m samples)
-        return [math.exp(betabinom_logpmf(x, m, a + s, b + n - s)) for x in range(m + 1)]
+    def p_keep(n: int, s: int) -> float:
+        rest = predict(s, n, N - n)
+        return min(1.0, sum(rest[c - s] for c in keep if 0 <= c - s <= N - n))
 
+    err = {(n, s): min(pk, 1.0 - pk) for n in range(first, N + 1) for s in range(n + 1) for pk in [p_keep(n, s)]}
     value, stops = {}, set()
     for n in range(N, first - 1, -1):
         for s in range(n + 1):
@@ -115,12 +136,12 @@ def plan(a: float, b: float, low: float, high: float, max_samples: int, schedule
                 stops.add((n, s))
                 continue
             m = nxt[n] - n
-            go = m + sum(q * value[n + m, s + x] for x, q in enumerate(step(n, s, m)))
+            go = m + sum(q * value[n + m, s + x] for x, q in enumerate(predict(s, n, m)))
             stop = lam * err[n, s] if err[n, s] <= cap else math.inf
             value[n, s] = min(go, stop)
             if stop <= go:
                 stops.add((n, s))
-    reach = {(first, s): math.exp(betabinom_logpmf(s, first, a, b)) for s in range(first + 1)}
+    reach = dict(zip([(first, s) for s in range(first + 1)], predict(0, 0, first)))
     used = dis = 0.0
     for n in sorted({first, *schedule}):
         for s in range(n + 1):
@@ -131,7 +152,7 @@ def plan(a: float, b: float, low: float, high: float, max_samples: int, schedule
                 used, dis = used + q * n, dis + q * err[n, s]
                 continue
             m = nxt[n] - n
-            for x, r in enumerate(step(n, s, m)):
+            for x, r in enumerate(predict(s, n, m)):
                 reach[n + m, s + x] = reach.get((n + m, s + x), 0.0) + q * r
     return frozenset(stops), used, dis
 
@@ -272,6 +293,79 @@ def fit_prior(successes: Sequence[int], trials: Sequence[int]) -> tuple[float, f
             if ll > best_ll:
                 best, best_ll = (a, b), ll
     return best
+
+
+_KAPPA = [0.1 * 2000.0 ** (i / 59) for i in range(60)]  # a + b: 0.1 .. 200, log-spaced
+_MEAN = [i / 100 for i in range(1, 100)]  # a / (a + b): 0.01 .. 0.99
+
+
+def fit_prior_shared(groups: Mapping[Hashable, tuple[Sequence[int], Sequence[int]]]) -> dict[Hashable, tuple[float, float]]:
+    """One Beta per group, sharing its concentration a + b across the groups, with a mean of its own.
+
+    Groups: {key: (successes, trials)}, e.g. one per difficulty level of a task. Partial pooling:
+    the spread of pass rates within a level is estimated from all levels' first rounds at once
+    (100 problems instead of 20), while each level keeps its own mean. Maximum joint beta-binomial
+    likelihood on a grid (concentration log-spaced over [0.1, 200], means 0.01 .. 0.99). Measured
+    on the tiny warm start it is no cheaper than independent fits (docs/curate.md).
+    """
+    counts = {}
+    for g, (succ, trials) in groups.items():
+        if len(succ) != len(trials):
+            raise ValueError("successes and trials differ in length")
+        c: dict[tuple[int, int], int] = {}
+        for s, n in zip(succ, trials):
+            c[(int(s), int(n))] = c.get((int(s), int(n)), 0) + 1
+        counts[g] = c
+    best: dict[Hashable, tuple[float, float]] = {g: (1.0, 1.0) for g, c in counts.items() if not c}  # no data: flat
+    counts = {g: c for g, c in counts.items() if c}
+    best_ll = -math.inf
+    for k in _KAPPA:
+        ll, means = 0.0, {}
+        for g, c in counts.items():
+            m_ll, m = max((sum(w * betabinom_logpmf(s, n, mu * k, (1 - mu) * k) for (s, n), w in c.items()), mu)
+                          for mu in _MEAN)
+            ll, means[g] = ll + m_ll, m
+        if ll > best_ll:
+            best_ll = ll
+            best.update({g: (means[g] * k, (1 - means[g]) * k) for g in counts})
+    return best
+
+
+def fit_discrete_prior(successes: Sequence[int], trials: Sequence[int], points: int = 51,
+                       iters: int = 500) -> tuple[list[float], list[float]]:
+    """The nonparametric maximum-likelihood prior: weights on the pass rates 0, 1/(points-1), .., 1
+    (EM from uniform weights). Any shape (a point mass at 1 beside a bump at 0.8, which no Beta
+    fits); bench/curate.py's bound uses it to ask what any rule that knew each level's pass-rate
+    distribution would need."""
+    ps = [i / (points - 1) for i in range(points)]
+    pairs: dict[tuple[int, int], int] = {}
+    for s, n in zip(successes, trials):
+        pairs[(int(s), int(n))] = pairs.get((int(s), int(n)), 0) + 1
+    lik = {sn: [p ** sn[0] * (1 - p) ** (sn[1] - sn[0]) for p in ps] for sn in pairs}
+    w = [1.0 / points] * points
+    total = sum(pairs.values()) or 1
+    for _ in range(iters):
+        new = [0.0] * points
+        for sn, k in pairs.items():
+            post = [wi * li for wi, li in zip(w, lik[sn])]
+            z = sum(post) or 1.0
+            new = [x + k * q / z for x, q in zip(new, post)]
+        w = [x / total for x in new] if pairs else w
+    return ps, w
+
+
+def discrete_predict(ps: Sequence[float], weights: Sequence[float]) -> Predict:
+    """The posterior predictive of a prior with `weights` on the pass rates `ps` (for `plan_with`).
+    A state the prior calls impossible (3 of 4 under a point mass at p = 1) is read under equal
+    weights on `ps`, so that every state has a decision."""
+    def predict(s: int, n: int, m: int) -> list[float]:
+        post = [w * p ** s * (1 - p) ** (n - s) for p, w in zip(ps, weights)]
+        if sum(post) <= 0.0:
+            post = [p ** s * (1 - p) ** (n - s) for p in ps]
+        z = sum(post)
+        return [math.comb(m, x) * sum(q * p ** x * (1 - p) ** (m - x) for p, q in zip(ps, post)) / z
+                for x in range(m + 1)]
+    return predict
 
 
 # -- simulation: the rule's measured cost and error --------------------------------------------
