@@ -17,8 +17,11 @@
     samples can beat it. The default rule ("optimal") is the same `plan` with the *fitted*
     prior, the first round of 4, and a per-stop error cap.
 (b) Real: the policy at DIR on arith at mixed difficulties: 16 samples per problem are drawn and
-    verified once; the fixed-16 and the adaptive decisions are read off the same samples. The
-    bound is estimated: each level's Beta prior fitted on all 16 samples, one common lam.
+    verified once; the fixed-16 and the adaptive decisions are read off the same samples. Also
+    measured there: a prior with one concentration shared by all levels (`fit_prior_shared`,
+    first rounds of 4 and 2) and the priors refitted after every round (`refit_every_round`).
+    The bounds are estimated: each level's prior fitted on all 16 samples (a Beta, or of any
+    shape: `fit_discrete_prior`), one common lam.
 
 Floor: <= 40% of the fixed-budget samples at >= 95% agreement with the fixed-16 decisions.
 """
@@ -34,7 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ponder.curate.estimate import KEEP, StopRule, fit_prior, keep_counts, plan, run_rule  # noqa: E402
+from ponder.curate.estimate import (KEEP, StopRule, beta_predict, discrete_predict, fit_discrete_prior,  # noqa: E402
+                                    fit_prior, fit_prior_shared, keep_counts, optimal_stops, p_keep_predictive,
+                                    plan_with, run_rule)
 
 N = 16
 WINDOW = (0.1, 0.9)  # `ponder curate`'s default; --window changes it
@@ -93,16 +98,23 @@ def bayes_bound(a: float, b: float, low: float, high: float, target: float = FLO
 
 
 def bayes_bound_mix(components: list[tuple[float, float, float]], low: float, high: float,
-                    target: float = FLOOR_AGREE) -> tuple[float, float]:
+                    target: float = FLOOR_AGREE, first: int = 1) -> tuple[float, float]:
     """`bayes_bound` for a pool that mixes Beta(a, b) priors with weights w ((a, b, w) each, e.g.
     one per difficulty level, whose labels a rule may use): one lam for all components, as the
     optimum of a pooled target is a common price of disagreement."""
-    total = sum(w for _, _, w in components)
+    return bound_predictive([(beta_predict(a, b), w) for a, b, w in components], low, high, target, first)
+
+
+def bound_predictive(components: list, low: float, high: float, target: float = FLOOR_AGREE,
+                     first: int = 1) -> tuple[float, float]:
+    """`bayes_bound_mix` for priors of any shape, each given by its predictive ((predict, w) each);
+    `first`: the first round (1: one-sample rounds throughout)."""
+    total = sum(w for _, w in components)
     pts = set()
     for lam in [2 ** (i / 4) for i in range(8, 48)]:
         used = dis = 0.0
-        for a, b, w in components:
-            _, u, d = plan(a, b, low, high, N, list(range(1, N + 1)), lam)
+        for predict, w in components:
+            _, u, d = plan_with(predict, low, high, N, list(range(first, N + 1)), lam)
             used, dis = used + w * u / total, dis + w * d / total
         pts.add((used / N, 1 - dis))
     best = 1.0
@@ -113,6 +125,38 @@ def bayes_bound_mix(components: list[tuple[float, float, float]], low: float, hi
             elif g1 >= target:
                 best = min(best, f1)
     return best, target
+
+
+def refit_every_round(rule: StopRule, streams: list[list[bool]], levels: list[int]) -> tuple[list[str], int]:
+    """The optimal rule in lockstep rounds, with the levels' priors refitted after EVERY round on all
+    samples drawn so far (`fit_prior_shared`; the stopped problems' counts included, which the
+    likelihood allows: stopping depends only on samples already seen) and the plan solved again
+    for the new priors. A variant measured here, not a `ponder curate` option (docs/curate.md)."""
+    budget = round(1.0 - rule.confidence, 12)
+    n, out = [0] * len(streams), [None] * len(streams)
+    active = list(range(len(streams)))
+    while active:
+        k = rule.next_round(n[active[0]])
+        for i in active:
+            n[i] += k
+        by_level: dict[int, tuple[list[int], list[int]]] = {}
+        for i, st in enumerate(streams):
+            s_, n_ = by_level.setdefault(levels[i], ([], []))
+            s_.append(sum(st[:n[i]]))
+            n_.append(n[i])
+        priors = fit_prior_shared(by_level)
+        still = []
+        for i in active:
+            s, (a, b) = sum(streams[i][:n[i]]), priors[levels[i]]
+            if n[i] < N and (n[i], s) not in optimal_stops(a, b, rule.low, rule.high, N, tuple(rule.schedule()),
+                                                           budget, 2 * budget):
+                still.append(i)
+            elif n[i] >= N:
+                out[i] = KEEP if s in keep_counts(N, rule.low, rule.high) else "drop"
+            else:
+                out[i] = KEEP if p_keep_predictive(s, n[i], a, b, rule.low, rule.high, N) >= 0.5 else "drop"
+        active = still
+    return out, sum(n)
 
 
 def synthetic(n: int, seed: int, low: float, high: float) -> list[dict]:
@@ -185,16 +229,23 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     groups: dict[int, list[int]] = {}
     for i, p in enumerate(problems):
         groups.setdefault(p.difficulty, []).append(i)
-    for label, rule in variants(low, high):
+    levels = [p.difficulty for p in problems]
+    by_prior = [(label, rule, "group") for label, rule in variants(low, high)]
+    by_prior += [("optimal, shared concentration, 4+1", StopRule(low=low, high=high), "shared"),
+                 ("optimal, shared concentration, 2+1", StopRule(low=low, high=high, first_round=2), "shared"),
+                 ("optimal, shared, refit every round, 2+1", StopRule(low=low, high=high, first_round=2), "refit")]
+    for label, rule, how in by_prior:
         k = rule.first_round
-        priors = {}
-        for d, idx in groups.items():  # --prior group: one fit per (task, difficulty)
-            priors[d] = fit_prior([sum(streams[i][:k]) for i in idx], [k] * len(idx))
-        used, dec = 0, []
-        for p, st in zip(problems, streams):
-            d, n, _ = run_rule(rule, st, priors[p.difficulty])
-            dec.append(d)
-            used += n
+        first = {d: ([sum(streams[i][:k]) for i in idx], [k] * len(idx)) for d, idx in groups.items()}
+        if how == "refit":
+            dec, used = refit_every_round(rule, streams, levels)
+        else:  # --prior group: one fit per (task, difficulty); "shared": one concentration for all levels
+            priors = fit_prior_shared(first) if how == "shared" else {d: fit_prior(*sk) for d, sk in first.items()}
+            used, dec = 0, []
+            for p, st in zip(problems, streams):
+                d, n, _ = run_rule(rule, st, priors[p.difficulty])
+                dec.append(d)
+                used += n
         frac = used / (N * len(problems))
         agr = sum(a == b for a, b in zip(dec, ref)) / len(ref)
         ok = "  <- floor met" if frac <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
@@ -204,7 +255,14 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     fitted = [(*fit_prior([sum(streams[i]) for i in idx], [N] * len(idx)), len(idx)) for idx in groups.values()]
     frac, _ = bayes_bound_mix(fitted, low, high)
     print(f"{'Bayes-optimal bound (fitted priors)':<40} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}"
-          f"   (fewest samples any rule needs, priors fitted per level on all {N} samples)")
+          f"   (fewest samples any rule needs, Beta priors fitted per level on all {N} samples)")
+    # the same with a prior of any shape per level (nonparametric, fitted on all 16 samples): what a
+    # rule that knew each level's pass-rate distribution would need, from one sample and from four
+    free = [(discrete_predict(*fit_discrete_prior([sum(streams[i]) for i in idx], [N] * len(idx))), len(idx))
+            for idx in groups.values()]
+    for first in (1, 4):
+        frac, _ = bound_predictive(free, low, high, first=first)
+        print(f"{f'bound, any-shape priors, first round {first}':<40} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}")
 
 
 def main() -> None:
