@@ -127,7 +127,7 @@ class HFPolicy:
         try:
             with torch.inference_mode():
                 lean = LeanLlama.of(self.model) if self.lean else None  # weights as they are now
-                if lean is not None:
+                if lean is not None and self.device.type == "cpu":  # (a GPU's caching allocator reuses memory itself)
                     lean.workspace = ws
                 for i in range(0, len(ids), per_chunk):
                     out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen, lean))
@@ -168,7 +168,7 @@ class HFPolicy:
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         # prefill once per prompt, then copy the cache to the prompt's n samples
         if lean is not None:
-            cache, logits = lean, lean.prefill(inp, mask, pos, L + s.max_new_tokens)
+            cache, logits = lean, lean.prefill(inp, mask, pos, L + s.max_new_tokens, rows=P * n)
         else:
             res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
             cache = _preallocate(res.past_key_values, L + s.max_new_tokens)

@@ -101,10 +101,13 @@ class KVWorkspace:
     again page by page on first touch (page faults: ~1 ms per MB, a tenth of the tiny model's
     sampling time, most of the decode's "copies and zero fills"). Here each layer's keys and values
     live in two flat slots (ping, pong) that are only ever re-viewed: a growth or a compaction
-    writes the other slot and the batch moves there. Slots grow to the largest batch seen and are
-    kept, so memory is at most twice the largest KV cache of a batch (the old growth and compaction
-    also held two copies while they copied). Not thread-safe: one workspace per running batch
-    (`HFPolicy` checks one out per `generate` call)."""
+    writes the other slot and the batch moves there. On CPU `prefill` reserves both slots at the
+    batch's full size (rows x prompt + new tokens) up front: address space only, pages are mapped
+    as they are first written, so a growing buffer never moves to fresh memory. Slots are kept for
+    the next batch; the memory in use is at most twice the batch's KV cache (the old growth and
+    compaction also held two copies while they copied). On a GPU the caching allocator already
+    reuses memory, so `HFPolicy` hands a workspace over on CPU only. Not thread-safe: one
+    workspace per running batch (`HFPolicy` checks one out per `generate` call)."""
 
     def __init__(self):
         self.slots: dict = {}
@@ -115,11 +118,16 @@ class KVWorkspace:
         import math
 
         numel = math.prod(shape)
+        return self.reserve(key, numel, like)[:numel].view(shape)
+
+    def reserve(self, key, numel: int, like):
+        """Slot `key`, at least `numel` elements: allocated once at the batch's largest size (its
+        pages are touched as they are first written), so growing buffers never re-allocate."""
         flat = self.slots.get(key)
         if flat is None or flat.numel() < numel or flat.dtype != like.dtype or flat.device != like.device:
-            flat = like.new_empty(max(numel, flat.numel() if flat is not None and flat.dtype == like.dtype else 0))
+            flat = like.new_empty(numel)
             self.slots[key] = flat
-        return flat[:numel].view(shape)
+        return flat
 
 
 class LeanLlama:
@@ -268,9 +276,11 @@ class LeanLlama:
         return F.linear(self._rms(x, self.norm), self.head).float()
 
     # -- the sampling loop's interface -----------------------------------------------------------
-    def prefill(self, ids, mask, pos, capacity: int):
+    def prefill(self, ids, mask, pos, capacity: int, rows: int | None = None):
         """Logits [P, V] of the last column of left-padded prompts ids [P, L] (mask: 1 = token), and
-        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens)."""
+        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens); rows:
+        the most rows the batch will have (P x samples per prompt; default P), so the workspace
+        is sized once for the whole batch."""
         import torch
 
         c = self.cfg
@@ -280,6 +290,10 @@ class LeanLlama:
         cap = self._capacity(L + 1)
         like = self.embed.new_empty(0, dtype=dt)
         self.slot = 0
+        if ids.device.type == "cpu":  # CPU memory is mapped on first touch; a GPU's would be taken now
+            most = max(rows or P, P) * c["kv_heads"] * max(capacity, cap) * c["head_dim"]
+            for key in ((kind, i, slot) for kind in "kv" for i in range(len(self.layers)) for slot in (0, 1)):
+                self.workspace.reserve(key, most, like)
         self.k = [self._buffer("k", i, (P, c["kv_heads"], cap, c["head_dim"]), like) for i in range(len(self.layers))]
         self.v = [self._buffer("v", i, (P, c["kv_heads"], cap, c["head_dim"]), like) for i in range(len(self.layers))]
         for t in (*self.k, *self.v):
