@@ -7,7 +7,9 @@
 
 Setting: 8 prompts x 8 completions, at most 32 new tokens (--max-new-tokens), 10 steps, one optimisation
 epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
-(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). --also-slow adds ponder with its
+(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both compute the update's 64
+rows in one forward/backward (TRL: per_device_train_batch_size=64; ponder: --micro-batch-size 64, which TrainConfig
+would otherwise cut in four micro-batches of 16). --also-slow adds ponder with its
 fast paths off (`ponder.policy.hf.LEAN`, `ponder.rl.update.FAST_PATH`), to show what they bring. Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one
 optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
@@ -45,7 +47,8 @@ def run_ponder(model: str, path: Path, args, out: Path, fast: bool = True) -> di
 
     cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
                       group_size=8, max_new_tokens=args.max_new_tokens, temperature=1.0, loss="grpo", lr=args.lr,
-                      beta=0.0, lora_rank=args.lora_rank, save_every=0, seed=0, out=str(out / "ponder"))
+                      beta=0.0, lora_rank=args.lora_rank, save_every=0, seed=0, out=str(out / "ponder"),
+                      micro_batch_size=args.micro_batch_size)
     check(cfg)
     t0 = time.perf_counter()
     run = RunDir.open("train", cfg.out, cfg)
@@ -116,6 +119,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="runs of each trainer, in ABBA order (2: ponder, trl, trl, ponder)")
     ap.add_argument("--max-new-tokens", type=int, default=32, help="completion length limit of both trainers")
     ap.add_argument("--lora-rank", type=int, default=0, help="train a LoRA adapter of this rank in both (0: all weights)")
+    ap.add_argument("--micro-batch-size", type=int, default=64,
+                    help="ponder's rows per forward/backward; 64 = TRL's per_device_train_batch_size here, so both "
+                         "hold the same rows in memory at once (TrainConfig's default is 16)")
     ap.add_argument("--also-slow", action="store_true",
                     help="also time ponder without its lean forward (transformers' forward for sampling and the "
                          "update: the code before the fast paths), as a third row")
