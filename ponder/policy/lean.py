@@ -9,7 +9,8 @@ decode step's attention is two batched products over the whole buffer (`_decode_
 CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
 
     lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
-    logits = lean.prefill(ids, mask, pos, capacity)   # [P, V] at the last column
+    logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column
+    # (its KV buffers live in lean.workspace, a KVWorkspace a caller may keep between batches)
     lean.batch_repeat_interleave(n); lean.batch_select_indices(keep)   # rows, named as DynamicCache's
     logits = lean.step(next_ids, mask, next_pos)      # [b, V]
 
