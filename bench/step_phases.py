@@ -3,7 +3,7 @@ functions (sampling, scoring, batch tensors, the update), medians over steps 2..
 verifier pool).
 
     .venv/bin/python bench/step_phases.py --threads 1                 # fresh tiny model, bench setting
-    .venv/bin/python bench/step_phases.py --threads 1 --model <dir> --micro-batch-size 16
+    .venv/bin/python bench/step_phases.py --threads 1 --model <dir> --micro-batch-size 16   # TrainConfig's default
 
 Same setting as bench/trainer_vs_trl.py: 8 `arith` prompts x 8 completions, <= 32 new tokens, GRPO,
 one epoch, no KL. Relative numbers: the phases of one run, on one machine.
@@ -28,7 +28,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-new-tokens", type=int, default=32)
-    ap.add_argument("--micro-batch-size", type=int, default=None, help="override TrainConfig's default")
+    ap.add_argument("--micro-batch-size", type=int, default=64,
+                    help="rows per forward/backward (64, as bench/trainer_vs_trl.py; TrainConfig's default is 16)")
     args = ap.parse_args()
     import torch
 

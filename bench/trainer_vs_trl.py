@@ -7,11 +7,14 @@
 
 Setting: 8 prompts x 8 completions, at most 32 new tokens (--max-new-tokens), 10 steps, one optimisation
 epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder's correctness
-(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). --also-slow adds ponder with its
+(TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both compute the update's 64
+rows in one forward/backward (TRL: per_device_train_batch_size=64; ponder: --micro-batch-size 64, which TrainConfig
+would otherwise cut in four micro-batches of 16). --also-slow adds ponder with its
 fast paths off (`ponder.policy.hf.LEAN`, `ponder.rl.update.FAST_PATH`), to show what they bring. Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one
 optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
-ponder: `step_time_s`). Floor: ponder's median step time <= half of TRL's. With --lora-rank R
+ponder: `step_time_s`); the process's CPU time over the same spans is printed beside it (steadier than
+the wall clock on a machine other jobs share; at 2 threads it also counts the threads' spinning). Floor: ponder's median step time <= half of TRL's. With --lora-rank R
 both train a rank-R LoRA adapter (peft, alpha 16, all linear layers) on the same base model.
 """
 
@@ -36,23 +39,38 @@ def problems_file(out: Path):
 
 def run_ponder(model: str, path: Path, args, out: Path, fast: bool = True) -> dict:
     import ponder.policy.hf
+    import ponder.rl.trainer
     import ponder.rl.update
     from ponder.rl import TrainConfig, check
     from ponder.rl import run as train
     from ponder.runs import RunDir
 
     ponder.policy.hf.LEAN = ponder.rl.update.FAST_PATH = fast
+    cpu: list[float] = []
+    inner = ponder.rl.trainer.train_step
+
+    def timed_step(*a, **k):  # the process's CPU time over the step `step_time_s` times by the wall clock
+        t = time.process_time()
+        try:
+            return inner(*a, **k)
+        finally:
+            cpu.append(time.process_time() - t)
 
     cfg = TrainConfig(model=model, problems=str(path), reward="correct:1", steps=args.steps, prompts_per_step=8,
                       group_size=8, max_new_tokens=args.max_new_tokens, temperature=1.0, loss="grpo", lr=args.lr,
-                      beta=0.0, lora_rank=args.lora_rank, save_every=0, seed=0, out=str(out / "ponder"))
+                      beta=0.0, lora_rank=args.lora_rank, save_every=0, seed=0, out=str(out / "ponder"),
+                      micro_batch_size=args.micro_batch_size)
     check(cfg)
     t0 = time.perf_counter()
     run = RunDir.open("train", cfg.out, cfg)
-    train(cfg, run, progress=False)
+    ponder.rl.trainer.train_step = timed_step
+    try:
+        train(cfg, run, progress=False)
+    finally:
+        ponder.rl.trainer.train_step = inner
     wall = time.perf_counter() - t0
     rows = run.metrics()
-    return {"step_s": [r["step_time_s"] for r in rows], "wall_s": wall,
+    return {"step_s": [r["step_time_s"] for r in rows], "cpu_s": cpu, "wall_s": wall,
             "gen_tokens": sum(r["len_mean"] * 64 for r in rows), "reward": [r["reward_mean"] for r in rows]}
 
 
@@ -69,14 +87,16 @@ def run_trl(model: str, problems, args, out: Path) -> dict:
              "difficulty": p.difficulty, "meta": "{}"} for p in problems]
     data = Dataset.from_list(rows * (args.steps + 1))  # one pass of 8 prompts per step, in order
     times: list[float] = []
+    cpu: list[float] = []
     rewards: list[float] = []
 
     class Timer(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_step_end(self, a, state, control, **kw):
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
 
         def on_log(self, a, state, control, logs=None, **kw):
             if logs and "reward" in logs:
@@ -99,11 +119,12 @@ def run_trl(model: str, problems, args, out: Path) -> dict:
                           peft_config=peft_config)
     t0 = time.perf_counter()
     trainer.train()
-    return {"step_s": times, "wall_s": time.perf_counter() - t0, "reward": rewards}
+    return {"step_s": times, "cpu_s": cpu, "wall_s": time.perf_counter() - t0, "reward": rewards}
 
 
 def _merge(rs: list[dict]) -> dict:
-    return {"step_s": [x for r in rs for x in r["step_s"]], "wall_s": sum(r["wall_s"] for r in rs) / len(rs),
+    return {"step_s": [x for r in rs for x in r["step_s"]], "cpu_s": [x for r in rs for x in r["cpu_s"]],
+            "wall_s": sum(r["wall_s"] for r in rs) / len(rs),
             "reward": rs[0]["reward"]}
 
 
@@ -116,6 +137,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="runs of each trainer, in ABBA order (2: ponder, trl, trl, ponder)")
     ap.add_argument("--max-new-tokens", type=int, default=32, help="completion length limit of both trainers")
     ap.add_argument("--lora-rank", type=int, default=0, help="train a LoRA adapter of this rank in both (0: all weights)")
+    ap.add_argument("--micro-batch-size", type=int, default=64,
+                    help="ponder's rows per forward/backward; 64 = TRL's per_device_train_batch_size here, so both "
+                         "hold the same rows in memory at once (TrainConfig's default is 16)")
     ap.add_argument("--also-slow", action="store_true",
                     help="also time ponder without its lean forward (transformers' forward for sampling and the "
                          "update: the code before the fast paths), as a third row")
@@ -148,13 +172,17 @@ def main() -> None:
     print(f"\nsetting: 8 prompts x 8 completions, <= {args.max_new_tokens} new tokens, {args.steps} steps, "
           f"LoRA rank {args.lora_rank or 'none'}, torch threads "
           f"{torch.get_num_threads()}, model {args.model or 'fresh tiny'}, {args.rounds} run(s) each, wall = per run")
-    print(f"{'':<12}{'median step s':>14}{'mean step s':>13}{'wall s':>9}{'first reward':>14}{'last reward':>13}")
+    print(f"{'':<12}{'median step s':>14}{'mean step s':>13}{'median CPU s':>14}{'wall s':>9}{'first reward':>14}"
+          f"{'last reward':>13}")
     for name, r in (("ponder", ponder), ("trl", trl), ("ponder-slow", slow)):
         if r is None:
             continue
         rw = r["reward"] or [float("nan")]
         print(f"{name:<12}{statistics.median(r['step_s']):>14.3f}{statistics.mean(r['step_s']):>13.3f}"
-              f"{r['wall_s']:>9.1f}{rw[0]:>14.3f}{rw[-1]:>13.3f}")
+              f"{statistics.median(r['cpu_s']):>14.3f}{r['wall_s']:>9.1f}{rw[0]:>14.3f}{rw[-1]:>13.3f}")
+    # CPU time of the process over each step: on a machine shared with other jobs it moves less
+    # with their load than the wall clock does (informational; the floor is on the wall clock)
+    print(f"ponder / trl median step CPU time: {statistics.median(ponder['cpu_s']) / statistics.median(trl['cpu_s']):.2f}")
     print(f"ponder / trl median step time: {pm / tm:.2f} (floor: <= 0.50) -> {'PASS' if pm <= tm / 2 else 'FAIL'}")
 
 

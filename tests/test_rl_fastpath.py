@@ -191,6 +191,45 @@ def test_lean_decode_with_early_stops_growth_and_compaction(tiny, stop):
     assert diff < 1e-5
 
 
+def test_lean_decode_reuses_its_workspace_without_reading_stale_memory(tiny):
+    """The KV workspace a policy keeps between calls: a later, smaller batch decodes in memory a
+    larger one left behind (here poisoned with NaN, which a decode step would spread through its
+    whole-buffer attention if an unwritten column were read unzeroed) and still samples what
+    transformers' forward samples; a repeated call samples exactly the first one's tokens and
+    logprobs; the memory is reused, not allocated again."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.policy.hf import HFPolicy
+    from ponder.tasks import get_task
+
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny), AutoTokenizer.from_pretrained(tiny)
+    with torch.no_grad():  # EOS likely: rows stop early, so compaction moves rows between slots
+        model.lm_head.weight[tok.eos_token_id] += 2.0 * model.model.norm.weight
+    policy = HFPolicy.from_model(model, tok)
+    task = get_task("arith")
+    prompts = [policy.render(task.generate(5, i, 1 + i % 5)) for i in range(6)]
+    big = Sampling(temperature=1.0, max_new_tokens=60, seed=3, logprobs=True)
+    small = Sampling(temperature=1.0, max_new_tokens=30, seed=4, logprobs=True)
+    first = [c for g in policy.generate(prompts, 4, big) for c in g]
+    (ws,) = policy._workspaces
+    ptrs = {k: t.data_ptr() for k, t in ws.slots.items()}
+    with torch.inference_mode():  # the slots were made under it
+        for t in ws.slots.values():
+            t.fill_(float("nan"))
+    outs = {}
+    for lean in (True, False):
+        policy.lean = lean
+        outs[lean] = [c for g in policy.generate(prompts[:3], 2, small) for c in g]
+    assert [c.token_ids for c in outs[True]] == [c.token_ids for c in outs[False]]
+    diff = max(abs(a - b) for x, y in zip(outs[True], outs[False]) for a, b in zip(x.logprobs, y.logprobs))
+    assert diff < 1e-5
+    assert {k: t.data_ptr() for k, t in ws.slots.items()} == ptrs  # the same memory, not fresh pages
+    policy.lean = True
+    again = [c for g in policy.generate(prompts, 4, big) for c in g]
+    assert [(c.token_ids, c.logprobs) for c in again] == [(c.token_ids, c.logprobs) for c in first]
+    assert len({c.num_tokens for c in first}) > 3  # rows stopped at different steps
+
+
 def test_lean_rms_norm_is_the_composite_formula_bit_for_bit(tiny):
     """The fused kernel the lean forward uses in float32 gives exactly transformers' RMSNorm bits."""
     from transformers import AutoModelForCausalLM

@@ -22,7 +22,7 @@ from typing import Any
 
 from ponder.errors import PonderError
 from ponder.policy import check_model_dir, segment_token_counts
-from ponder.policy.lean import LeanLlama
+from ponder.policy.lean import KVWorkspace, LeanLlama
 from ponder.policy.prompts import encode_prompt, render_prompt
 from ponder.types import Completion, Problem, Sampling
 
@@ -91,6 +91,7 @@ class HFPolicy:
         self.pad_id = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
         self._stop_filter: dict[tuple[str, ...], Any] = {}
         self.lean = LEAN
+        self._workspaces: list[KVWorkspace] = []  # KV memory kept between calls, one per concurrent call
 
     @property
     def device(self):
@@ -120,12 +121,18 @@ class HFPolicy:
         out: list[list[Completion]] = []
         was_training = self.model.training
         self.model.eval()
+        # a workspace per running call (list.pop/append are atomic), reused by the next call: its
+        # pages are already mapped (ponder.policy.lean.KVWorkspace)
+        ws = self._workspaces.pop() if self._workspaces else KVWorkspace()
         try:
             with torch.inference_mode():
                 lean = LeanLlama.of(self.model) if self.lean else None  # weights as they are now
+                if lean is not None and self.device.type == "cpu":  # (a GPU's caching allocator reuses memory itself)
+                    lean.workspace = ws
                 for i in range(0, len(ids), per_chunk):
                     out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen, lean))
         finally:
+            self._workspaces.append(ws)
             self.model.train(was_training)
         return out
 
@@ -161,7 +168,7 @@ class HFPolicy:
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         # prefill once per prompt, then copy the cache to the prompt's n samples
         if lean is not None:
-            cache, logits = lean, lean.prefill(inp, mask, pos, L + s.max_new_tokens)
+            cache, logits = lean, lean.prefill(inp, mask, pos, L + s.max_new_tokens, rows=P * n)
         else:
             res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
             cache = _preallocate(res.past_key_values, L + s.max_new_tokens)

@@ -9,7 +9,8 @@ decode step's attention is two batched products over the whole buffer (`_decode_
 CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
 
     lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
-    logits = lean.prefill(ids, mask, pos, capacity)   # [P, V] at the last column
+    logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column
+    # (its KV buffers live in lean.workspace, a KVWorkspace a caller may keep between batches)
     lean.batch_repeat_interleave(n); lean.batch_select_indices(keep)   # rows, named as DynamicCache's
     logits = lean.step(next_ids, mask, next_pos)      # [b, V]
 
@@ -93,6 +94,43 @@ class _Lin:
         return y + (torch.cat(extra, -1) if len(extra) > 1 else extra[0])
 
 
+class KVWorkspace:
+    """Memory for the KV buffers of sampling batches, kept from one batch to the next.
+
+    Why: a fresh KV buffer (each growth, each compaction, each call) is fresh memory, and on CPU
+    the allocator hands large blocks back to the OS when they are freed, so the next one is paid
+    again page by page on first touch (page faults: ~1 ms per MB, a tenth of the tiny model's
+    sampling time, most of the decode's "copies and zero fills"). Here each layer's keys and values
+    live in two flat slots (ping, pong) that are only ever re-viewed: a growth or a compaction
+    writes the other slot and the batch moves there. On CPU `prefill` reserves both slots at the
+    batch's full size (rows x prompt + new tokens) up front: address space only, pages are mapped
+    as they are first written, so a growing buffer never moves to fresh memory. Slots are kept for
+    the next batch; the memory in use is at most twice the batch's KV cache (the old growth and
+    compaction also held two copies while they copied). On a GPU the caching allocator already
+    reuses memory, so `HFPolicy` hands a workspace over on CPU only. Not thread-safe: one
+    workspace per running batch (`HFPolicy` checks one out per `generate` call)."""
+
+    def __init__(self):
+        self.slots: dict = {}
+
+    def view(self, key, shape, like):
+        """A contiguous tensor of `shape` (dtype and device of `like`) over slot `key`'s memory;
+        its values are whatever the slot held (callers write or zero what they read)."""
+        import math
+
+        numel = math.prod(shape)
+        return self.reserve(key, numel, like)[:numel].view(shape)
+
+    def reserve(self, key, numel: int, like):
+        """Slot `key`, at least `numel` elements: allocated once at the batch's largest size (its
+        pages are touched as they are first written), so growing buffers never re-allocate."""
+        flat = self.slots.get(key)
+        if flat is None or flat.numel() < numel or flat.dtype != like.dtype or flat.device != like.device:
+            flat = like.new_empty(numel)
+            self.slots[key] = flat
+        return flat
+
+
 class LeanLlama:
     """Weights of one Llama-family causal LM as plain tensors, plus the sampling batch's KV buffers."""
 
@@ -100,6 +138,8 @@ class LeanLlama:
         self.layers, self.embed, self.norm, self.head, self.cfg = layers, embed, norm, head, cfg
         self.k: list = []
         self.v: list = []
+        self.workspace = KVWorkspace()  # the KV buffers' memory; a caller may hand in one it keeps
+        self.slot = 0  # which of the workspace's two slots holds the current buffers
         self.length = 0
         self.table = None  # rotary cos/sin by position, for decode steps (`_rope_table`)
         self.limit = 0  # the columns the sampling batch may need (prefill's capacity)
@@ -237,9 +277,11 @@ class LeanLlama:
         return F.linear(self._rms(x, self.norm), self.head).float()
 
     # -- the sampling loop's interface -----------------------------------------------------------
-    def prefill(self, ids, mask, pos, capacity: int):
+    def prefill(self, ids, mask, pos, capacity: int, rows: int | None = None):
         """Logits [P, V] of the last column of left-padded prompts ids [P, L] (mask: 1 = token), and
-        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens)."""
+        fresh KV buffers; capacity: the columns the caller may need (prompt + new tokens); rows:
+        the most rows the batch will have (P x samples per prompt; default P), so the workspace
+        is sized once for the whole batch."""
         import torch
 
         c = self.cfg
@@ -247,8 +289,16 @@ class LeanLlama:
         dt = self.embed.dtype
         self.limit = capacity
         cap = self._capacity(L + 1)
-        self.k = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
-        self.v = [ids.new_zeros((P, c["kv_heads"], cap, c["head_dim"]), dtype=dt) for _ in self.layers]
+        like = self.embed.new_empty(0, dtype=dt)
+        self.slot = 0
+        if ids.device.type == "cpu":  # CPU memory is mapped on first touch; a GPU's would be taken now
+            most = max(rows or P, P) * c["kv_heads"] * max(capacity, cap) * c["head_dim"]
+            for key in ((kind, i, slot) for kind in "kv" for i in range(len(self.layers)) for slot in (0, 1)):
+                self.workspace.reserve(key, most, like)
+        self.k = [self._buffer("k", i, (P, c["kv_heads"], cap, c["head_dim"]), like) for i in range(len(self.layers))]
+        self.v = [self._buffer("v", i, (P, c["kv_heads"], cap, c["head_dim"]), like) for i in range(len(self.layers))]
+        for t in (*self.k, *self.v):
+            t[:, :, L:].zero_()  # unwritten columns are read (masked) by decode steps: finite, so 0 weight x 0
         self.table = None
         causal = torch.ones((L, L), dtype=torch.bool, device=ids.device).tril()
         attn = causal[None, None] & mask.bool()[:, None, None, :]
@@ -259,13 +309,27 @@ class LeanLlama:
 
     def batch_repeat_interleave(self, n: int) -> None:
         """Each row's buffers copied to n consecutive rows (a prompt's samples), as DynamicCache's."""
-        self.k = [k.repeat_interleave(n, 0) for k in self.k]
-        self.v = [v.repeat_interleave(n, 0) for v in self.v]
+        import torch
+
+        self.batch_select_indices(torch.arange(self.k[0].shape[0], device=self.k[0].device).repeat_interleave(n))
 
     def batch_select_indices(self, keep) -> None:
-        """Keep only these rows (finished samples leave the batch), as DynamicCache's."""
-        self.k = [k[keep] for k in self.k]
-        self.v = [v[keep] for v in self.v]
+        """Keep only these rows (finished samples leave the batch), as DynamicCache's; the rows are
+        copied into the workspace's other slot (`k[keep]` would be fresh memory each time)."""
+        import torch
+
+        new = 1 - self.slot
+
+        def sel(kind, i, t):
+            out = self._buffer(kind, i, (len(keep), *t.shape[1:]), t, new)
+            return torch.index_select(t, 0, keep, out=out)
+
+        self.k = [sel("k", i, k) for i, k in enumerate(self.k)]
+        self.v = [sel("v", i, v) for i, v in enumerate(self.v)]
+        self.slot = new
+
+    def _buffer(self, kind: str, layer: int, shape, like, slot: int | None = None):
+        return self.workspace.view((kind, layer, self.slot if slot is None else slot), shape, like)
 
     def step(self, ids, mask, pos):
         """Logits [b, V] of one new token per row (ids [b], positions pos [b, 1]); mask [b, length+1]
@@ -292,12 +356,18 @@ class LeanLlama:
         return min(max(self.limit, need), max(need + 8, math.ceil(GROWTH * need)))
 
     def _grow(self, capacity: int) -> None:
-        def g(t):
-            out = t.new_zeros((*t.shape[:2], capacity, t.shape[3]))
+        """Buffers of `capacity` columns in the other slot: the written columns copied, the rest 0."""
+        new = 1 - self.slot
+
+        def g(kind, i, t):
+            out = self._buffer(kind, i, (*t.shape[:2], capacity, t.shape[3]), t, new)
             out[:, :, : self.length] = t[:, :, : self.length]
+            out[:, :, self.length :].zero_()
             return out
 
-        self.k, self.v = [g(k) for k in self.k], [g(v) for v in self.v]
+        self.k = [g("k", i, k) for i, k in enumerate(self.k)]
+        self.v = [g("v", i, v) for i, v in enumerate(self.v)]
+        self.slot = new
 
 
 def _decode_bias(mask, kv_heads: int, group: int):
