@@ -152,6 +152,39 @@ def test_std_floor_caps_the_forced_tokens_magnified_bonus_and_leaves_mixed_group
         TrainConfig(model="x", modes="balanced", mode_std_floor=-0.1)
 
 
+def test_level_floor_caps_the_bonus_only_at_a_level_whose_modes_often_differ():
+    from ponder.rl.losses import level_floors, mode_gaps
+    from ponder.rl.rollout import advantages
+
+    easy = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    mid = Problem(id="b", task="arith", prompt="7-2-5=?", answer="0", difficulty=2)
+    all_right = [1.0, 1.0, 1.05, 1.05]  # think | answer: the 0.05 bonus is the only spread
+    # level 1: two all-right groups; level 2: one all-right group and one whose direct answers are wrong
+    rewards = all_right + all_right + all_right + [1.0, 1.0, 0.0, 0.0]
+    batch = Batch(problems=[easy] * 8 + [mid] * 8, completions=[Completion(text="")] * 16, rewards=rewards,
+                  correct=[1.0] * 14 + [0.0] * 2, parts={}, group_size=4)
+    cfg = TrainConfig(model="x", group_size=4, modes="balanced", mode_level_floor=0.5)
+    plain = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced"))
+    sums: dict = {}
+    floored = advantages(batch, cfg, sums)
+    # gaps 0.025 at level 1 (RMS 0.025, floor 0.0125 < the group's std 0.0289: unchanged); at level 2
+    # 0.025 and 0.5 (RMS sqrt((0.025^2 + 0.5^2) / 2) = 0.35399, floor 0.17700): the all-right group's
+    # bonus is -+0.025 / 0.177 = -+0.1412 instead of -+0.866, the mixed group is unchanged
+    assert torch.equal(floored[:8], plain[:8])
+    assert floored[8:12, 0].tolist() == pytest.approx([-0.1412, -0.1412, 0.1412, 0.1412], abs=1e-4)
+    assert plain[8:12, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660], abs=1e-4)
+    assert torch.equal(floored[12:], plain[12:]) and torch.equal(floored[:, 1], plain[:, 1])
+    assert sums == {"1": [pytest.approx(2 * 0.025 ** 2, abs=1e-6), 2], "2": [pytest.approx(0.025 ** 2 + 0.25, abs=1e-6), 2]}
+    # the statistics are the run's, not the batch's: a later batch of level 2 holding only an
+    # all-right group is still capped by what the level showed before
+    later = advantages(Batch(problems=[mid] * 4, completions=[Completion(text="")] * 4, rewards=all_right,
+                             correct=[1.0] * 4, parts={}, group_size=4), cfg, sums)
+    assert later[:, 0].abs().max().item() < 0.2 and sums["2"][1] == 3
+    assert level_floors(mode_gaps(torch.tensor([all_right])), [3], {}, 0.0).tolist() == [0.0]
+    with pytest.raises(PonderError, match="mode_level_floor"):
+        TrainConfig(model="x", modes="balanced", mode_level_floor=-0.1)
+
+
 def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     from ponder.rl.rollout import advantages
 
