@@ -233,3 +233,28 @@ def test_balanced_kl_penalty_skips_the_forced_first_token(live):
     assert float(first.abs().min()) > 1e-4  # the models differ at the forced token too
     want = float((kl.sum() - first.sum()) / mask.sum())
     assert stats["kl"] == pytest.approx(want, rel=1e-4)
+
+
+def test_level_floor_statistics_survive_a_resume(warm_model, tmp_path):
+    """The per-level statistics live in the checkpoint: a run resumed after step 2 scores step 3
+    as the uninterrupted run does (with them reset, its floors would come from step 3 alone; a
+    factor of 5 makes the floor, not the group's std, the divisor of nearly every group)."""
+    import dataclasses
+    import json
+
+    import pandas as pd
+
+    from ponder.rl import run
+    from ponder.runs import RunDir
+
+    cfg = TrainConfig(model=str(warm_model), tasks=("arith",), levels=(1, 2, 3), steps=3, prompts_per_step=3,
+                      group_size=4, max_new_tokens=24, modes="balanced", reward="correct:1,nothink:0.05",
+                      mode_level_floor=5.0, save_every=1, keep_checkpoints=5, threads=1, seed=1)
+    train(cfg, tmp_path / "a")
+    train(dataclasses.replace(cfg, steps=2), tmp_path / "b")
+    state = json.loads((tmp_path / "b" / "checkpoints" / "step-000002" / "state.json").read_text())
+    assert sum(n for _, n in state["mode_levels"].values()) == 2 * 3  # two steps of three groups
+    resumed = dataclasses.replace(cfg, out=str(tmp_path / "b"), resume=True)
+    run(resumed, RunDir.open("train", resumed.out, resumed, resume=True), progress=False)
+    a, b = (pd.read_parquet(tmp_path / x / "rollouts" / "step-000003.parquet") for x in "ab")
+    assert a["advantage_mode"].tolist() == b["advantage_mode"].tolist() and a["advantage_mode"].abs().sum() > 0
