@@ -143,6 +143,7 @@ class Balanced:
         group_size = rewards.shape[1]
         floor = self.std_floor
         if self.level_floor and levels is not None:
+            sums = {} if sums is None else sums  # None: this batch's statistics alone
             floor = torch.clamp(level_floors(mode_gaps(rewards), levels, sums, self.level_floor), min=self.std_floor)
         adv = mode_advantages(rewards, scale, floor)
         if self.baseline == "batch":  # each forced mode's first-token advantage, centred over the batch
