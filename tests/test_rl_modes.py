@@ -152,6 +152,39 @@ def test_std_floor_caps_the_forced_tokens_magnified_bonus_and_leaves_mixed_group
         TrainConfig(model="x", modes="balanced", mode_std_floor=-0.1)
 
 
+def test_level_floor_caps_the_bonus_only_at_a_level_whose_modes_often_differ():
+    from ponder.rl.losses import level_floors, mode_gaps
+    from ponder.rl.rollout import advantages
+
+    easy = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
+    mid = Problem(id="b", task="arith", prompt="7-2-5=?", answer="0", difficulty=2)
+    all_right = [1.0, 1.0, 1.05, 1.05]  # think | answer: the 0.05 bonus is the only spread
+    # level 1: two all-right groups; level 2: one all-right group and one whose direct answers are wrong
+    rewards = all_right + all_right + all_right + [1.0, 1.0, 0.0, 0.0]
+    batch = Batch(problems=[easy] * 8 + [mid] * 8, completions=[Completion(text="")] * 16, rewards=rewards,
+                  correct=[1.0] * 14 + [0.0] * 2, parts={}, group_size=4)
+    cfg = TrainConfig(model="x", group_size=4, modes="balanced", mode_level_floor=0.5)
+    plain = advantages(batch, TrainConfig(model="x", group_size=4, modes="balanced"))
+    sums: dict = {}
+    floored = advantages(batch, cfg, sums)
+    # gaps 0.025 at level 1 (RMS 0.025, floor 0.0125 < the group's std 0.0289: unchanged); at level 2
+    # 0.025 and 0.5 (RMS sqrt((0.025^2 + 0.5^2) / 2) = 0.35399, floor 0.17700): the all-right group's
+    # bonus is -+0.025 / 0.177 = -+0.1412 instead of -+0.866, the mixed group is unchanged
+    assert torch.equal(floored[:8], plain[:8])
+    assert floored[8:12, 0].tolist() == pytest.approx([-0.1412, -0.1412, 0.1412, 0.1412], abs=1e-4)
+    assert plain[8:12, 0].tolist() == pytest.approx([-0.8660, -0.8660, 0.8660, 0.8660], abs=1e-4)
+    assert torch.equal(floored[12:], plain[12:]) and torch.equal(floored[:, 1], plain[:, 1])
+    assert sums == {"1": [pytest.approx(2 * 0.025 ** 2, abs=1e-6), 2], "2": [pytest.approx(0.025 ** 2 + 0.25, abs=1e-6), 2]}
+    # the statistics are the run's, not the batch's: a later batch of level 2 holding only an
+    # all-right group is still capped by what the level showed before
+    later = advantages(Batch(problems=[mid] * 4, completions=[Completion(text="")] * 4, rewards=all_right,
+                             correct=[1.0] * 4, parts={}, group_size=4), cfg, sums)
+    assert later[:, 0].abs().max().item() < 0.2 and sums["2"][1] == 3
+    assert level_floors(mode_gaps(torch.tensor([all_right])), [3], {}, 0.0).tolist() == [0.0]
+    with pytest.raises(PonderError, match="mode_level_floor"):
+        TrainConfig(model="x", modes="balanced", mode_level_floor=-0.1)
+
+
 def test_batch_mode_baseline_centres_each_modes_first_token_over_the_batch():
     from ponder.rl.rollout import advantages
 
@@ -200,3 +233,28 @@ def test_balanced_kl_penalty_skips_the_forced_first_token(live):
     assert float(first.abs().min()) > 1e-4  # the models differ at the forced token too
     want = float((kl.sum() - first.sum()) / mask.sum())
     assert stats["kl"] == pytest.approx(want, rel=1e-4)
+
+
+def test_level_floor_statistics_survive_a_resume(warm_model, tmp_path):
+    """The per-level statistics live in the checkpoint: a run resumed after step 2 scores step 3
+    as the uninterrupted run does (with them reset, its floors would come from step 3 alone; a
+    factor of 5 makes the floor, not the group's std, the divisor of nearly every group)."""
+    import dataclasses
+    import json
+
+    import pandas as pd
+
+    from ponder.rl import run
+    from ponder.runs import RunDir
+
+    cfg = TrainConfig(model=str(warm_model), tasks=("arith",), levels=(1, 2, 3), steps=3, prompts_per_step=3,
+                      group_size=4, max_new_tokens=24, modes="balanced", reward="correct:1,nothink:0.05",
+                      mode_level_floor=5.0, save_every=1, keep_checkpoints=5, threads=1, seed=1)
+    train(cfg, tmp_path / "a")
+    train(dataclasses.replace(cfg, steps=2), tmp_path / "b")
+    state = json.loads((tmp_path / "b" / "checkpoints" / "step-000002" / "state.json").read_text())
+    assert sum(n for _, n in state["mode_levels"].values()) == 2 * 3  # two steps of three groups
+    resumed = dataclasses.replace(cfg, out=str(tmp_path / "b"), resume=True)
+    run(resumed, RunDir.open("train", resumed.out, resumed, resume=True), progress=False)
+    a, b = (pd.read_parquet(tmp_path / x / "rollouts" / "step-000003.parquet") for x in "ab")
+    assert a["advantage_mode"].tolist() == b["advantage_mode"].tolist() and a["advantage_mode"].abs().sum() > 0

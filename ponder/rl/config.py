@@ -57,6 +57,10 @@ class TrainConfig:
     mode_std_floor: float = field(default=0.0, metadata={"help": "with --modes balanced: the least divisor of the forced "
                                   "first token's advantage (0: the group's scale as is); in a group whose samples are all "
                                   "right the spread is a small bonus alone, which the group std would make a full +-1"})
+    mode_level_floor: float = field(default=0.0, metadata={"help": "with --modes balanced: the least divisor of the forced "
+                                    "first token's advantage as a multiple of the RMS of that advantage, unscaled, over the "
+                                    "run's groups of the same level (0: none); it caps the magnified bonus of all-correct "
+                                    "groups only at levels where the modes often differ"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
     budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
     reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})

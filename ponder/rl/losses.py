@@ -66,7 +66,7 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tenso
     return (_centre(rewards) / ADVANTAGE_SCALES[scale](rewards)).flatten()
 
 
-def mode_advantages(rewards: torch.Tensor, scale: str = "group", floor: float = 0.0) -> torch.Tensor:
+def mode_advantages(rewards: torch.Tensor, scale: str = "group", floor: float | torch.Tensor = 0.0) -> torch.Tensor:
     """[num_prompts * G, 2] advantages of mode-balanced groups (first G/2 samples one mode, the
     rest the other), both divided by the group's usual scale (column 0 by at least `floor`):
 
@@ -88,7 +88,8 @@ def mode_advantages(rewards: torch.Tensor, scale: str = "group", floor: float = 
     are all right, the only spread is a small bonus (e.g. `nothink`'s 0.05), and divided by that
     spread's own std the bonus becomes a full +-1, as strong a push as a mode that doubles the
     accuracy; max(scale, floor) caps that magnification at 1/floor and leaves every group whose
-    std is above the floor (any group with a wrong answer, for 0/1 correctness) unchanged.
+    std is above the floor (any group with a wrong answer, for 0/1 correctness) unchanged. It may
+    also be a [num_prompts] tensor, one floor per group (`level_floors`).
 
     ponder's own."""
     rewards = torch.as_tensor(rewards, dtype=torch.float32)
@@ -98,9 +99,40 @@ def mode_advantages(rewards: torch.Tensor, scale: str = "group", floor: float = 
     halves = rewards.view(P, 2, G // 2)
     half_means = halves.mean(dim=2, keepdim=True)  # [P, 2, 1]
     scale_by = ADVANTAGE_SCALES[scale](rewards).view(-1, 1, 1)
-    first = ((half_means - rewards.mean(dim=1).view(P, 1, 1)) / scale_by.clamp(min=floor)).expand(P, 2, G // 2)
+    floor_by = torch.as_tensor(floor, dtype=torch.float32).expand(P).reshape(P, 1, 1)
+    first = ((half_means - rewards.mean(dim=1).view(P, 1, 1)) / torch.maximum(scale_by, floor_by)).expand(P, 2, G // 2)
     within = (halves - half_means) / scale_by
     return torch.stack([first.reshape(-1), within.reshape(-1)], dim=1)
+
+
+def mode_gaps(rewards: torch.Tensor) -> torch.Tensor:
+    """[num_prompts] the forced first token's advantage in each mode-balanced group before any
+    scaling, as a magnitude: |first half's mean - second half's mean| / 2."""
+    rewards = torch.as_tensor(rewards, dtype=torch.float32)
+    P, G = rewards.shape
+    halves = rewards.view(P, 2, G // 2).mean(dim=2)
+    return (halves[:, 0] - halves[:, 1]).abs() / 2
+
+
+def level_floors(gaps: torch.Tensor, levels: list, sums: dict[str, list[float]], factor: float) -> torch.Tensor:
+    """[num_prompts] per-group floors for `mode_advantages`: `factor` x the root-mean-square gap
+    (`mode_gaps`) of every group of the same difficulty level seen so far, this batch's included.
+    `sums` maps str(level) -> [sum of squared gaps, groups] and is updated in place (it is part of
+    the trainer's state, so a resumed run goes on with the same statistics).
+
+    Why: a group's own std cannot tell an easy level, where the direct answer is as good as the
+    trace on every prompt, from a level where it is as good on some prompts and much worse on
+    others. Both have groups whose samples are all right, in which the group std magnifies the
+    bonus alone to +-1; at the second kind that pulls the whole level toward answering directly
+    though in expectation thinking wins (docs/train.md, "Robustness over seeds"). The level's
+    typical gap is what tells them apart: ~0.03 where the modes tie everywhere (the floor stays
+    under the all-correct group's own std and nothing changes), ~0.2 where they often differ (the
+    floor caps those groups' magnified bonus). ponder's own."""
+    for level, gap in zip(levels, gaps.tolist()):
+        acc = sums.setdefault(str(level), [0.0, 0])
+        acc[0] += gap * gap
+        acc[1] += 1
+    return torch.tensor([factor * (sums[str(lv)][0] / sums[str(lv)][1]) ** 0.5 for lv in levels], dtype=torch.float32)
 
 
 # -- aggregation: per-token loss [N, T] + mask [N, T] -> scalar --------------------------------

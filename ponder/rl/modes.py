@@ -54,7 +54,7 @@ class ModeStrategy(Protocol):
     def rollout(self, policy, problems: list[Problem], group_size: int, sampling: Sampling,
                 suffix: str) -> list[Completion]: ...
 
-    def advantages(self, rewards, scale: str): ...
+    def advantages(self, rewards, scale: str, levels=None, sums=None): ...
 
     def token_advantages(self, adv, mask, old): ...
 
@@ -77,7 +77,7 @@ class OnPolicy:
         prompts = [policy.render(p, suffix) for p in problems]
         return [c for group in policy.generate(prompts, group_size, sampling) for c in group]
 
-    def advantages(self, rewards, scale):
+    def advantages(self, rewards, scale, levels=None, sums=None):
         from ponder.rl.losses import group_advantages
 
         return group_advantages(rewards, scale)  # [N]
@@ -100,6 +100,9 @@ class Balanced:
     weight: float = 1.0  # the forced first token's weight in the loss, in tokens
     # the least divisor of the forced token's advantage (`mode_advantages`' floor; 0: the group's scale as is)
     std_floor: float = 0.0
+    # the least divisor of the forced token's advantage as a multiple of its level's RMS gap
+    # (`level_floors`; 0: none)
+    level_floor: float = 0.0
     tags = MODES  # the two forced first tokens (a class constant, not an option)
     # the first completion token was forced, not sampled from the policy: the KL penalty's k3
     # estimator is not valid there (and explodes once the policy makes a forced mode rare)
@@ -112,6 +115,8 @@ class Balanced:
             raise PonderError(f"mode_weight must be > 0, got {self.weight}")
         if not self.std_floor >= 0:
             raise PonderError(f"mode_std_floor must be >= 0, got {self.std_floor}")
+        if not self.level_floor >= 0:
+            raise PonderError(f"mode_level_floor must be >= 0, got {self.level_floor}")
 
     def check(self, group_size: int, prompt_suffix: str) -> None:
         if group_size % 2 or prompt_suffix:
@@ -127,12 +132,20 @@ class Balanced:
         return [force_prefix(policy, tag, tid, c) for i in range(len(problems))
                 for tag, tid, outs in zip(self.tags, ids, by_mode) for c in outs[i]]
 
-    def advantages(self, rewards, scale):
-        """[N, 2]: the forced first token's advantage, then every later token's."""
-        from ponder.rl.losses import mode_advantages
+    def advantages(self, rewards, scale, levels=None, sums=None):
+        """[N, 2]: the forced first token's advantage, then every later token's. With `level_floor`,
+        `levels` (each group's difficulty) and `sums` (the run's per-level statistics, updated in
+        place) give each group its floor (`ponder.rl.losses.level_floors`)."""
+        import torch
+
+        from ponder.rl.losses import level_floors, mode_advantages, mode_gaps
 
         group_size = rewards.shape[1]
-        adv = mode_advantages(rewards, scale, self.std_floor)
+        floor = self.std_floor
+        if self.level_floor and levels is not None:
+            sums = {} if sums is None else sums  # None: this batch's statistics alone
+            floor = torch.clamp(level_floors(mode_gaps(rewards), levels, sums, self.level_floor), min=self.std_floor)
+        adv = mode_advantages(rewards, scale, floor)
         if self.baseline == "batch":  # each forced mode's first-token advantage, centred over the batch
             half = adv.view(-1, 2, group_size // 2, 2)[:, :, :, 0]  # [P, mode, G/2]
             half -= half.mean(dim=(0, 2), keepdim=True)
@@ -357,6 +370,7 @@ MODE_STRATEGIES: dict[str, type] = {"on_policy": OnPolicy, "balanced": Balanced,
                                    "subcall_balanced": SubCallBalanced}
 # TrainConfig field -> the strategy option it sets (a strategy without that option refuses it)
 MODE_OPTIONS = {"mode_baseline": "baseline", "mode_weight": "weight", "mode_std_floor": "std_floor",
+                "mode_level_floor": "level_floor",
                 "max_turns": "max_turns", "tools": "tools"}
 
 

@@ -8,13 +8,17 @@
 CALIBRATION is the demo's RL stage on `arith`: correctness plus an AdaptThink-style bonus for a
 correct answer given without `<think>` (`correct:1,nothink:0.05`, AdaptThink's delta), in
 mode-balanced groups (`--modes balanced`) of 16, 200 steps at lr 1e-4, with a k3 KL penalty to
-the warm start (beta 0.1). Why this reward and not Kimi's group length penalty: under
+the warm start (beta 0.1) and the forced token's divisor at least half its level's RMS mode gap
+(`--mode-level-floor 0.5`). Why this reward and not Kimi's group length penalty: under
 group-normalised advantages Kimi's penalty still has variance in an all-wrong group, so it
 teaches the model not to think where thinking is the only way to succeed. Why mode balancing:
 on-policy, the tiny model's choice of mode moves as one shared bias; balanced, it separates by
 difficulty. Why groups of 16 and the KL: with 8 a level-2 group is all correct in both halves
 often enough (0.75^4) that the group-normalised bonus pulls level 2 to answer directly at a cost
-of ~25 points; without the KL, RL wears down the 6- and 8-term traces. docs/train.md ("Presets",
+of ~25 points; without the KL, RL wears down the 6- and 8-term traces. Why the level floor: ~40% of level 2's
+groups have every sample right, and there the group std turns the 0.05 bonus into a full push
+toward answering directly (level 2 lost 6-7 points on seed 3); the level's RMS gap (~0.2 at level
+2, ~0.03 at level 1) caps that push at level 2 and leaves level 1's. docs/train.md ("Presets",
 "Calibration runs", "Robustness over seeds") has the measurements.
 """
 
@@ -42,6 +46,9 @@ CALIBRATION = TrainConfig(
     modes="balanced",  # compare both modes on every prompt, however rarely the policy picks one
     mode_baseline="group",  # with the half-mean forced-token advantage, better than "batch" (docs/train.md)
     mode_weight=10.0,  # the mode choice is one token against a trace of ~20
+    # an all-correct group's bonus is magnified to +-1 by its std; capped at half the level's RMS
+    # mode gap, which leaves level 1 (gap ~0.03) alone and stops level 2 (~0.2) answering directly
+    mode_level_floor=0.5,
     max_new_tokens=64,  # the longest level-5 oracle completion is 46 tokens
     save_every=10,
     beta=0.1,  # k3 KL to the warm start (not on the forced first token): keeps the long traces intact

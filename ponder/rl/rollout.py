@@ -105,10 +105,12 @@ def collect(policy, source: PromptSource, reward, cfg: TrainConfig) -> Batch:
         sampled_correct=dict(sorted(seen.items())))
 
 
-def advantages(batch: Batch, cfg: TrainConfig):
+def advantages(batch: Batch, cfg: TrainConfig, sums: dict | None = None):
     """Advantages of the batch's rewards under the mode strategy: [N] group advantages on-policy,
-    [N, 2] for mode-balanced batches (the forced first token's, then every later token's)."""
+    [N, 2] for mode-balanced batches (the forced first token's, then every later token's). `sums`:
+    the run's per-level statistics for `--mode-level-floor` (updated in place; None: this batch's alone)."""
     import torch
 
     rewards = torch.tensor(batch.rewards, dtype=torch.float32).view(-1, batch.group_size)  # [P, G]
-    return cfg.mode_strategy.advantages(rewards, cfg.scale)
+    levels = [p.difficulty for p in batch.problems[:: batch.group_size]]
+    return cfg.mode_strategy.advantages(rewards, cfg.scale, levels, {} if sums is None else sums)

@@ -62,6 +62,7 @@ class State:
     engine: Any = None  # what samples the rollouts (ponder.rl.engines); None: `policy` itself
     step: int = 0
     ledger: dict = field(default_factory=lambda: {"rl_flops": 0.0, "generated_tokens": 0, "trained_tokens": 0})
+    mode_levels: dict = field(default_factory=dict)  # per-level statistics of --mode-level-floor (`level_floors`)
 
 
 @dataclass
@@ -144,6 +145,7 @@ def setup(cfg: TrainConfig, run_dir) -> State:
     if ckpt is not None:
         saved = load_trainer_state(ckpt, optimizer=optimizer, scheduler=scheduler)
         state.step, state.ledger = int(saved["step"]), dict(saved["ledger"])
+        state.mode_levels = dict(saved.get("mode_levels", {}))
         source.load_state_dict(saved["data"])
         state.engine.sync(model)  # the engine was built from cfg.model, not the checkpoint
     return state
@@ -161,7 +163,7 @@ def checkpoint(state: State, run_dir, cfg: TrainConfig) -> None:
 
     save_checkpoint(run_dir / "checkpoints", state.step, model=state.model, tokenizer=state.tokenizer,
                     optimizer=state.optimizer, scheduler=state.scheduler,
-                    state={"data": state.source.state_dict(), "ledger": state.ledger},
+                    state={"data": state.source.state_dict(), "ledger": state.ledger, "mode_levels": state.mode_levels},
                     meta=ledger_meta(state), keep=cfg.keep_checkpoints)
 
 
@@ -183,7 +185,7 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
     gen_tokens = max(batch.generated_tokens, sum(c.num_tokens for c in batch.completions))
     trained, rows = 0, []
     if batch.completions:
-        adv = advantages(batch, cfg)
+        adv = advantages(batch, cfg, state.mode_levels)
         rows = rollout_rows(batch, cfg.mode_strategy.advantage_columns(adv), state.step + 1)
         tensors = build_tensors(state.policy, state.tokenizer, batch, cfg)
         trained = int(tensors[1].sum()) * cfg.epochs
