@@ -90,7 +90,7 @@ def test_strategy_demo_runs_end_to_end(tmp_path):
     ablation = read_jsonl(tmp_path / "demo" / "train_ablation" / "metrics.jsonl")
     assert len(trained) == len(ablation) == 12
     assert all("plan_rate" in r and "plan_rate/d5" in r for r in trained + ablation)
-    assert all("reward/plan_validity" in r for r in trained) and not any("reward/plan_validity" in r for r in ablation)
+    assert all("reward/plan_progress" in r for r in trained) and not any("reward/plan_progress" in r for r in ablation)
 
 
 def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
@@ -145,7 +145,7 @@ def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
     from ponder.rl.presets import PRESETS, STRATEGY, STRATEGY_ABLATION_REWARD
 
     assert PRESETS["strategy"] is STRATEGY and STRATEGY.tasks == ("route",)
-    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_validity": 0.5}
+    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_progress": 0.5}
     assert dict(parse_spec(STRATEGY_ABLATION_REWARD)) == {"correct": 1.0}
     ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
     assert [f.name for f in dataclasses.fields(STRATEGY)

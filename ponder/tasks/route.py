@@ -57,9 +57,23 @@ class RouteConfig:
     legs: int = 2  # waypoints after the start
     span: int = 6  # waypoints are drawn from columns 0..span-1
     rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
+    # relative waypoints (`+3`: three columns right of the previous waypoint) before each absolute
+    # one, the last waypoint always absolute; 0: every waypoint absolute. Only along a line (rows=1).
+    relative: int = 0
+
+    def __post_init__(self):
+        if self.relative and self.rows != 1:
+            raise ValueError(f"relative waypoints are column offsets: they need rows=1, got rows={self.rows}")
+
+    def is_relative(self, i: int) -> bool:
+        """Whether leg i's waypoint (0-based) is written as an offset: runs of `relative` offsets,
+        each closed by an absolute cell, counted back from the last (absolute) waypoint."""
+        return (self.legs - 1 - i) % (self.relative + 1) != 0
 
 
-LEVELS = {d: RouteConfig(legs=legs, span=10, rows=1) for d, legs in zip((1, 2, 3, 4, 5), (1, 2, 4, 6, 8))}  # along row 0
+# level -> (legs, relative waypoints before each absolute one), all along row 0 of the board
+LEVELS = {d: RouteConfig(legs=legs, span=10, rows=1, relative=rel)
+          for d, (legs, rel) in zip((1, 2, 3, 4, 5), ((1, 0), (2, 1), (3, 2), (6, 2), (8, 3)))}
 
 
 def cells(problem: Problem) -> list[tuple[int, int]]:
@@ -71,6 +85,11 @@ def leg(a: tuple[int, int], b: tuple[int, int]) -> str:
     """The oracle's plan step from a to b: vertical run first, e.g. (3,1)->(0,4) is 'U3R3'."""
     dr, dc = b[0] - a[0], b[1] - a[1]
     return (("D" if dr > 0 else "U") + str(abs(dr)) if dr else "") + (("R" if dc > 0 else "L") + str(abs(dc)) if dc else "")
+
+
+def offset_text(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """A relative waypoint as prompts write it: the signed column offset from a to b, '+3' or '-2'."""
+    return f"{b[1] - a[1]:+d}"
 
 
 def cell_text(cell: tuple[int, int]) -> str:
@@ -132,13 +151,18 @@ class Route(Task):
         pts = [(rng.randrange(cfg.rows), rng.randrange(cfg.span))]
         while len(pts) <= cfg.legs:
             p = (rng.randrange(cfg.rows), rng.randrange(cfg.span))
-            if p not in pts:  # a repeated cell would be passed early or be a zero-length leg
+            # all absolute: every cell new (as the levels before relative waypoints drew them); with
+            # relative waypoints only a zero-length leg is refused (the walk counts a waypoint only
+            # once the previous one is reached, so a cell seen before does no harm)
+            if (p not in pts) if not cfg.relative else p != pts[-1]:
                 pts.append(p)
         plan = [leg(a, b) for a, b in zip(pts, pts[1:])]
+        written = [cell_text(pts[0])] + [offset_text(a, b) if cfg.is_relative(i) else cell_text(b)
+                                         for i, (a, b) in enumerate(zip(pts, pts[1:]))]
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
             task=self.name,
-            prompt="walk " + ">".join(map(cell_text, pts)),
+            prompt="walk " + ">".join(written),
             answer="".join(plan),
             difficulty=difficulty,
             meta={"cells": [list(p) for p in pts], "plan": plan},
@@ -177,6 +201,23 @@ class Route(Task):
         if bad is not None:
             return PlanCheck(parsed=False, valid=False, goal_reached=False, first_error=bad, steps=len(steps))
         return PlanCheck(parsed=True, valid=True, goal_reached=walk(moves, pts)[1], first_error=None, steps=len(steps))
+
+    def plan_progress(self, plan_text: str | None, problem: Problem) -> float:
+        """Per-leg partial credit: the fraction of legs the plan gets right, step i judged against
+        leg i alone. A step is right when it parses and its moves, replayed from leg i's own start
+        (the true cell, whatever earlier steps did), stay on the board and end on leg i's waypoint.
+        Divided by the larger of the plan's steps and the problem's legs (a missing or extra step
+        costs its share); labels are notes, as in `check_plan`. 0.0 without a plan."""
+        steps = split_plan(plan_text or "")
+        pts = cells(problem)
+        legs = list(zip(pts, pts[1:]))
+        if not steps:
+            return 0.0
+        right = 0
+        for step, (a, b) in zip(steps, legs):
+            moves = step_moves(step)
+            right += moves is not None and walk(moves, [a, b]) == (True, True)
+        return right / max(len(steps), len(legs))
 
     def plan_adherence(self, completion: str, problem: Problem) -> float:
         """Fraction of plan steps whose moves appear in the answer contiguously and in order
