@@ -96,6 +96,11 @@ def test_modes_start_the_completion_and_count_as_its_tokens():
     p = Problem(id="a", task="arith", prompt="2+3=?", answer="5", difficulty=1)
     (outs,) = sample_with_effort(ScriptedPolicy(thought="5</answer>"), [p], 1, Sampling(max_new_tokens=64), mode="answer")
     assert outs[0].text == "<answer>5</answer>" and outs[0].num_tokens == len("<answer>5</answer>")
+    # --mode plan: the forced-mode probe of plannable tasks starts every completion with <plan>
+    r = Problem(id="r", task="route", prompt="walk 0,5>0,3", answer="L2", difficulty=1, meta={"cells": [[0, 5], [0, 3]]})
+    (outs,) = sample_with_effort(ScriptedPolicy(thought="L2</plan><answer>L2</answer>"), [r], 1, Sampling(max_new_tokens=64),
+                                 mode="plan")
+    assert outs[0].text == "<plan>L2</plan><answer>L2</answer>" and outs[0].num_tokens == len(outs[0].text)
     with pytest.raises(PonderError, match="unknown mode"):
         sample_with_effort(ScriptedPolicy(), [p], 1, Sampling(), mode="deep")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ponder.rewards import combine, decomposition, plan_adherence, plan_format, plan_validity
+from ponder.rewards import combine, decomposition, plan_adherence, plan_format, plan_progress, plan_validity
 from ponder.types import Completion, Problem
 
 # S . .
@@ -130,3 +130,22 @@ def test_route_plan_rewards_by_hand():
     assert plan_adherence([ROUTE] * 5, ys) == [1.0, 1.0, 1.0, 0.5, 0.0]
     assert combine("correct:1,plan_validity:0.5")([ROUTE] * 5, ys)[0] == pytest.approx([1.5, 0.25, 1.25, 1.0, 1.0])
     assert combine("correct:1")([ROUTE] * 5, ys)[0] == pytest.approx([1.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_plan_progress_by_hand():
+    # start 0,5, then two columns left, four right, then 0,2: legs 0,5>0,3 (L2), 0,3>0,7 (R4), 0,7>0,2 (L5)
+    route = Problem(id="r", task="route", prompt="walk 0,5>-2>+4>0,2", answer="L2R4L5", difficulty=3,
+                    meta={"cells": [[0, 5], [0, 3], [0, 7], [0, 2]], "plan": ["L2", "R4", "L5"]})
+    cases = [
+        (y("0,5>0,3:L2;0,3>0,7:R4;0,7>0,2:L5", answer="L2R4L5"), 1.0),
+        (y("0,5>0,3:L2;0,3>0,7:R4;0,7>0,2:L3", answer="L2R4L3"), 2 / 3),  # the running sum dropped in the last leg
+        (y("L2;R5;L5", answer="L2R4L5"), 2 / 3),  # per leg, from its true start; the right answer does not lift it
+        (y("L2", answer="L2R4L5"), 1 / 3),
+        (y(None, answer="L2R4L5"), 0.0),  # no plan: correctness alone scores this one
+    ]
+    got = plan_progress([route] * len(cases), [text for text, _ in cases])
+    assert got == pytest.approx([want for _, want in cases])
+    # a plannable task without per-step credit (grid) and a task that is not plannable: 0
+    assert plan_progress([GRID, ARITH], [y("R2;D2"), y("2+3", answer="5")]) == [0.0, 0.0]
+    total, parts = combine("correct:1,plan_progress:0.5")([route], [cases[1][0]])
+    assert parts["plan_progress"] == pytest.approx([2 / 3]) and total == pytest.approx([1 / 3])

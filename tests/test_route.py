@@ -33,11 +33,54 @@ def test_plan_step_labels_by_hand():
 def test_a_line_level_by_hand():
     task = get_task("route")
     p = task.sample(1, 3, seed=0)[0]
-    pts = [tuple(c) for c in p.meta["cells"]]
-    assert all(r == 0 for r, _ in pts) and p.prompt == "walk " + ">".join(f"0,{c}" for _, c in pts)
+    assert p.prompt == "walk 0,5>-2>+2>0,2"  # two offsets from the walker, then an absolute cell
+    assert p.meta["cells"] == [[0, 5], [0, 3], [0, 5], [0, 2]] and p.answer == "L2R2L3"
     steps = parse(task.oracle(p)).plan_steps
-    assert [s.split(":")[0] for s in steps] == [f"0,{a[1]}>0,{b[1]}" for a, b in zip(pts, pts[1:])]
+    assert steps == ["0,5>0,3:L2", "0,3>0,5:R2", "0,5>0,2:L3"]  # labels carry the resolved cells
     assert task.verify(task.oracle(p), p) == 1.0 and task.check_plan(";".join(steps), p).goal_reached
+    assert task.verify("<answer>L2R2L5</answer>", p) == 0.0  # the last leg from 0,3: the running sum forgotten
+
+
+# start 0,5, then two columns left, four right, then the absolute cell 0,2: "walk 0,5>-2>+4>0,2"
+REL = Problem(id="rel", task="route", prompt="walk 0,5>-2>+4>0,2", answer="L2R4L5", difficulty=3,
+              meta={"cells": [[0, 5], [0, 3], [0, 7], [0, 2]], "plan": ["L2", "R4", "L5"]})
+
+
+def test_relative_waypoints_by_hand():
+    from ponder.tasks.route import LEVELS, RouteConfig, offset_text
+
+    assert offset_text((0, 5), (0, 3)) == "-2" and offset_text((0, 3), (0, 7)) == "+4"
+    # which legs are offsets: runs of `relative`, each closed by an absolute cell, the last one absolute
+    assert [RouteConfig(legs=8, rows=1, relative=3).is_relative(i) for i in range(8)] == [1, 1, 1, 0, 1, 1, 1, 0]
+    assert [RouteConfig(legs=6, rows=1, relative=2).is_relative(i) for i in range(6)] == [1, 1, 0, 1, 1, 0]
+    assert [RouteConfig(legs=3, rows=1, relative=1).is_relative(i) for i in range(3)] == [0, 1, 0]
+    assert not any(RouteConfig(legs=4, rows=1).is_relative(i) for i in range(4))
+    assert [(c.legs, c.relative) for c in LEVELS.values()] == [(1, 0), (2, 1), (3, 2), (6, 2), (8, 3)]
+    with pytest.raises(ValueError, match="rows=1"):
+        RouteConfig(rows=6, relative=1)
+    task = get_task("route")
+    for moves, want in [("L2R4L5", 1.0), ("LLRRRRLLLLL", 1.0), ("L2R4L3", 0.0), ("L2R4", 0.0)]:
+        assert task.verify(f"<answer>{moves}</answer>", REL) == want, moves
+    assert task.oracle(REL) == "<plan>0,5>0,3:L2;0,3>0,7:R4;0,7>0,2:L5</plan><answer>L2R4L5</answer>"
+
+
+def test_plan_progress_by_hand():
+    task = get_task("route")
+
+    def progress(plan):
+        return task.plan_progress(plan, REL)
+
+    assert progress("0,5>0,3:L2;0,3>0,7:R4;0,7>0,2:L5") == 1.0
+    assert progress("L2;R4;L5") == 1.0  # labels are notes
+    assert progress("R1L3;R4;L5") == 1.0  # any walk of the leg that ends on its waypoint
+    assert progress("L2;R4;L3") == pytest.approx(2 / 3)  # last leg from the unsummed start (0,5 -> 0,2)
+    assert progress("L2;R3;L5") == pytest.approx(2 / 3)  # each step judged from its leg's true start
+    assert progress("L6;R4;L5") == pytest.approx(2 / 3)  # column -1: off the board
+    assert progress("L2;X;L5") == pytest.approx(2 / 3)  # an unparseable step earns nothing
+    assert progress("L2") == pytest.approx(1 / 3)  # missing steps cost their share
+    assert progress("L2;R4;L5;R1") == 0.75  # ... and so do extra ones
+    assert progress("R4;L5;L2") == 0.0  # out of order
+    assert progress("") == 0.0 and progress(None) == 0.0
 
 
 def test_walk_by_hand():
@@ -125,9 +168,24 @@ def test_levels_grow_in_legs():
         cfg = task.config(d)
         for p in task.sample(40, d, seed=5):
             pts = [tuple(c) for c in p.meta["cells"]]
-            assert len(pts) == cfg.legs + 1 and len(set(pts)) == len(pts)
+            assert len(pts) == cfg.legs + 1 and all(a != b for a, b in zip(pts, pts[1:]))  # no zero-length leg
             assert all(0 <= r < cfg.rows and 0 <= c < cfg.span for r, c in pts)
-            assert p.prompt == "walk " + ">".join(f"{r},{c}" for r, c in pts)
+            written = ["0,%d" % pts[0][1]] + [f"{b[1] - a[1]:+d}" if cfg.is_relative(i) else f"0,{b[1]}"
+                                              for i, (a, b) in enumerate(zip(pts, pts[1:]))]
+            assert p.prompt == "walk " + ">".join(written)
             assert len(expand(p.answer)) == sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:]))
             assert task.verify(task.oracle(p), p) == 1.0 and task.verify(task.oracle(p, think=False), p) == 1.0
-        assert (cfg.legs, cfg.rows, cfg.span) == ((1, 2, 4, 6, 8)[d - 1], 1, 10)  # along row 0, up to 8 legs
+            assert task.plan_progress(parse(task.oracle(p)).plan, p) == 1.0
+        assert (cfg.legs, cfg.rows, cfg.span) == ((1, 2, 3, 6, 8)[d - 1], 1, 10)  # along row 0, up to 8 legs
+
+
+def test_absolute_levels_draw_new_cells():
+    # RouteConfig without offsets keeps the old draw: every cell new (a test task's config, not a level)
+    from ponder.tasks.route import Route, RouteConfig
+
+    class Abs(Route):
+        configs = {1: RouteConfig(legs=8, span=10, rows=1)}
+
+    for i in range(20):
+        pts = [tuple(c) for c in Abs().generate(0, i, 1).meta["cells"]]
+        assert len(set(pts)) == len(pts) == 9

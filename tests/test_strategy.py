@@ -26,14 +26,21 @@ def test_careless_plans_mix_in_at_their_rate():
     cfg = SFTConfig(model="m", tasks=("route",), batch_size=100, think_prob=0.5, careless_prob=0.5)
     planned = careless = 0
     for prompt, completion in _examples(cfg, ["route"]):
-        pts = [tuple(map(int, c.split(","))) for c in prompt.strip().removeprefix("walk ").split(">")]
-        problem = _problem(pts)
+        problem = _problem(_cells(prompt))
         if parse(completion).plan is None:
             assert task.verify(completion, problem) == 1.0  # direct answers are always the oracle's
             continue
         planned += 1
         careless += task.verify(completion, problem) == 0.0  # a careless plan's answer misses
     assert 0.42 < planned / 800 < 0.58 and 0.4 < careless / planned < 0.6, (planned, careless)
+
+
+def _cells(prompt):
+    """The cells a `route` prompt names, offsets (`+3`: three columns right of the previous) resolved."""
+    pts = []
+    for w in prompt.strip().removeprefix("walk ").split(">"):
+        pts.append((pts[-1][0], pts[-1][1] + int(w)) if w[0] in "+-" else tuple(map(int, w.split(","))))
+    return pts
 
 
 def _problem(pts):
@@ -55,8 +62,7 @@ def test_careless_prob_leaves_other_tasks_data_unchanged():
     route = SFTConfig(model="m", tasks=("route",), batch_size=16, think_prob=1.0)
     from ponder.tasks.route import Route
 
-    assert all(Route().verify(c, _problem([tuple(map(int, x.split(","))) for x in p.strip()[5:].split(">")])) == 1.0
-               for p, c in _examples(route, ["route"]))
+    assert all(Route().verify(c, _problem(_cells(p))) == 1.0 for p, c in _examples(route, ["route"]))
 
 
 def test_strategy_demo_runs_end_to_end(tmp_path):
@@ -90,7 +96,7 @@ def test_strategy_demo_runs_end_to_end(tmp_path):
     ablation = read_jsonl(tmp_path / "demo" / "train_ablation" / "metrics.jsonl")
     assert len(trained) == len(ablation) == 12
     assert all("plan_rate" in r and "plan_rate/d5" in r for r in trained + ablation)
-    assert all("reward/plan_validity" in r for r in trained) and not any("reward/plan_validity" in r for r in ablation)
+    assert all("reward/plan_progress" in r for r in trained) and not any("reward/plan_progress" in r for r in ablation)
 
 
 def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
@@ -145,7 +151,7 @@ def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
     from ponder.rl.presets import PRESETS, STRATEGY, STRATEGY_ABLATION_REWARD
 
     assert PRESETS["strategy"] is STRATEGY and STRATEGY.tasks == ("route",)
-    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_validity": 0.5}
+    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_progress": 0.5}
     assert dict(parse_spec(STRATEGY_ABLATION_REWARD)) == {"correct": 1.0}
     ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
     assert [f.name for f in dataclasses.fields(STRATEGY)

@@ -54,9 +54,10 @@ class EvalConfig:
                                                          "with --ray-gpus-per-actor; never more than there are batches)"})
     ray_gpus_per_actor: float = field(default=0.0, metadata={"help": "--ray: GPUs each actor requests (1 with --backend vllm "
                                                                      "on GPU nodes: one actor per GPU)"})
-    mode: Literal["auto", "think", "answer"] = field(
+    mode: Literal["auto", "think", "answer", "plan"] = field(
         default="auto", metadata={"help": "thinking mode: auto (the model chooses), think (every completion starts "
-                                          "with <think>) or answer (with <answer>: no thought)"})
+                                          "with <think>), answer (with <answer>: no thought) or plan (with <plan>: "
+                                          "a plan first)"})
     think_budget: tuple[int, ...] = field(
         default=(), metadata={"help": "think budget in tokens, enforced by budget forcing (ponder.policy.budget); a "
                                       "comma list (8,16,32,64) evaluates each and reports accuracy vs budget (the "

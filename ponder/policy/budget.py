@@ -5,7 +5,8 @@
     outs = sample_with_effort(policy, problems, 4, sampling, mode="think", budget=32)   # renders too
 
 Modes (`MODE_SUFFIX`): `auto` lets the model choose, `think` starts every completion with `<think>`,
-`answer` with `<answer>` (no thought). The suffix is sampled as part of the prompt and then counted
+`answer` with `<answer>` (no thought), `plan` with `<plan>` (a plan first: the forced-mode probe of
+plannable tasks, forced `plan` against forced `answer`). The suffix is sampled as part of the prompt and then counted
 as the completion's first token(s), as mode-balanced RL does with its forced first token, so the
 completion parses (and its thought is counted) as the model's own turn.
 
@@ -26,12 +27,12 @@ from collections import defaultdict
 from dataclasses import replace
 
 from ponder.errors import PonderError
-from ponder.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+from ponder.format import ANSWER_CLOSE, ANSWER_OPEN, PLAN_OPEN, THINK_CLOSE, THINK_OPEN
 from ponder.types import Completion, Problem, Sampling
 
 FORCE = THINK_CLOSE + ANSWER_OPEN
 # --mode -> the text every completion is started with (Policy.render's suffix)
-MODE_SUFFIX = {"auto": "", "think": THINK_OPEN, "answer": ANSWER_OPEN}
+MODE_SUFFIX = {"auto": "", "think": THINK_OPEN, "answer": ANSWER_OPEN, "plan": PLAN_OPEN}
 
 
 def _needs_answer(c: Completion, prompt: str) -> str | None:

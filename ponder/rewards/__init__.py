@@ -8,7 +8,7 @@ A spec is `name:weight` pairs separated by commas (a bare name has weight 1). Pa
 reward (`overlong`'s max_len, L1's alpha) go in `params={"overlong": {"max_len": 64}}`.
 Every reward, its formula and its source is documented in its module:
 `basic` (correct, format), `calibration` (kimi_length, l1_exact, l1_max, overlong, nothink, trace),
-`strategy` (plan_format, plan_validity, plan_adherence, decomposition); adapters for TRL and verl
+`strategy` (plan_format, plan_validity, plan_progress, plan_adherence, decomposition); adapters for TRL and verl
 are in `ponder.rewards.adapters`.
 
 Your own reward: register it under a name, then use the name in any spec (`combine`, the
@@ -40,7 +40,7 @@ from ponder.rewards.base import CompletionLike, RewardFn
 from ponder.rewards.basic import correct, format_reward
 from ponder.rewards.calibration import (budget_suffix, kimi_length, l1_exact, l1_max, nothink, overlong, trace,
                                         with_budget)
-from ponder.rewards.strategy import decomposition, nospawn, plan_adherence, plan_format, plan_validity
+from ponder.rewards.strategy import decomposition, nospawn, plan_adherence, plan_format, plan_progress, plan_validity
 from ponder.types import Problem
 
 REWARDS: Registry[RewardFn] = Registry("reward")
@@ -55,6 +55,7 @@ for _name, _fn in {
     "trace": trace,
     "plan_format": plan_format,
     "plan_validity": plan_validity,
+    "plan_progress": plan_progress,
     "plan_adherence": plan_adherence,
     "decomposition": decomposition,
     "nospawn": nospawn,
@@ -124,4 +125,4 @@ def combine(spec: str, params: dict[str, dict] | None = None) -> Combined:
 
 __all__ = ["BUILTIN_REWARDS", "REWARDS", "Combined", "register_reward", "budget_suffix", "combine", "get_reward", "parse_spec", "with_budget",
            "correct", "format_reward", "kimi_length", "l1_exact", "l1_max", "overlong", "nothink", "trace",
-           "plan_format", "plan_validity", "plan_adherence", "decomposition"]
+           "plan_format", "plan_validity", "plan_progress", "plan_adherence", "decomposition"]

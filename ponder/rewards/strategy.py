@@ -7,6 +7,11 @@ plan_validity  The task's simulator replays the plan (`task.check_plan(plan, pro
                1 if every step is legal and the goal is reached, 0.5 if every step is legal but
                the goal is not reached, 0 otherwise (no plan, unparseable, illegal step, or a
                task that is not plannable).
+plan_progress  Per-step partial credit from the task's simulator (`task.plan_progress(plan,
+               problem)` in [0, 1]: for `route`, the fraction of legs whose plan step, replayed from
+               that leg's true start, ends on its waypoint); 0 without a plan or for tasks that do
+               not define it. Denser than plan_validity where whole plans are rarely right: a plan
+               with 7 of 8 legs right earns more than one with 2, where correctness gives both 0.
 plan_adherence `task.plan_adherence(completion, problem)` in [0, 1]: how far the worked solution
                follows the stated plan (0 for tasks that are not plannable).
 decomposition  `task.check_decomposition(plan, problem)` in [0, 1] for decomposable tasks: the
@@ -51,6 +56,15 @@ def plan_validity(problems: Sequence[Problem], completions: Sequence[CompletionL
             continue
         check = task.check_plan(plan, p)
         out.append(1.0 if check.valid and check.goal_reached else (0.5 if check.valid else 0.0))
+    return out
+
+
+def plan_progress(problems: Sequence[Problem], completions: Sequence[CompletionLike]) -> list[float]:
+    out = []
+    for p, y in zip(problems, completions):
+        task, plan = get_task(p.task), parse(text_of(y)).plan
+        score = getattr(task, "plan_progress", None)
+        out.append(float(score(plan, p)) if plan is not None and score is not None else 0.0)
     return out
 
 

@@ -80,12 +80,13 @@ ABSTRACTION = TrainConfig(
 )
 
 # STRATEGY is the strategy demo's RL stage on `route` (ponder demo --axis strategy): correctness plus
-# the simulator's verdict on the plan (plan_validity: 1 legal and reaching the goal, 0.5 legal only,
-# 0 otherwise or without a plan), sampled on-policy. docs/train.md ("Strategy runs") has what was tried.
+# the simulator's per-leg credit for the plan (plan_progress: the fraction of legs whose plan step,
+# replayed from the leg's true start, ends on its waypoint; 0 without a plan), dense where whole
+# plans are rarely right. docs/train.md ("Strategy runs") has what was tried.
 STRATEGY = TrainConfig(
     tasks=("route",),
     levels=(1, 2, 3, 4, 5),
-    reward="correct:1,plan_validity:0.5",
+    reward="correct:1,plan_progress:0.5",
     modes="plan_balanced",  # half of each group forced to plan, half to answer: both compared on every prompt
     mode_weight=10.0,  # the choice is one token against a trace of ~20-100, as in CALIBRATION
     steps=120,

@@ -1,37 +1,41 @@
 """`route`: walk through waypoints in order on an open 10x10 board; the plannable task the tiny
 model learns.
 
-    prompt   walk 3,1>0,4>2,2
-    oracle   <plan>3,1>0,4:U3R3;0,4>2,2:D2L2</plan><answer>U3R3D2L2</answer>
-    direct   <answer>U3R3D2L2</answer>
+    prompt   walk 0,5>-2>+4>0,2
+    oracle   <plan>0,5>0,3:L2;0,3>0,7:R4;0,7>0,2:L5</plan><answer>L2R4L5</answer>
+    direct   <answer>L2R4L5</answer>
 
-The prompt is the start cell, then the waypoints in order, each `row,col` (one digit each: the
-board is rows and columns 0..9). The answer is a move string in runs: a direction letter U/D/L/R
-(U: row - 1, R: col + 1) and an optional count 1-9, so `U3R3` is `UUURRR` (whitespace and case
-ignored; the oracle writes runs). It scores 1.0 when every move stays on the board, the walk passes
-the waypoints in the given order, and it ends on the last one. The verifier replays it.
+The prompt is the start cell, then the waypoints in order: a cell `row,col` (one digit each: the
+board is rows and columns 0..9), or an offset `+4` / `-2`, that many columns right / left of the
+previous waypoint (relative waypoints; only on levels along a line). The answer is a move string
+in runs: a direction letter U/D/L/R (U: row - 1, R: col + 1) and an optional count 1-9, so `U3R3`
+is `UUURRR` (whitespace and case ignored; the oracle writes runs). It scores 1.0 when every move
+stays on the board, the walk passes the waypoints (resolved to cells) in the given order, and it
+ends on the last one. The verifier replays it.
 
-A plan has one step per leg: an optional label `from>to:` (the leg's two cells, as the prompt
-writes them) and the leg's runs, e.g. `3,1>0,4:U3R3`. `check_plan` replays the plan's moves (the
-labels are annotations, not replayed) on the board: valid when every step parses and no move
-leaves the board, goal reached when the replayed walk is one the verifier accepts.
-`plan_adherence` is the fraction of plan steps whose moves the answer carries out, in order (as
-`grid` measures it). The oracle plans each leg vertical-first and answers with the plan's runs
-(a shortest walk).
+A plan has one step per leg: an optional label `from>to:` (the leg's two cells, resolved) and the
+leg's runs, e.g. `0,3>0,7:R4`. `check_plan` replays the plan's moves (the labels are annotations,
+not replayed) on the board: valid when every step parses and no move leaves the board, goal
+reached when the replayed walk is one the verifier accepts. `plan_progress` is per-leg partial
+credit: the fraction of legs whose step, replayed from the leg's true start, ends on its waypoint
+(the `plan_progress` reward). `plan_adherence` is the fraction of plan steps whose moves the
+answer carries out, in order (as `grid` measures it). The oracle plans each leg vertical-first
+and answers with the plan's runs (a shortest walk).
 
-Why this shape: the planned trace makes every step local. A step's label is a copy of two
-adjacent prompt cells (the previous step's target and the next cell after it in the prompt), its
-runs are one-digit differences of the four digits just written, and the answer copies the runs.
-A direct answer must compute the same differences while keeping count, silently, of which leg
-it is on. The levels walk along row 0 of the board (10 columns) through 1, 2, 4, 6 and 8 legs: a
-warm start of 1200-2400 steps with plans on a quarter of its data answers 6-8 legs directly far
-better than it plans, but one of 2400 steps with plans on 90% of its data answers them directly
-at 0.95-1.00 as well, so on these levels a plan does not raise the accuracy of a well-trained
-tiny model (docs/train.md "Strategy runs" has the measurements, and the variants that did not
-work: a 6x6 board, plans as counts without labels, moves written out letter by letter); a
-level-5 planned completion is ~107 tokens, inside the 128-token budget. Why not `grid`: finding a path around walls is a search the 0.87M tiny model
-does not learn in minutes. `careless` writes the plausible-but-wrong plans (one run's count off by
-one, the answer carrying it out) that the strategy warm start mixes in.
+Why this shape: the planned trace writes down the state a direct answer must keep silently. A
+step's label copies the previous step's target and then either copies the next prompt cell or adds
+a one-digit offset to the cell just written; its runs are the difference of the two columns just
+written, and the answer copies the runs. A direct answer to an offset is a copy (`+4` -> `R4`), but
+to an absolute cell after k offsets it needs the running sum of those k offsets and a difference,
+unwritten. The levels walk along row 0 (10 columns) through 1, 2, 3, 6 and 8 legs, with 0, 1, 2,
+2 and 3 offsets before each absolute cell (`LEVELS`). Before the offsets every waypoint was a cell,
+and a well-trained tiny warm start answered even 8 legs directly at 0.95-1.00, so a plan could not
+raise its accuracy (docs/train.md "Strategy runs" has the measurements, and the variants that did
+not work: a 6x6 board, plans as counts without labels, moves written out letter by letter). A
+level-5 planned completion is ~107 tokens, inside the 128-token budget. Why not `grid`: finding a
+path around walls is a search the 0.87M tiny model does not learn in minutes. `careless` writes
+the plausible-but-wrong plans (one run's count off by one, the answer carrying it out) that the
+strategy warm start mixes in.
 """
 
 from __future__ import annotations
@@ -57,9 +61,23 @@ class RouteConfig:
     legs: int = 2  # waypoints after the start
     span: int = 6  # waypoints are drawn from columns 0..span-1
     rows: int = 6  # ... and rows 0..rows-1 (1: every waypoint on row 0, a walk along a line)
+    # relative waypoints (`+3`: three columns right of the previous waypoint) before each absolute
+    # one, the last waypoint always absolute; 0: every waypoint absolute. Only along a line (rows=1).
+    relative: int = 0
+
+    def __post_init__(self):
+        if self.relative and self.rows != 1:
+            raise ValueError(f"relative waypoints are column offsets: they need rows=1, got rows={self.rows}")
+
+    def is_relative(self, i: int) -> bool:
+        """Whether leg i's waypoint (0-based) is written as an offset: runs of `relative` offsets,
+        each closed by an absolute cell, counted back from the last (absolute) waypoint."""
+        return (self.legs - 1 - i) % (self.relative + 1) != 0
 
 
-LEVELS = {d: RouteConfig(legs=legs, span=10, rows=1) for d, legs in zip((1, 2, 3, 4, 5), (1, 2, 4, 6, 8))}  # along row 0
+# level -> (legs, relative waypoints before each absolute one), all along row 0 of the board
+LEVELS = {d: RouteConfig(legs=legs, span=10, rows=1, relative=rel)
+          for d, (legs, rel) in zip((1, 2, 3, 4, 5), ((1, 0), (2, 1), (3, 2), (6, 2), (8, 3)))}
 
 
 def cells(problem: Problem) -> list[tuple[int, int]]:
@@ -71,6 +89,11 @@ def leg(a: tuple[int, int], b: tuple[int, int]) -> str:
     """The oracle's plan step from a to b: vertical run first, e.g. (3,1)->(0,4) is 'U3R3'."""
     dr, dc = b[0] - a[0], b[1] - a[1]
     return (("D" if dr > 0 else "U") + str(abs(dr)) if dr else "") + (("R" if dc > 0 else "L") + str(abs(dc)) if dc else "")
+
+
+def offset_text(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """A relative waypoint as prompts write it: the signed column offset from a to b, '+3' or '-2'."""
+    return f"{b[1] - a[1]:+d}"
 
 
 def cell_text(cell: tuple[int, int]) -> str:
@@ -132,13 +155,18 @@ class Route(Task):
         pts = [(rng.randrange(cfg.rows), rng.randrange(cfg.span))]
         while len(pts) <= cfg.legs:
             p = (rng.randrange(cfg.rows), rng.randrange(cfg.span))
-            if p not in pts:  # a repeated cell would be passed early or be a zero-length leg
+            # all absolute: every cell new (as the levels before relative waypoints drew them); with
+            # relative waypoints only a zero-length leg is refused (the walk counts a waypoint only
+            # once the previous one is reached, so a cell seen before does no harm)
+            if (p not in pts) if not cfg.relative else p != pts[-1]:
                 pts.append(p)
         plan = [leg(a, b) for a, b in zip(pts, pts[1:])]
+        written = [cell_text(pts[0])] + [offset_text(a, b) if cfg.is_relative(i) else cell_text(b)
+                                         for i, (a, b) in enumerate(zip(pts, pts[1:]))]
         return Problem(
             id=problem_id(self.name, seed, index, difficulty),
             task=self.name,
-            prompt="walk " + ">".join(map(cell_text, pts)),
+            prompt="walk " + ">".join(written),
             answer="".join(plan),
             difficulty=difficulty,
             meta={"cells": [list(p) for p in pts], "plan": plan},
@@ -177,6 +205,23 @@ class Route(Task):
         if bad is not None:
             return PlanCheck(parsed=False, valid=False, goal_reached=False, first_error=bad, steps=len(steps))
         return PlanCheck(parsed=True, valid=True, goal_reached=walk(moves, pts)[1], first_error=None, steps=len(steps))
+
+    def plan_progress(self, plan_text: str | None, problem: Problem) -> float:
+        """Per-leg partial credit: the fraction of legs the plan gets right, step i judged against
+        leg i alone. A step is right when it parses and its moves, replayed from leg i's own start
+        (the true cell, whatever earlier steps did), stay on the board and end on leg i's waypoint.
+        Divided by the larger of the plan's steps and the problem's legs (a missing or extra step
+        costs its share); labels are notes, as in `check_plan`. 0.0 without a plan."""
+        steps = split_plan(plan_text or "")
+        pts = cells(problem)
+        legs = list(zip(pts, pts[1:]))
+        if not steps:
+            return 0.0
+        right = 0
+        for step, (a, b) in zip(steps, legs):
+            moves = step_moves(step)
+            right += moves is not None and walk(moves, [a, b]) == (True, True)
+        return right / max(len(steps), len(legs))
 
     def plan_adherence(self, completion: str, problem: Problem) -> float:
         """Fraction of plan steps whose moves appear in the answer contiguously and in order
