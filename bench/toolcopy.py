@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/toolcopy.py --model runs/demo-tools/sft/model      # probe a warm start
     .venv/bin/python bench/toolcopy.py --seed 4 --steps 1500 --out /tmp/ws4     # init + warm start, then probe
-    .venv/bin/python bench/toolcopy.py --seed 4 --level-weights 2,2,1,3,5 ...   # another warm-start mix
+    .venv/bin/python bench/toolcopy.py --seed 4 --level-weights 2,2,1,3,3 ...   # another mix (run H's)
 
-Per level, on held-out problems (the demo's evaluation draw), teacher-forced at temperature 1 (so
-each number is the chance a temperature-1 sample gets it right, exactly, with no sampling noise):
+Per level, on held-out problems (seed 9999, whose first 40 per level the demo evaluates; 100 by
+default), teacher-forced at temperature 1: each number is the mean over the problems of the exact
+chance that a temperature-1 sample gets it right (no sampling noise, only the problems'):
 
     call     P(the call's text is right | the prompt and `<tool`)        operands copied into the call
     copy     P(`<answer>R</answer>` | prompt, right call, `<output>R</output>`)   the result copied out
-    tool     call * copy: the accuracy of a rollout that calls (what RL can reinforce at level 5)
+    tool     call * copy per problem: the accuracy of a rollout that calls (what RL can reinforce at level 5)
     direct   P(`<answer>R</answer>` | the prompt and `<answer>`): the accuracy of a direct answer
     p_call   P(the first token opens a call): the warm start's tool rate
 
