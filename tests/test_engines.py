@@ -229,12 +229,51 @@ def _multiturn_checks(policy, problems):
         assert all(len(s.children) == 2 for s in r.segments if s.source == "env")
 
 
+def _tool_checks(policy, problems):
+    """run_multiturn with the real tool environment (calc, its sandboxed run, its tag format): the
+    engine's model has never seen a tool trace, so a turn that ends in 1, 2 or 3 stands for a call
+    to `calc` on 12*34. The result comes back as `<output>408</output>`, masked out of the loss,
+    the call is recorded, and the engine continues after it."""
+    from ponder.rollout import Limits, run_multiturn
+    from ponder.tools import Tools
+
+    class DigitsCallCalc(Tools):
+        @property
+        def stop(self):
+            return ("1", "2", "3")
+
+        def parse(self, text):
+            return ['<tool name="calc">12*34</tool>'] if text and text[-1] in "123" else None
+
+    tok = policy.tokenizer
+    sampling = Sampling.to_answer(temperature=1.0, max_new_tokens=24, seed=3)
+    rs = run_multiturn(policy, [policy.render(p) for p in problems[:2]], DigitsCallCalc.from_spec("calc"),
+                       sampling, Limits(max_turns=3, max_tokens=80), n=2)
+    assert len(rs) == 4 and any(r.tool_calls for r in rs)
+    for r in rs:
+        envs = [s for s in r.segments if s.source == "env"]
+        assert all(s.text == "<output>408</output>" for s in envs)
+        assert [(c.name, c.input, c.output, c.error) for c in r.tool_calls] == [("calc", "12*34", "408", None)] * len(envs)
+        mask = r.loss_mask()
+        assert len(mask) == len(r.token_ids) <= 80
+        injected = len(tok.encode("<output>408</output>", add_special_tokens=False))
+        assert len(mask) - sum(mask) == injected * len(envs) and r.own_tokens == sum(mask)
+
+
 def test_multiturn_on_vllm(vllm_policy, problems):
     _multiturn_checks(vllm_policy, problems)
 
 
+def test_tool_rollout_on_vllm(vllm_policy, problems):
+    _tool_checks(vllm_policy, problems)
+
+
 def test_multiturn_against_vllm_serve(server, model_dir, problems):
     _multiturn_checks(_openai(server, model_dir, token_ids=True, concurrency=4), problems)
+
+
+def test_tool_rollout_against_vllm_serve(server, model_dir, problems):
+    _tool_checks(_openai(server, model_dir, token_ids=True, concurrency=4), problems)
 
 
 # -- openai: a real `vllm serve` -------------------------------------------------------------
