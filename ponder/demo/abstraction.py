@@ -15,7 +15,9 @@ Stages (each through its stage's `check` / `run`, in a sub-directory of the run)
 summary.json: `baseline` / `trained`, each with `accuracy` (orchestrated: the model decides) and
 `by_difficulty` {level: accuracy, decompose_rate, critical_path_tokens, serial_tokens (the same
 model forced serial), serial_accuracy, wall_s (orchestrated, per problem), serial_wall_s}; and
-`claims`, each {value, threshold, holds}, from the held-out evaluations. docs/abstraction.md
+`claims`, each {value, threshold, holds}, from the held-out evaluations; `warm_start_probe`
+{serial_easiest, join_hardest, sub_hardest, spawned_hardest}: the warm start's two skills the claims
+need (ponder/demo/abstraction_probe.py), on problems apart from the held-out ones. docs/abstraction.md
 records what the claims measured.
 """
 
@@ -79,7 +81,24 @@ def check(cfg: DemoConfig) -> None:
 
 
 def run(cfg: DemoConfig, run_dir, *, progress: bool = True) -> dict:
-    return run_axis(cfg, run_dir, sys.modules[__name__], progress=progress)
+    return run_axis(cfg, run_dir, sys.modules[__name__], progress=progress, extra=warm_start_probe)
+
+
+def warm_start_probe(c: Configs) -> dict:
+    """{"warm_start_probe": ...}: the warm start's forced-serial accuracy at level 1 and its level-5
+    join (`ponder.demo.abstraction_probe`, on problems apart from the held-out ones; seconds): the
+    two skills the claims at the ends of the range need of it, recorded so a missed claim can be
+    traced to the warm start or to RL."""
+    import torch
+
+    from ponder.demo import abstraction_probe as P
+    from ponder.policy import load_policy
+
+    if c.sft.threads:
+        torch.set_num_threads(c.sft.threads)
+    policy = load_policy(str(Path(c.sft.out) / "model"), "hf")
+    return {"warm_start_probe": P.probe(policy, TASK, easiest=LEVELS[0], hardest=LEVELS[-1], per_level=P.PROBE_PER_LEVEL,
+                                        max_new_tokens=EVAL_MAX_NEW_TOKENS)}
 
 
 def summary_of(eval_run: str | Path) -> dict:
@@ -117,6 +136,11 @@ def print_summary(summary: dict, run) -> None:
               f"{_num(y['serial_accuracy']):>7.2f} | {_num(x['critical_path_tokens']):>5.0f}/{_num(x['serial_tokens']):<4.0f}"
               f"{_num(y['critical_path_tokens']):>6.0f}/{_num(y['serial_tokens']):<4.0f} | {_num(x['wall_s']):>6.2f}{_num(y['wall_s']):>7.2f}")
     print(f"  (each pair: baseline, trained)  accuracy overall {_num(b['accuracy']):.3f} -> {_num(t['accuracy']):.3f}")
+    if "warm_start_probe" in summary:
+        p = summary["warm_start_probe"]
+        print(f"  warm start (probe): forced-serial accuracy at level {LEVELS[0]} {_num(p['serial_easiest']):.2f}, "
+              f"forced-spawn accuracy at level {LEVELS[-1]} {_num(p['join_hardest']):.2f} (its children "
+              f"{_num(p['sub_hardest']):.2f})")
     for name, c in summary["claims"].items():
         print(f"  [{'ok' if c['holds'] else 'MISSED'}] {name}: {c['value']:.3f} (threshold {c['threshold']:.3f})")
     print(f"total {summary['seconds']['total'] / 60:.1f} min; run directory: {run}  "
