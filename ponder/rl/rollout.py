@@ -113,4 +113,4 @@ def advantages(batch: Batch, cfg: TrainConfig, sums: dict | None = None):
 
     rewards = torch.tensor(batch.rewards, dtype=torch.float32).view(-1, batch.group_size)  # [P, G]
     levels = [p.difficulty for p in batch.problems[:: batch.group_size]]
-    return cfg.mode_strategy.advantages(rewards, cfg.scale, levels, {} if sums is None else sums)
+    return cfg.mode_strategy.advantages(rewards, cfg.scale, levels, sums)
