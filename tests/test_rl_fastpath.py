@@ -137,6 +137,93 @@ def test_shared_prompt_logprobs_and_gradients_match_full_rows(tiny, tmp_path):
             assert float((grads[True][0][n] - g).abs().max()) <= 1e-5 * float(g.abs().max()) + 1e-8, (name, n)
 
 
+def _ragged(tensors, pad):
+    """The batch with its rows' completions cut to lengths 0, 1, 2, ... (cycling up to each row's
+    own): right-padded rows of many lengths, an empty completion included."""
+    from ponder.rl.update import Tensors
+
+    ids, attn, mask = (t.clone() for t in tensors)
+    plen = tensors.prompt_len
+    for r in range(ids.shape[0]):
+        keep = min(r % 7, int(attn[r].sum() - plen[r]))
+        end = int(plen[r]) + keep
+        ids[r, end:], attn[r, end:], mask[r, end - 1 :] = pad, 0, 0
+    out = Tensors((ids, attn, mask))
+    out.prompt_len = plen
+    return out
+
+
+def test_packed_completion_positions_match_full_rows(tiny, tmp_path):
+    """`shared_prompt_logprobs` runs the projections on the positions that predict a completion token
+    only (no padding, no last token): on rows of many completion lengths (an empty one included) its
+    logprobs, entropies and gradients are still those of a forward over the full padded rows, and
+    nothing is written outside a row's completion."""
+    from ponder.policy.lean import LeanLlama
+    from ponder.rl.update import shared_prompt_logprobs, token_logprobs
+
+    cfg = TrainConfig(model="x", prompts_per_step=3, group_size=4, max_new_tokens=16)
+    for name, (model, tok) in _models(tiny, tmp_path).items():
+        _, _, tensors = _batch(model, tok, cfg)
+        tensors = _ragged(tensors, tok.pad_token_id or 0)
+        ids, attn, mask = tensors
+        res = {}
+        for fast in (False, True):
+            model.zero_grad(set_to_none=True)
+            if fast:
+                logp, ent = shared_prompt_logprobs(LeanLlama.of(model), ids, attn, tensors.prompt_len, 1.0, True)
+                assert not bool((logp * (1 - mask)).any()) and not bool((ent * (1 - mask)).any()), name
+            else:
+                logp, ent = token_logprobs(model, ids, attn, 1.0, with_entropy=True)
+            (logp * mask * torch.linspace(-1, 1, ids.shape[0])[:, None]).sum().backward()
+            res[fast] = ({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+                         (logp * mask).detach(), ent * mask)
+        assert torch.allclose(res[True][1], res[False][1], atol=1e-5), name
+        assert torch.allclose(res[True][2], res[False][2], atol=1e-5), name
+        for n, g in res[False][0].items():
+            assert float((res[True][0][n] - g).abs().max()) <= 1e-5 * float(g.abs().max()) + 1e-8, (name, n)
+
+
+@pytest.mark.parametrize("which", ["some", "all"])
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_step_skips_idle_rows_and_trains_as_without_the_skip(tiny, tmp_path, which, fast_path, monkeypatch):
+    """Rows whose advantages are all 0 (groups whose rewards agree) go through a no-grad forward only
+    (`ponder.rl.update.idle_rows`); the step moves the weights as the step that backpropagates
+    every row (AdamW with weight decay, so an all-idle batch's zero gradient still moves them), and
+    its stats are the same."""
+    from ponder.rl import update
+
+    cfg = TrainConfig(model="x", prompts_per_step=3, group_size=4, max_new_tokens=16, lr=1e-3, weight_decay=0.1,
+                      micro_batch_size=4)
+    model, tok = _models(tiny, tmp_path)["tiny"]
+    _, batch, tensors = _batch(model, tok, cfg)
+    tensors = _ragged(tensors, tok.pad_token_id or 0)
+    adv = torch.linspace(-1.5, 1.5, tensors[0].shape[0])
+    adv[:4] = 0.0  # the first group idle (a whole micro-batch); a row of the second one too
+    adv[5] = 0.0
+    if which == "all":
+        adv.zero_()
+    monkeypatch.setattr(update, "FAST_PATH", fast_path)
+    assert update.idle_rows(adv, cfg, None).tolist() == (adv == 0).tolist()
+    after, stats = {}, {}
+    for skip in (False, True):
+        monkeypatch.setattr(update, "SKIP_IDLE_ROWS", skip)
+        m = copy.deepcopy(model)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        calls = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: calls.append(1) or t, lambda t: t):
+            stats[skip] = update.step(m, opt, sched, tensors, adv, cfg)
+        after[skip] = ([p.detach() for p in m.parameters()], len(calls))
+    assert stats[True].keys() == stats[False].keys()
+    for k, v in stats[False].items():
+        assert stats[True][k] == pytest.approx(v, rel=1e-4, abs=1e-6), k
+    for a, b in zip(after[True][0], after[False][0]):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert any(not torch.equal(a, b) for a, b in zip(after[True][0], model.parameters()))  # it did train
+    # the idle rows were left out of the graph: fewer tensors saved for the backward (none when all idle)
+    assert after[True][1] < after[False][1] and (which == "some" or after[True][1] == 0)
+
+
 @pytest.mark.parametrize("epochs", [1, 2])
 def test_step_fast_path_trains_as_the_slow_path(tiny, tmp_path, epochs, monkeypatch):
     from ponder.rl import update

@@ -240,32 +240,50 @@ class LeanLlama:
 
         return self.blocks(ids, pos, attn_mask, attend, rope)
 
-    def blocks(self, ids, pos, attn_mask, attend, rope=None):
+    def blocks(self, ids, pos, attn_mask, attend, rope=None, keep=None):
         """The decoder stack over ids [b, t] at positions pos [b, t]; `attend(layer, k, v)` gives the
         keys and values [b, H_kv, s, D] the new queries attend to (under attn_mask [b, 1, t, s]):
         a cache, a shared prompt prefix, or k and v themselves. Differentiable. rope: (cos, sin)
-        [b, t, 1, D] when the caller has them (a decode step's table lookup)."""
+        [b, t, 1, D] when the caller has them (a decode step's table lookup).
+
+        keep: None (every position; returns [b, t, H]), or the flat indices (into b * t) of the only
+        positions whose hidden states are wanted (returns [len(keep), H], in keep's order). Then the
+        projections, norms and MLP run on those positions alone, and attention on [b, t] with the
+        other positions' queries, keys and values zero: valid when no kept position attends to a
+        dropped one (right padding under a causal mask: a row's dropped positions are its last)."""
+        import torch
         import torch.nn.functional as F
 
         c = self.cfg
         H, Hk, D = c["heads"], c["kv_heads"], c["head_dim"]
         b, t = ids.shape
-        x = F.embedding(ids, self.embed)
-        cos, sin = rope if rope is not None else self._rope(pos, x.dtype)
-        bias = _decode_bias(attn_mask, Hk, H // Hk) if t == 1 else None  # once per step, not per layer
+        if keep is not None:
+            x = F.embedding(ids.reshape(-1)[keep], self.embed)  # [n, H]
+            cos, sin = (r[0] for r in self._rope(pos.reshape(-1)[keep][None], x.dtype))  # [n, 1, D]
+        else:
+            x = F.embedding(ids, self.embed)
+            cos, sin = rope if rope is not None else self._rope(pos, x.dtype)
+        bias = _decode_bias(attn_mask, Hk, H // Hk) if t == 1 and keep is None else None  # once per step
         for i, ly in enumerate(self.layers):
             h = self._rms(x, ly["ln1"])
             qkv = ly["qkv"](h)
             # queries and keys rotated together: one rotation per layer instead of two
-            qk = self._rot(qkv[..., : (H + Hk) * D].view(b, t, H + Hk, D), cos, sin)
+            qk = self._rot(qkv[..., : (H + Hk) * D].view(*qkv.shape[:-1], H + Hk, D), cos, sin)
+            if keep is not None:  # back to [b, t] for attention, dropped positions zero
+                full = qkv.new_zeros((b * t, H + 2 * Hk, D))
+                full = full.index_copy(0, keep, torch.cat([qk, qkv[:, (H + Hk) * D :].view(-1, Hk, D)], 1))
+                qk, v = full.view(b, t, H + 2 * Hk, D).split((H + Hk, Hk), 2)
+            else:
+                v = qkv[..., (H + Hk) * D :].view(b, t, Hk, D)
             q, k = qk[:, :, :H].transpose(1, 2), qk[:, :, H:].transpose(1, 2)
-            k, v = attend(i, k, qkv[..., (H + Hk) * D :].view(b, t, Hk, D).transpose(1, 2))
+            k, v = attend(i, k, v.transpose(1, 2))
             if bias is not None:  # a decode step: one query per row
                 o = _decode_attention(q, k, v, bias, c["scaling"])
             else:
                 o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=c["scaling"],
                                                    enable_gqa=Hk != H)
-            x = x + ly["o"](o.transpose(1, 2).reshape(b, t, H * D))
+            o = o.transpose(1, 2).reshape(b, t, H * D)
+            x = x + ly["o"](o if keep is None else o.view(b * t, H * D).index_select(0, keep))
             h = self._rms(x, ly["ln2"])
             g, u = ly["gate_up"](h).chunk(2, -1)
             x = x + ly["down"](F.silu(g) * u)
@@ -401,15 +419,20 @@ def _decode_attention(q, k, v, bias, scale: float):
 
 def completion_logits(lean: LeanLlama, ids, attn, plen):
     """Teacher-forced logits of right-padded rows ids [n, L] (attn: 1 = token) whose first plen[r]
-    tokens are the prompt, computing each distinct prompt ONCE: the prompts (a GRPO group's G rows
-    share one) run as a batch of U unique rows, then every row's completion attends to its
-    prompt's keys and values, expanded by index (autograd sums their gradients back). The same
-    function as a forward over the full rows, with (n - U) prompts fewer to compute forward and
-    backward. Returns (logits [n, C, V] where logits[r, j] predicts completion token j, targets
-    [n, C], and columns [n, C]: the position t of token t+1 in the full-row [n, L-1] layout)."""
+    tokens are the prompt, computing each distinct prompt ONCE and no position whose logits are
+    not wanted: the prompts (a GRPO group's G rows share one) run as a batch of U unique rows, then
+    every row's completion attends to its prompt's keys and values, expanded by index (autograd
+    sums their gradients back), with the projections and MLP run on the completion positions that
+    predict a completion token only (`LeanLlama.blocks`' keep: not a row's padding, nor its last
+    token, which predicts nothing). The same function as a forward over the full rows, with
+    (n - U) prompts and every padded position fewer to compute forward and backward.
+
+    Returns (logits [m, V], targets [m], at [m]): one entry per completion token of every row (m =
+    the rows' completion tokens), logits[e] predicting targets[e], which is token at[e] % (L - 1) + 1 of row at[e] // (L - 1),
+    i.e. at[e] indexes the flattened full-row [n, L-1] layout of `token_logprobs`."""
     import torch
 
-    n, dev = ids.shape[0], ids.device
+    n, L, dev = ids.shape[0], ids.shape[1], ids.device
     plen = plen.to(dev)
     clen = attn.sum(1) - plen
     keys = [tuple(ids[r, : int(plen[r])].tolist()) for r in range(n)]
@@ -429,16 +452,17 @@ def completion_logits(lean: LeanLlama, ids, attn, plen):
     pre_attn = torch.ones((P, P), dtype=torch.bool, device=dev).tril()[None, None]  # right padding: causal suffices
     past: list = []
 
-    def keep(i, k, v):
+    def keep_kv(i, k, v):
         past.append((k, v))
         return k, v
 
-    pre = lean.blocks(pre_ids, ar_p.expand(len(first), P), pre_attn, keep)
+    pre = lean.blocks(pre_ids, ar_p.expand(len(first), P), pre_attn, keep_kv)
     last = lean._logits(pre[torch.arange(len(first), device=dev), pre_len - 1])  # [U, V] predicts token 0
     ar_c = torch.arange(C, device=dev)
-    cols = plen[:, None] - 1 + ar_c  # [n, C]
-    gather = (plen[:, None] + ar_c).clamp(max=ids.shape[1] - 1)
+    gather = (plen[:, None] + ar_c).clamp(max=L - 1)
     comp = ids.gather(1, gather)  # [n, C] completion tokens (past a row's end: padding, never read)
+    # completion position j of row r predicts its token j+1: wanted for j < clen[r] - 1
+    keep = (ar_c[None] < (clen[:, None] - 1)).reshape(-1).nonzero()[:, 0]
     # each completion attends to its prompt's real columns, then causally to itself
     kmask = torch.cat([(ar_p[None] < plen[:, None])[:, None, :].expand(n, C, P),
                        torch.ones((C, C), dtype=torch.bool, device=dev).tril()[None].expand(n, C, C)], 2)[:, None]
@@ -447,6 +471,9 @@ def completion_logits(lean: LeanLlama, ids, attn, plen):
         pk, pv = past[i]
         return torch.cat([pk[group], k], 2), torch.cat([pv[group], v], 2)
 
-    x = lean.blocks(comp, (plen[:, None] + ar_c), kmask, attend)
-    logits = torch.cat([last[group][:, None], lean._logits(x[:, :-1])], 1)  # [n, C, V]
-    return logits, comp, cols
+    x = lean.blocks(comp, (plen[:, None] + ar_c), kmask, attend, keep=keep)  # [len(keep), H]
+    has = (clen > 0).nonzero()[:, 0]  # rows with a completion: their first token is predicted by the prompt
+    logits = torch.cat([last[group[has]], lean._logits(x)])  # [m, V]
+    targets = torch.cat([comp[has, 0], comp.reshape(-1)[keep + 1]])
+    at = torch.cat([has * (L - 1) + plen[has] - 1, (keep // C) * (L - 1) + plen[keep // C] + keep % C])
+    return logits, targets, at

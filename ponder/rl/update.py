@@ -95,24 +95,25 @@ def token_logprobs(model, ids, attn, temperature: float, with_entropy: bool = Fa
 
 def shared_prompt_logprobs(lean, ids, attn, plen, temperature: float, with_entropy: bool = False):
     """`token_logprobs` of rows whose prompts repeat (a group's G samples), each distinct prompt
-    computed once (`ponder.policy.lean.completion_logits`). The values at completion positions are
-    those of `token_logprobs` up to float rounding (tests/test_rl_fastpath.py: 1e-5 on logprobs,
-    1e-5 of each gradient tensor's largest entry); positions outside the completion hold 0 (the loss masks them)."""
+    computed once and only the positions that predict a completion token
+    (`ponder.policy.lean.completion_logits`). The values at completion positions are those of
+    `token_logprobs` up to float rounding (tests/test_rl_fastpath.py: 1e-5 on logprobs, 1e-5 of
+    each gradient tensor's largest entry); positions outside the completion hold 0 (the loss masks them)."""
     import torch
 
     from ponder.policy.lean import completion_logits
 
-    logits, comp, cols = completion_logits(lean, ids, attn, plen)
+    logits, comp, at = completion_logits(lean, ids, attn, plen)
     logits = logits.float() / temperature
-    lp = torch.log_softmax(logits, -1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)  # [n, C]
-    W = max(ids.shape[1] - 1, int(cols.max()) + 1)
-    logp = lp.new_zeros((ids.shape[0], W)).scatter(1, cols, lp)[:, : ids.shape[1] - 1]
+    lp = torch.log_softmax(logits, -1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)  # [m]
+    shape = (ids.shape[0], ids.shape[1] - 1)
+    logp = lp.new_zeros(shape[0] * shape[1]).scatter(0, at, lp).view(shape)
     if not with_entropy:
         return logp, None
     from ponder.rl.losses import entropy_from_logits
 
     with torch.no_grad():
-        ent = logp.new_zeros((ids.shape[0], W)).scatter(1, cols, entropy_from_logits(logits))[:, : ids.shape[1] - 1]
+        ent = logp.new_zeros(shape[0] * shape[1]).scatter(0, at, entropy_from_logits(logits)).view(shape)
     return logp, ent
 
 
@@ -128,6 +129,57 @@ def _fast_path(model, tensors):
 
 
 FAST_PATH = True  # False: always transformers' forward over full rows (the reference the tests compare with)
+SKIP_IDLE_ROWS = True  # False: every row through the gradient pass (the reference the tests compare with)
+
+
+def idle_rows(adv, cfg: TrainConfig, ref):
+    """Bool [N]: rows whose loss gradient is exactly zero, so `step` computes their logprobs
+    without autograd (for the loss's value and the stats) and leaves them out of the backward.
+
+    A row is idle when every advantage it has is 0 (a group whose rewards all agree, under group
+    advantages) and there is no KL term (beta 0 or no reference model): its per-token loss is
+    -min(r * 0, clip(r) * 0) = 0 whatever its logprobs, for every loss variant, and a
+    mode-balanced row's token advantages (`ponder.rl.modes.first_token_split`) are then 0 too.
+    Its tokens still count in the aggregation's denominators, which take the mask only."""
+    import torch
+
+    n = adv.shape[0]
+    if not SKIP_IDLE_ROWS or (ref is not None and cfg.beta != 0.0):
+        return torch.zeros(n, dtype=torch.bool)
+    return (adv.reshape(n, -1) == 0).all(1)
+
+
+def _rows_logprobs(model, tensors, rows, temperature: float, width: int, fast: bool):
+    """(logp, entropy) [len(rows), width] of these rows, padded with 0 past each one's end."""
+    import torch.nn.functional as F
+
+    ids, attn, _ = tensors
+    L = int(attn[rows].sum(1).max())
+    if fast:
+        plen = tensors.prompt_len
+        logp, ent = shared_prompt_logprobs(_fast_path(model, tensors), ids[rows, :L], attn[rows, :L], plen[rows],
+                                           temperature, with_entropy=True)
+    else:
+        logp, ent = token_logprobs(model, ids[rows, :L], attn[rows, :L], temperature, with_entropy=True)
+    return F.pad(logp, (0, width - (L - 1))), F.pad(ent, (0, width - (L - 1)))
+
+
+def _micro_logprobs(model, tensors, idx, temperature: float, width: int, fast: bool, idle):
+    """(logp, entropy) [len(idx), width] of a micro-batch, the rows flagged `idle` (`idle_rows`)
+    computed without autograd; logp is differentiable in the others' rows only. Returns also
+    whether any row needs the backward."""
+    import torch
+
+    busy = ~idle
+    if not bool(idle.any()):
+        return (*_rows_logprobs(model, tensors, idx, temperature, width, fast), True)
+    with torch.no_grad():
+        lp_i, ent_i = _rows_logprobs(model, tensors, idx[idle], temperature, width, fast)
+    if not bool(busy.any()):
+        return lp_i, ent_i, False
+    lp_b, ent_b = _rows_logprobs(model, tensors, idx[busy], temperature, width, fast)
+    back = torch.argsort(torch.cat([busy.nonzero()[:, 0], idle.nonzero()[:, 0]]))  # to the micro-batch's order
+    return torch.cat([lp_b, lp_i])[back], torch.cat([ent_b, ent_i])[back], True
 
 
 def micro_batches(lengths, size: int) -> list:
@@ -192,19 +244,16 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
         ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size, plen) if ref_model is not None else None
     stats: dict[str, list[float]] = {}
     params = [p for p in model.parameters() if p.requires_grad]
+    idle = idle_rows(adv, cfg, ref)
     for _ in range(cfg.epochs):
         for mb in torch.arange(N).chunk(cfg.minibatches):
             optimizer.zero_grad(set_to_none=True)
-            tokens, finite, acc = mask[mb].sum(), True, {}
+            tokens, finite, acc, backward = mask[mb].sum(), True, {}, False
             for idx in (_group_batches(len(mb), size, mb) if fast else [mb[i] for i in micro_batches(attn[mb].sum(1), size)]):
                 L = int(attn[idx].sum(1).max())
                 m = mask[idx, : L - 1]
-                if fast:  # weights changed since the last micro-batch's backward: take them again
-                    lean = _fast_path(model, tensors)
-                    logp, ent = shared_prompt_logprobs(lean, ids[idx, :L], attn[idx, :L], plen[idx], cfg.temperature,
-                                                       with_entropy=True)
-                else:
-                    logp, ent = token_logprobs(model, ids[idx, :L], attn[idx, :L], cfg.temperature, with_entropy=True)
+                # (the fast path takes the weights again: they changed since the last micro-batch's backward)
+                logp, ent, needs_grad = _micro_logprobs(model, tensors, idx, cfg.temperature, L - 1, fast, idle[idx])
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 a = modes.token_advantages(adv[idx], m, old_mb)  # [n] or, mode-balanced, [n, T]
                 ref_mb = None if ref is None else ref[idx, : L - 1]
@@ -225,7 +274,12 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 if not torch.isfinite(loss):
                     finite = False
                     break
-                (loss * w).backward()
+                if needs_grad:
+                    (loss * w).backward()
+                    backward = True
+            if finite and not backward:  # every row idle: the gradient the backward would have given is 0
+                for p in params:
+                    p.grad = torch.zeros_like(p)
             if finite:
                 gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 acc["grad_norm"] = float(gn)
