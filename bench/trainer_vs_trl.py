@@ -10,7 +10,8 @@ epoch, no KL, GRPO loss, the same 8 `arith` prompts every step, reward = ponder'
 (TRL gets it through `ponder.rewards.adapters.trl_reward`, so both grade identically). Both compute the update's 64
 rows in one forward/backward (TRL: per_device_train_batch_size=64; ponder: --micro-batch-size 64, which TrainConfig
 would otherwise cut in four micro-batches of 16). --also-slow adds ponder with its
-fast paths off (`ponder.policy.hf.LEAN`, `ponder.rl.update.FAST_PATH`), to show what they bring. Both run
+fast paths off (`ponder.policy.hf.LEAN`, `ponder.rl.update.FAST_PATH`,
+`SKIP_IDLE_ROWS`), to show what they bring. Both run
 in this one process on the same torch threads, ponder first. Step time = wall time of one
 optimizer step including generation, scoring and the update (TRL: on_step_begin -> on_step_end;
 ponder: `step_time_s`); the process's CPU time over the same spans is printed beside it (steadier than
@@ -45,7 +46,7 @@ def run_ponder(model: str, path: Path, args, out: Path, fast: bool = True) -> di
     from ponder.rl import run as train
     from ponder.runs import RunDir
 
-    ponder.policy.hf.LEAN = ponder.rl.update.FAST_PATH = fast
+    ponder.policy.hf.LEAN = ponder.rl.update.FAST_PATH = ponder.rl.update.SKIP_IDLE_ROWS = fast
     cpu: list[float] = []
     inner = ponder.rl.trainer.train_step
 
