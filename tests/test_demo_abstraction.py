@@ -33,5 +33,8 @@ def test_the_axis_picks_its_stages(tmp_path):
     c = stage_configs(DemoConfig(axis="abstraction"), tmp_path)
     assert c.sft.tasks == ("chains",) and c.sft.subcall_prob > 0 and c.sft.think_prob == 1.0
     assert c.train.modes == "subcall_balanced" and c.train.mode_weight == 10.0 and c.baseline.orchestrate and c.baseline.per_level == 12
+    # the recipe measured on seeds 0-1 (docs/abstraction.md, runs 21-24): level 1 and level 5 weighted most
+    assert c.sft.steps == 1200 and c.sft.level_weights == (5.0, 1.0, 1.0, 3.0, 8.0)
+    assert c.train.steps == 80 and c.train.beta == 0.1
     with pytest.raises(PonderError, match="--axis"):
         DemoConfig(axis="nope")

@@ -156,3 +156,48 @@ def test_subcall_balanced_forces_half_of_each_group_to_spawn_and_credits_the_fir
     assert adv.shape == (4, 2) and adv[0, 0] > 0 > adv[2, 0]  # the forced spawn is credited, the forced think not
     with pytest.raises(PonderError, match="even --group-size"):
         TrainConfig(model="x", tasks=("chains",), modes="subcall_balanced", group_size=3)
+
+
+def test_under_spawn_balanced_groups_a_childs_first_token_is_credited_as_sampled(tiny, load_live, monkeypatch):
+    """Only the root's first token was forced (`<spawn>`): a child's first token was sampled, so it
+    takes the root's later-token advantage (column 1), not the forced token's credit (column 0,
+    10x weighted and importance-weighted where negative, which drove the children's `<think>` out
+    on easy prompts where splitting lost), and it keeps its KL term."""
+    import copy
+
+    from ponder.rl import losses, modes
+
+    model, tok, policy = load_live(tiny)
+    batch = _batch(policy)
+    cfg = TrainConfig(model="x", tasks=("chains",), modes="subcall_balanced", max_turns=2, group_size=2, lr=0.0,
+                      loss="dapo", beta=0.1)
+    tensors = build_tensors(policy, tok, batch, cfg)
+    assert tensors.forced.tolist() == [True, False, False, True]  # the tree's root, its two children, a solo row
+    splits, kls = [], []
+    real_split, real_loss = modes.first_token_split, losses.policy_loss
+
+    def split(adv, mask, old, forced=None):
+        out = real_split(adv, mask, old, forced)
+        first = mask.argmax(1)
+        splits.extend(zip(adv[:, 0].tolist(), out[torch.arange(len(out)), first].tolist()))
+        return out
+
+    def loss(logp, old, a, mask, **kw):
+        rows, first = torch.arange(len(mask)), mask.argmax(1)
+        kls.extend((kw["ref_logp"][rows, first] != logp.detach()[rows, first]).tolist())
+        return real_loss(logp, old, a, mask, **kw)
+
+    monkeypatch.setattr(modes, "first_token_split", split)
+    monkeypatch.setattr(losses, "policy_loss", loss)
+    ref = copy.deepcopy(model)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        for w in ref.parameters():
+            w.add_(0.05 * torch.randn_like(w))
+    adv = torch.tensor([[-10.0, 1.0], [5.0, -1.0]])[row_owners(batch)]  # the tree lost its mode; its answer won
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)
+    step(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), tensors, adv, cfg, ref_model=ref)
+    tree_firsts = sorted(v for a0, v in splits if a0 == -10.0)
+    assert len(tree_firsts) == 3
+    assert tree_firsts[0] < 0 and tree_firsts[1:] == [1.0, 1.0]  # the root's forced token (weighted); both children: column 1
+    assert sorted(kls) == [False, False, True, True]  # KL skipped at the two forced tokens only

@@ -35,10 +35,13 @@ from ponder.demo.pipeline import num as _num
 
 TASK = "chains"
 LEVELS = (1, 2, 3, 4, 5)
-SFT_STEPS = 1800  # the warm start's steps (--sft-steps overrides)
-# levels 4-5 twice as often: at 1500 steps and equal weights the chains were right (sub-call accuracy
-# 1.00) but the parent copied 4-5 results into its answer wrongly (docs/abstraction.md, run 4)
-SFT_LEVEL_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
+SFT_STEPS = 1200  # the warm start's steps (--sft-steps overrides)
+# the two warm-start skills the claims at the ends of the range need are copies that form late and
+# follow their level's weight: level 1's serial trace (copy the second chain's start digit; weight 5)
+# and level 5's join (copy five results into the answer; weight 8). At 1800 steps weighted 1,1,1,2,2
+# seed 1 had neither; at 1200 steps weighted 5,1,1,3,8 seeds 0 and 1 have both (docs/abstraction.md,
+# runs 11 and 13-16; the warm-start probe measures them)
+SFT_LEVEL_WEIGHTS = (5.0, 1.0, 1.0, 3.0, 8.0)
 SFT_TASKS = (TASK,)
 # a third sub-call traces, a third one chain as a child's example, a third serial traces: on a
 # problem of several chains the warm start spawns or solves serially half and half, at every level

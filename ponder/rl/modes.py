@@ -4,7 +4,7 @@ picked by `TrainConfig.modes` from MODE_STRATEGIES.
     modes = mode_strategy("balanced", weight=10.0)
     completions = modes.rollout(policy, problems, group_size, sampling, suffix)   # [P * G]
     adv = modes.advantages(rewards, scale)                # rewards [P, G] -> [N] or [N, 2]
-    a = modes.token_advantages(adv_micro, mask, old_logp)  # inside the update: [n, .] -> [n, T] or [n]
+    a = modes.token_advantages(adv_micro, mask, old_logp, forced)  # in the update: [n, .] -> [n, T] or [n]
     modes.metrics(policy, batch, temperature)              # extra per-step metrics
 
 `on_policy` is plain GRPO: every token sampled from the policy, one advantage per sample.
@@ -56,7 +56,11 @@ class ModeStrategy(Protocol):
 
     def advantages(self, rewards, scale: str, levels=None, sums=None): ...
 
-    def token_advantages(self, adv, mask, old): ...
+    def token_advantages(self, adv, mask, old, forced=None):
+        """Per-token advantages of a micro-batch; `forced` [n] bool marks the rows whose first
+        completion token was forced (a sub-call's row was sampled from its first token on);
+        None: every row."""
+        ...
 
     def advantage_columns(self, adv) -> dict[str, list[float]]: ...
 
@@ -82,7 +86,7 @@ class OnPolicy:
 
         return group_advantages(rewards, scale)  # [N]
 
-    def token_advantages(self, adv, mask, old):
+    def token_advantages(self, adv, mask, old, forced=None):
         return adv
 
     def advantage_columns(self, adv):
@@ -152,8 +156,8 @@ class Balanced:
         adv[:, 0] *= self.weight
         return adv
 
-    def token_advantages(self, adv, mask, old):
-        return first_token_split(adv, mask, old)
+    def token_advantages(self, adv, mask, old, forced=None):
+        return first_token_split(adv, mask, old, forced)
 
     def advantage_columns(self, adv):
         return {"advantage_mode": adv[:, 0].tolist(), "advantage": adv[:, 1].tolist()}
@@ -340,13 +344,14 @@ class SubCallBalanced(Balanced):
     open with `<spawn>` (decompose), half with `<think>` (solve serially), so the two are compared
     on every prompt however rarely the policy picks one, and the forced token is credited by its
     half's mean reward against the group's (`first_token_split`); every later token of the root and
-    of its children takes the root's group advantage (column 1), as in `subcalls`. Why: on-policy,
-    the spawn choice moves as one bias shared by every level (splitting pays at the hard levels and
-    spreads to the easy one, docs/abstraction.md); a balanced group shows each prompt both modes.
-    Departure: a child's row also gets the forced-token credit at its first token (the trainer
-    indexes advantages by owner, not by row kind); a child's first token is `<think>` at
-    probability ~1 after the warm start, where the log-probability's gradient vanishes, so this
-    moves nothing measurable. Logs p_spawn (overall and per level) beside the sub-call metrics."""
+    of its children takes the root's group advantage (column 1), as in `subcalls`; a child's first
+    token included: it was sampled, not forced (`ponder.rl.update.Tensors.forced`), so it takes
+    neither the forced token's credit nor its exemption from the KL penalty. (Given the forced
+    credit, 10x weighted and importance-weighted x2 where negative, a child's `<think>` was pushed
+    down on every easy prompt where splitting lost and the children degenerated within 60 steps:
+    docs/abstraction.md, run 21.) Why balanced: on-policy, the spawn choice moves as one bias shared
+    by every level (splitting pays at the hard levels and spreads to the easy one); a balanced group
+    shows each prompt both modes. Logs p_spawn (overall and per level) beside the sub-call metrics."""
 
     max_turns: int = 4  # as SubCallTree
     tags = ("<spawn>", "<think>")
@@ -426,10 +431,11 @@ def think_probability(policy, problems: list[Problem], temperature: float, tag: 
     return out
 
 
-def first_token_split(adv, mask, old):
+def first_token_split(adv, mask, old, forced=None):
     """Per-token advantages [n, T] from [n, 2] (first token, later tokens) of a mode-balanced
     batch: column 1 everywhere, column 0 at each row's first completion position (the first 1 of
-    `mask`). The forced token was drawn with probability 0.5, not from the policy; where its
+    `mask`) in the rows `forced` marks ([n] bool; None: every row; a sub-call's row is not forced:
+    its first token was sampled, and takes column 1 like the rest). The forced token was drawn with probability 0.5, not from the policy; where its
     advantage is negative it is weighted by pi_old(token) / 0.5, so pushing a losing mode down
     fades as that mode becomes rare (unweighted, its log-probability is pushed toward minus
     infinity); where it is positive it is left unweighted, so a winning mode keeps being pulled up
@@ -441,5 +447,6 @@ def first_token_split(adv, mask, old):
     rows, first = torch.arange(mask.shape[0]), mask.argmax(1)
     a0 = adv[:, 0]
     weight = torch.exp(old[rows, first].detach() - FORCED_LOGPROB)
-    out[rows, first] = torch.where(a0 < 0, a0 * weight, a0)
+    split = torch.where(a0 < 0, a0 * weight, a0)
+    out[rows, first] = split if forced is None else torch.where(forced, split, out[rows, first])
     return out

@@ -63,7 +63,7 @@ CALIBRATION = TrainConfig(
 # fit the 128-token context. In spawn-balanced groups (`--modes subcall_balanced`): on-policy
 # (`subcalls`) the spawn choice moved as one bias shared by every level and kept splitting at
 # level 1 (0.83); balanced, it separates by level (0.08 at level 1, 1.00 at level 5).
-# docs/abstraction.md has what was measured.
+# docs/abstraction.md has what was measured (runs 21-24: this preset on seeds 0 and 1).
 ABSTRACTION = TrainConfig(
     tasks=("chains",),
     levels=(1, 2, 3, 4, 5),
@@ -71,7 +71,8 @@ ABSTRACTION = TrainConfig(
     modes="subcall_balanced",  # half of each group forced to spawn, half to think serially: both compared on every prompt
     mode_weight=10.0,  # the choice is one token against a tree of ~25-250, as in CALIBRATION
     max_turns=2,  # spawn, then answer from the results (or answer serially in one turn)
-    steps=40,
+    steps=80,  # at 40 a warm start that seldom splits greedily still split at level 1 (its spawn choice had risen with the others'); by 80 it was back to 0
+    beta=0.1,  # k3 KL to the warm start (not on the root's forced first token), as CALIBRATION: kept seed 1's level 3 (0.67 -> 0.83 vs 0.67 without)
     prompts_per_step=8,
     group_size=8,
     max_new_tokens=128,  # per turn and per rollout (results included): the level-4/5 serial traces (~145/190) do not fit, a chain's sub-call (<=45) does

@@ -48,9 +48,12 @@ def _descendants(c) -> list:
 
 class Tensors(tuple):
     """(input_ids, attention_mask, loss mask), unpacked as a plain 3-tuple, carrying `prompt_len`
-    [M] (tokens of each row's prompt) for the shared-prompt fast path of `step`."""
+    [M] (tokens of each row's prompt) for the shared-prompt fast path of `step`, and `forced` [M]
+    bool: the row is a completion's own (whose first token a mode-balanced strategy forced), not a
+    sub-call's (whose first token the policy sampled); None: every row is."""
 
     prompt_len = None
+    forced = None
 
 
 def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
@@ -75,6 +78,8 @@ def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
             mask[i, lp - 1 : lp - 1 + len(comp)] = torch.tensor(m, dtype=torch.float32)  # logits at t predict t+1
     out = Tensors((ids, attn, mask))
     out.prompt_len = torch.tensor([len(pr) for pr, *_ in rows], dtype=torch.long)
+    owners = [r[4] for r in rows]
+    out.forced = torch.tensor([i == 0 or owners[i - 1] != o for i, o in enumerate(owners)])  # a root row leads its owner's
     return out
 
 
@@ -240,6 +245,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
     ids, attn, mask = tensors
     N, size, modes = ids.shape[0], cfg.micro_batch_size, cfg.mode_strategy
     plen = getattr(tensors, "prompt_len", None)
+    forced = getattr(tensors, "forced", None)
     fast = _fast_path(model, tensors) is not None
     reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
     with torch.no_grad():
@@ -258,11 +264,15 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 # (the fast path takes the weights again: they changed since the last micro-batch's backward)
                 logp, ent, needs_grad = _micro_logprobs(model, tensors, idx, cfg.temperature, L - 1, fast, idle[idx])
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
-                a = modes.token_advantages(adv[idx], m, old_mb)  # [n] or, mode-balanced, [n, T]
+                forced_mb = None if forced is None else forced[idx]
+                a = modes.token_advantages(adv[idx], m, old_mb, forced_mb)  # [n] or, mode-balanced, [n, T]
                 ref_mb = None if ref is None else ref[idx, : L - 1]
                 if ref_mb is not None and getattr(modes, "forced_first", False):
-                    # no KL on a forced first token (k3 is zero, with zero gradient, at ref = logp)
+                    # no KL on a forced first token (k3 is zero, with zero gradient, at ref = logp);
+                    # a sub-call's first token was sampled and keeps its KL
                     rows, first = torch.arange(len(idx)), m.argmax(1)
+                    if forced_mb is not None:
+                        rows, first = rows[forced_mb], first[forced_mb]
                     ref_mb = ref_mb.clone()
                     ref_mb[rows, first] = logp.detach()[rows, first]
                 loss, s = policy_loss(logp, old_mb, a, m, variant=cfg.loss, eps_low=cfg.eps_low,
