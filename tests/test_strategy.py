@@ -158,6 +158,24 @@ def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
             if getattr(STRATEGY, f.name) != getattr(ablation, f.name)] == ["reward"]
 
 
+def test_strategy_demo_spends_both_rl_arms_on_the_hard_levels_alone(tmp_path):
+    """Both RL arms train on the levels the claims pool (where correctness is sparse and the plan
+    reward's per-leg credit is what separates the arms), with the same data, steps and seed; only the
+    reward differs. The baseline and the evaluations still cover every level."""
+    import dataclasses
+
+    from ponder.demo import DemoConfig
+    from ponder.demo.strategy import HARD, LEVELS, stage_configs
+    from ponder.rl.presets import STRATEGY, STRATEGY_ABLATION_REWARD
+
+    c = stage_configs(DemoConfig(axis="strategy", out=str(tmp_path / "d")), tmp_path / "d")
+    assert c.train.levels == c.ablation_train.levels == HARD == STRATEGY.levels == (4, 5)
+    assert c.train.reward == STRATEGY.reward and c.ablation_train.reward == STRATEGY_ABLATION_REWARD
+    assert [f.name for f in dataclasses.fields(c.train)
+            if getattr(c.train, f.name) != getattr(c.ablation_train, f.name)] == ["reward", "out"]
+    assert c.baseline.levels == c.trained.levels == c.ablation.levels == LEVELS
+
+
 def test_all_axes_index_lists_every_claim_with_its_verdict():
     from ponder.demo.axes import index
 

@@ -20,7 +20,9 @@ Stages (each through that stage's `check` / `run`, in its own sub-directory):
                          (--sft-steps sets stage 1; stage 2 takes MIX_FRACTION of it; docs/train.md
                          "Strategy runs")
     2. baseline/         held-out evaluation of the warm start
-    3. train/            RL with the `strategy` preset (correctness + plan rewards)
+    3. train/            RL with the `strategy` preset (correctness + plan rewards) on the two hardest
+                         levels only, where correctness is sparse and the plan reward's per-leg credit
+                         is what it adds (levels 1-3 learn to plan from them; docs/train.md)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
                          second process beside stage 3: each arm takes one core)
     5. trained/, ablation/  held-out evaluation of both; report.html shows the three side by side
@@ -170,8 +172,9 @@ def run(cfg, run_dir, *, progress: bool = True) -> dict:
     timed("warm_start", warm_start)
     _stage("2/5 evaluate the warm-started baseline")
     timed("baseline_eval", lambda: evaluate(configs.baseline))
-    _stage(f"3-4/5 RL with the strategy preset ({configs.train.reward}) and, in a second process, with "
-           f"correctness alone ({configs.ablation_train.reward}): the ablation arm")
+    _stage(f"3-4/5 RL on levels {', '.join(map(str, configs.train.levels))} with the strategy preset "
+           f"({configs.train.reward}) and, in a second process, with correctness alone "
+           f"({configs.ablation_train.reward}): the ablation arm")
 
     def both_arms():
         # The arms share nothing but their input, so the ablation runs beside the trained arm in a
