@@ -28,7 +28,7 @@ class DemoConfig:
                                                  "each in its own sub-directory"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     size: str = field(default="tiny", metadata={"help": "model size: tiny or small"})
-    sft_steps: int = field(default=0, metadata={"help": "warm-start steps (0: the tuned default, longer with --long; on the strategy axis, its first, plan-heavy stage; the second is an eighth as long)"})
+    sft_steps: int = field(default=0, metadata={"help": "warm-start steps (0: the tuned default, longer with --long; on the strategy axis, its first, plan-heavy stage; the second is a 24th as long)"})
     rl_steps: int = field(default=0, metadata={"help": "RL steps (0: the calibration preset's, longer with --long)"})
     eval_per_level: int = field(default=0, metadata={"help": "held-out problems per difficulty level (0: the axis's "
                                                         "default: 50 for calibration, 12 for abstraction)"})
