@@ -89,6 +89,9 @@ def test_strategy_demo_runs_end_to_end(tmp_path):
                                     "accuracy_hard_beats_ablation_by_0.05"}
     assert all(set(c) == {"value", "threshold", "holds"} for c in saved["claims"].values())
     assert "Claims" in (tmp_path / "demo" / "report.html").read_text()
+    stages = {"sft", "sft_mix", "baseline_eval", "rl_both_arms", "trained_eval", "ablation_eval", "total"}
+    assert set(saved["seconds"]) == set(saved["cpu_seconds"]) == stages
+    assert saved["cpu_seconds"]["total"] >= saved["cpu_seconds"]["sft"] > 0
     # Both arms log the policy's plan rate per level; only the plan-reward arm is paid by the simulator's
     # verdict. Not asserted: that planning rises (12 steps from a 150-step warm start are noise; the
     # full demo's numbers, and why planning barely pays on route, are in docs/train.md).
@@ -123,8 +126,32 @@ def test_strategy_warm_start_is_plan_heavy_then_brings_the_plan_rate_down(tmp_pa
     assert c.sft.think_prob >= 0.8 and c.sft.careless_prob == 0.0 and c.sft.steps == 600
     assert c.sft_mix.model == str(tmp_path / "d" / "sft" / "model") and c.sft_mix.out != c.sft.out
     assert c.sft_mix.think_prob <= 0.3 and c.sft_mix.careless_prob > 0 and 0 < c.sft_mix.steps < c.sft.steps
+    # the stage RL on levels 4-5 was measured from: an eighth of stage 1's steps at half its lr
+    assert c.sft_mix.steps == c.sft.steps // 8 and c.sft_mix.lr == c.sft.lr / 2
+    assert stage_configs(DemoConfig(axis="strategy"), tmp_path / "e").sft_mix.steps == 300
     warm = str(tmp_path / "d" / "sft_mix" / "model")
     assert c.baseline.model == c.train.model == c.ablation_train.model == warm
+
+
+def _burn(seconds: float) -> None:
+    import time
+
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+
+
+def test_cpu_seconds_counts_a_joined_child_process():
+    """The demo's CPU time per stage includes the ablation arm's second process once it is joined."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ponder.demo.strategy import cpu_seconds
+
+    before = cpu_seconds()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_burn, 0.5).result()
+    assert cpu_seconds() - before >= 0.5
 
 
 def test_strategy_claims_by_hand():
