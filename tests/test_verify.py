@@ -193,3 +193,33 @@ def test_shut_down_pool_refuses_work():
     p.shutdown()
     with pytest.raises(RuntimeError):
         p.submit(get_task("arith").sample(1, 1), ["<answer>1</answer>"])
+
+
+def test_a_worker_that_dies_just_before_its_chunk_is_sent_is_replaced(monkeypatch):
+    # An idle worker can die (killed, out of memory) after the dispatcher last looked at it and
+    # before it hands it a chunk: the send then fails with a broken pipe. That once ended the
+    # dispatcher thread and failed every job in flight; the chunk must go to a fresh worker.
+    import os
+    import signal
+
+    problems = get_task("arith").sample(6, 1, seed=3)
+    completions = [f"<answer>{p.answer}</answer>" for p in problems]
+    with VerifierPool(workers=1, timeout_s=5.0) as pool:
+        assert pool.map(problems[:1], completions[:1]) == [1.0]  # worker up
+        send, killed = pool._send, []
+
+        def dying_send(w, msg):
+            if not killed:  # the worker dies between the dispatcher's last look and this send
+                pid = w.proc.pid
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    scorers = [int(c) for c in f.read().split()]  # they hold the pipe open too
+                for p in [pid, *scorers]:
+                    os.kill(p, signal.SIGKILL)
+                w.proc.wait(timeout=5)
+                time.sleep(0.2)  # the forked scorer is not ours to wait for: let the kernel close its end
+                killed.append(pid)
+            return send(w, msg)
+
+        monkeypatch.setattr(pool, "_send", dying_send)
+        assert pool.map(problems, completions) == [1.0] * 6
+        assert killed and pool.timeouts == 0

@@ -265,9 +265,15 @@ class VerifierPool:
                 with self._lock:
                     if self._closed:
                         break
-                    for w in self._pool:  # hand chunks to idle workers
+                    for i, w in enumerate(self._pool):  # hand chunks to idle workers
                         if w.ready and not w.busy and self._pending:
-                            self._send(w, self._pending.popleft())
+                            msg = self._pending.popleft()
+                            try:
+                                self._send(w, msg)
+                            except OSError:  # it died since its last message: its replacement takes the chunk
+                                w.msg = None
+                                self._pending.appendleft(msg)
+                                self._pool[i] = self._replace(w)
                     # Sleep until a chunk comes back or a running item could first overrun;
                     # an item that finishes in time moves its worker on, and a look then
                     # just finds the next item's start time.
