@@ -128,6 +128,42 @@ def _weights(model_dir):
     return load_file(str(Path(model_dir) / "model.safetensors"))
 
 
+def test_two_threads_give_the_same_weights_and_the_callers_thread_count_comes_back(tiny_model, tmp_path):
+    """The demo warm-starts on two threads and samples on one in the same process: the stage's
+    threads must not leak, and two threads must not change the result (it is only faster)."""
+    import torch
+
+    from ponder.runs import RunDir
+    from ponder.sft import SFTConfig, run
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        outs = {}
+        for t in (1, 2):
+            cfg = SFTConfig(model=str(tiny_model), tasks=("route",), levels=(4, 5), steps=4, batch_size=8,
+                            warmup=2, checkpoint_every=0, seed=0, threads=t, out=str(tmp_path / f"t{t}"))
+            outs[t] = _weights(run(cfg, RunDir.open("sft", cfg.out, cfg), progress=False))
+            assert torch.get_num_threads() == 1
+        assert outs[1].keys() == outs[2].keys()
+        assert all(torch.equal(outs[1][k], outs[2][k]) for k in outs[1])
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_demos_warm_start_threads_are_capped_at_the_usable_cores(monkeypatch):
+    import os
+
+    from ponder.demo.config import DemoConfig, sft_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert sft_threads(DemoConfig()) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert sft_threads(DemoConfig()) == 2
+    assert sft_threads(DemoConfig(sft_threads=3)) == 3
+    assert sft_threads(DemoConfig(sft_threads=0)) == 0
+
+
 def test_resume_after_kill_matches_uninterrupted(tiny_model, tmp_path):
     """Kill a real `ponder sft` process after its first checkpoint; --resume ends where a clean run does."""
     import torch

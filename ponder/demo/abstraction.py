@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from ponder.demo.claims import at_least, at_most
-from ponder.demo.config import DemoConfig
+from ponder.demo.config import DemoConfig, sft_threads
 from ponder.demo.pipeline import Configs, check_axis, run_axis
 from ponder.demo.pipeline import num as _num
 
@@ -62,7 +62,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
     sft_model = str(root / "sft" / "model")
     scfg = SFTConfig(model=str(root / "init"), tasks=SFT_TASKS, levels=LEVELS, level_weights=SFT_LEVEL_WEIGHTS,
                      subcall_prob=SUBCALL_PROB, think_prob=1.0, out=str(root / "sft"), seed=cfg.seed,
-                     steps=cfg.sft_steps or SFT_STEPS * scale, threads=cfg.threads)
+                     steps=cfg.sft_steps or SFT_STEPS * scale, threads=sft_threads(cfg))
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
         return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=1, per_level=cfg.eval_per_level or EVAL_PER_LEVEL,
@@ -97,8 +97,8 @@ def warm_start_probe(c: Configs) -> dict:
     from ponder.demo import abstraction_probe as P
     from ponder.policy import load_policy
 
-    if c.sft.threads:
-        torch.set_num_threads(c.sft.threads)
+    if c.train.threads:  # it samples: the RL stage's threads, not the warm start's
+        torch.set_num_threads(c.train.threads)
     policy = load_policy(str(Path(c.sft.out) / "model"), "hf")
     return {"warm_start_probe": P.probe(policy, TASK, easiest=LEVELS[0], hardest=LEVELS[-1], per_level=P.PROBE_PER_LEVEL,
                                         max_new_tokens=EVAL_MAX_NEW_TOKENS)}

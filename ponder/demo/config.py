@@ -39,7 +39,10 @@ class DemoConfig:
     window: tuple[float, ...] = field(default=(0.05, 1.0), metadata={"help": "curation pass-rate window LOW,HIGH (see ponder/demo/stage.py)",
                                                                               "metavar": "LOW,HIGH"})
     long: bool = field(default=False, metadata={"help": "the longer version: twice the warm start and RL steps"})
-    threads: int = field(default=1, metadata={"help": "torch CPU threads; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads for sampling, RL and evaluation; the tiny model's small matrix products run faster on one thread than on two (0: torch's default)"})
+    sft_threads: int = field(default=2, metadata={"help": "torch CPU threads for the warm start (SFT), capped at the machine's cores: its "
+                                                 "batched forward and backward use a second core well and give the same weights "
+                                                 "to the bit (docs/train.md); 1 on a busy machine, where a second thread spins (0: torch's default)"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted demo in --out: finished stages are "
                                                  "skipped, the interrupted one continues through its own --resume "
                                                  "(not for --axis strategy or all)"})
@@ -58,10 +61,19 @@ class DemoConfig:
             raise PonderError("--sft-steps and --rl-steps must be >= 0")
         if self.eval_temperature < 0:
             raise PonderError(f"--eval-temperature must be >= 0, got {self.eval_temperature}")
-        if self.threads < 0:
-            raise PonderError(f"--threads must be >= 0, got {self.threads}")
+        for name in ("threads", "sft_threads"):
+            if getattr(self, name) < 0:
+                raise PonderError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.resume and not self.out:
             raise PonderError("--resume needs --out RUN (the run directory to continue)")
         if self.resume and self.axis in NO_RESUME:
             raise PonderError(f"--resume is not available for --axis {self.axis} (its RL arms run side by side "
                               "outside the demo's stage record); start a new --out")
+
+
+def sft_threads(cfg: DemoConfig) -> int:
+    """The warm start's torch threads: cfg.sft_threads, at most this process's usable cores."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cfg.sft_threads, cores) if cfg.sft_threads else 0

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ponder.demo.claims import at_least, at_most
-from ponder.demo.config import CURATE_SEED_OFFSET, EVAL_MAX_NEW_TOKENS, LEVELS, TASK, DemoConfig
+from ponder.demo.config import CURATE_SEED_OFFSET, EVAL_MAX_NEW_TOKENS, LEVELS, TASK, DemoConfig, sft_threads
 from ponder.errors import PonderError
 
 EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
@@ -71,7 +71,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> StageConfigs:
     scale = 2 if cfg.long else 1
     sft_model = str(root / "sft" / "model")
     scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), out=str(root / "sft"), seed=cfg.seed,
-                     steps=cfg.sft_steps or SFTConfig.steps * scale, lr=SFT_LR, level_weights=SFT_LEVEL_WEIGHTS, threads=cfg.threads)
+                     steps=cfg.sft_steps or SFTConfig.steps * scale, lr=SFT_LR, level_weights=SFT_LEVEL_WEIGHTS, threads=sft_threads(cfg))
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
         return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n, per_level=cfg.eval_per_level or EVAL_PER_LEVEL,

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ponder.demo.claims import at_least, at_most
+from ponder.demo.config import sft_threads
 
 
 TASK = "route"  # plans are replayed by its simulator; planning pays at its hard levels (ponder/tasks/route.py)
@@ -95,7 +96,7 @@ def stage_configs(cfg, root: Path) -> StageConfigs:
     steps1 = cfg.sft_steps or SFT_STEPS * scale
     scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=LEVEL_WEIGHTS,
                      think_prob=FIRST_PLAN_PROB, careless_prob=0.0, out=str(root / "sft"), seed=cfg.seed,
-                     steps=steps1, lr=SFT_LR, threads=cfg.threads)
+                     steps=steps1, lr=SFT_LR, threads=sft_threads(cfg))
     mcfg = dataclasses.replace(scfg, model=str(root / "sft" / "model"), think_prob=PLAN_PROB, careless_prob=CARELESS_PROB,
                                out=str(root / "sft_mix"), steps=max(1, round(steps1 * MIX_FRACTION)), lr=MIX_LR,
                                warmup=MIX_WARMUP)

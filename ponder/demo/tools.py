@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from ponder.demo.claims import at_least, at_most
-from ponder.demo.config import DemoConfig
+from ponder.demo.config import DemoConfig, sft_threads
 from ponder.demo.pipeline import Configs, check_axis, run_axis
 from ponder.demo.pipeline import num as _num
 
@@ -60,7 +60,7 @@ def stage_configs(cfg: DemoConfig, root: Path) -> Configs:
     sft_model = str(root / "sft" / "model")
     scfg = SFTConfig(model=str(root / "init"), tasks=(TASK,), levels=LEVELS, level_weights=LEVEL_WEIGHTS,
                      think_prob=0.0, tool_prob=TOOL_PROB, out=str(root / "sft"), seed=cfg.seed,
-                     steps=cfg.sft_steps or SFT_STEPS * scale, lr=SFT_LR, threads=cfg.threads)
+                     steps=cfg.sft_steps or SFT_STEPS * scale, lr=SFT_LR, threads=sft_threads(cfg))
 
     def eval_cfg(model: str, name: str) -> EvalConfig:
         return EvalConfig(model=model, tasks=(TASK,), levels=LEVELS, n=cfg.eval_n,

@@ -134,7 +134,20 @@ def check(cfg: SFTConfig) -> None:
 
 def run(cfg: SFTConfig, run_dir, *, progress: bool = True) -> Path:
     """Run the warm start in `run_dir` (a `ponder.runs.RunDir`, config.yaml written); with
-    cfg.resume, continue from its last checkpoint. Returns the final model directory RUN/model."""
+    cfg.resume, continue from its last checkpoint. Returns the final model directory RUN/model.
+
+    cfg.threads holds for this stage only: the caller's torch thread count is restored after it,
+    so a demo can warm-start on two threads and sample on one in the same process."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        return _train(cfg, run_dir, progress=progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(cfg: SFTConfig, run_dir, *, progress: bool) -> Path:
     import torch
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
