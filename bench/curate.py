@@ -5,6 +5,7 @@
     nice -n 10 .venv/bin/python bench/curate.py --model DIR --pool 100 --difficulties 1-5
     ... --window 0.05,1.0        # the demo's window; --seed S for another pool / population draw
     ... --model DIR --no-synthetic --streams s.json   # save the real outcomes; rerun reads them back
+    ... --model DIR --no-synthetic --streams s.json --covariate --truth-samples 128   # part (c)
 
 (a) Synthetic: problems with known pass rates (U-shaped Beta pools, as real pools are, and a pool
     with exact 0s and 1s), Bernoulli samples. Each problem gets one stream of 16 outcomes; the
@@ -22,6 +23,10 @@
     first rounds of 4 and 2) and the priors refitted after every round (`refit_every_round`).
     The bounds are estimated: each level's prior fitted on all 16 samples (a Beta, or of any
     shape: `fit_discrete_prior`), one common lam.
+(c) Beyond the correctness bit (`--covariate`, hf): each problem's gold answer's likelihood under the
+    policy (one teacher-forced pass, priced in samples by tokens) as a covariate of its prior
+    (`fit_prior_covariate`, `covariate_rule`); `--truth-samples M` adds the bound of a rule that knew
+    every pass rate (read off 16 + M samples), the ceiling of any covariate. Measured: no (docs/curate.md).
 
 Floor: <= 40% of the fixed-budget samples at >= 95% agreement with the fixed-16 decisions.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
@@ -37,9 +43,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ponder.curate.estimate import (KEEP, StopRule, beta_predict, discrete_predict, fit_discrete_prior,  # noqa: E402
-                                    fit_prior, fit_prior_shared, keep_counts, optimal_stops, p_keep_predictive,
-                                    plan_with, run_rule)
+from ponder.curate.estimate import (KEEP, STOP_CAP, StopRule, beta_predict, discrete_predict,  # noqa: E402
+                                    fit_discrete_prior, fit_prior, fit_prior_shared, keep_counts, optimal_stops,
+                                    p_keep_predictive, plan, plan_with, run_rule)
 
 N = 16
 WINDOW = (0.1, 0.9)  # `ponder curate`'s default; --window changes it
@@ -189,7 +195,8 @@ def synthetic(n: int, seed: int, low: float, high: float) -> list[dict]:
 
 
 def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], seed: int, max_new_tokens: int,
-         low: float, high: float, streams_file: str | None = None) -> None:
+         low: float, high: float, streams_file: str | None = None, covariate: bool = False,
+         truth_samples: int = 0) -> None:
     from ponder.curate.runner import CurateConfig, build_pool
     from ponder.policy import load_policy
     from ponder.types import Sampling
@@ -198,6 +205,7 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     cfg = CurateConfig(model=model, backend=backend, tasks=("arith",), levels=difficulties, pool=pool, seed=seed)
     problems = build_pool(cfg)
     t0 = time.time()
+    saved: dict = {}
     if streams_file and Path(streams_file).exists():  # re-read earlier samples: rule variants compared offline
         saved = json.loads(Path(streams_file).read_text())
         if saved["ids"] != [p.id for p in problems]:
@@ -209,10 +217,26 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
                                sampling=Sampling(temperature=1.0, max_new_tokens=max_new_tokens, stop=("</answer>",), seed=seed))
         scores = verify_batch([p for p in problems for _ in range(N)], [c.text for cs in outs for c in cs])
         streams = [[s >= 1.0 for s in scores[i * N:(i + 1) * N]] for i in range(len(problems))]
+        # tokens a sample reads and writes (its prompt + its completion): the unit part (c) prices its forward pass in
+        saved = {"model": model, "ids": [p.id for p in problems], "streams": [[int(x) for x in st] for st in streams],
+                 "sample_tokens": sum(c.prompt_tokens + c.num_tokens for cs in outs for c in cs) / (N * len(problems))}
         if streams_file:
-            Path(streams_file).write_text(json.dumps({"model": model, "ids": [p.id for p in problems],
-                                                      "streams": [[int(x) for x in st] for st in streams]}))
+            Path(streams_file).write_text(json.dumps(saved))
     wall = time.time() - t0
+    if covariate and "gold_logp" not in saved:  # deterministic, no sampling: added to a streams file drawn earlier
+        gold, tokens = gold_logp(model, backend, problems)
+        saved.update(gold_logp=gold, gold_tokens=tokens)
+        if streams_file:
+            Path(streams_file).write_text(json.dumps(saved))
+    if truth_samples and saved.get("truth_samples") != truth_samples:  # more samples, another seed: pass rates
+        policy = load_policy(model, backend=backend)
+        outs = policy.generate([policy.render(p) for p in problems], n=truth_samples,
+                               sampling=Sampling(temperature=1.0, max_new_tokens=max_new_tokens, stop=("</answer>",), seed=seed + 777))
+        scores = verify_batch([p for p in problems for _ in range(truth_samples)], [c.text for cs in outs for c in cs])
+        saved.update(truth_samples=truth_samples, truth_successes=[
+            sum(s >= 1.0 for s in scores[i * truth_samples:(i + 1) * truth_samples]) for i in range(len(problems))])
+        if streams_file:
+            Path(streams_file).write_text(json.dumps(saved))
     ref = fixed(streams, low, high)
     keep = set(keep_counts(N, low, high))
     print(f"\n== {model} on arith d{','.join(map(str, difficulties))}, window [{low}, {high}]: {len(problems)} problems x {N} samples "
@@ -263,6 +287,180 @@ def real(model: str, backend: str, pool: int, difficulties: tuple[int, ...], see
     for first in (1, 4):
         frac, _ = bound_predictive(free, low, high, first=first)
         print(f"{f'bound, any-shape priors, first round {first}':<40} {'':>8} {frac:>8.1%} {FLOOR_AGREE:>14.1%}")
+    if covariate:
+        covariate_rows(streams, levels, saved, low, high)
+    if truth_samples:
+        known_rate_bounds(streams, saved["truth_successes"], truth_samples, low, high)
+
+
+# -- (c) beyond the correctness bit: the gold answer's likelihood as a covariate of the pass rate ----
+def gold_logp(model: str, backend: str, problems) -> tuple[list[float], list[int]]:
+    """Teacher-forced log pi(<answer>GOLD</answer> | prompt) per problem (the gold answered at once, no
+    <think>), and the tokens each forward pass reads (prompt + gold): one pass per problem, no sampling."""
+    import torch
+
+    from ponder.format import format_completion
+    from ponder.policy import load_policy
+    from ponder.policy.prompts import encode_prompt
+
+    if backend != "hf":
+        raise SystemExit("--covariate needs the model's logits: --backend hf")
+    policy = load_policy(model, backend=backend)
+    out, tokens = [], []
+    with torch.inference_mode():
+        for p in problems:
+            prompt = encode_prompt(policy.tokenizer, policy.render(p))
+            gold = policy.tokenizer.encode(format_completion(p.answer), add_special_tokens=False)
+            logits = policy.model(torch.tensor([prompt + gold], device=policy.device)).logits[0, len(prompt) - 1:-1]
+            lp = torch.log_softmax(logits.float(), -1).gather(1, torch.tensor(gold, device=policy.device)[:, None])
+            out.append(float(lp.sum()))
+            tokens.append(len(prompt) + len(gold))
+    return out, tokens
+
+
+_KAPPAS = [math.exp(math.log(1000.0) * i / 24) for i in range(25)]  # a + b: 1 .. 1000, log-spaced
+_SLOPES = [i / 5 for i in range(16)]  # 0 .. 3 per standard deviation of the covariate
+_INTERCEPTS = [-3 + i / 8 for i in range(81)]  # logit of the mean: -3 .. 7
+
+
+def fit_prior_covariate(successes: list[int], trials: list[int], x: list[float],
+                        groups: list[int]) -> tuple[list[tuple[float, float]], dict]:
+    """One Beta prior per problem: logit(mean) = intercept[group] + slope * z(x), one concentration a + b
+    for all (z: x standardised over the pool). Maximum beta-binomial likelihood on a grid; slope >= 0
+    (x oriented so that larger means easier); slope 0 is `fit_prior_shared`'s model (the level alone).
+    Returns the priors and the fit {kappa, slope, intercepts}."""
+    import torch
+
+    s, n = torch.tensor(successes, dtype=torch.float64), torch.tensor(trials, dtype=torch.float64)
+    xs = torch.tensor(x, dtype=torch.float64)
+    z = (xs - xs.mean()) / (xs.std(unbiased=False) if xs.std(unbiased=False) > 0 else 1.0)
+    g = torch.tensor(groups)
+    keys = sorted(set(groups))
+    icpt = torch.tensor(_INTERCEPTS, dtype=torch.float64)[:, None]
+    best = (-math.inf, 0.0, 0.0, {})
+    for k in _KAPPAS:
+        for b in _SLOPES:
+            mu = torch.sigmoid(icpt + b * z[None, :]).clamp(1e-4, 1 - 1e-4)
+            a_, b_ = mu * k, (1 - mu) * k
+            ll = (torch.lgamma(a_ + s) + torch.lgamma(b_ + n - s) - torch.lgamma(a_ + b_ + n)
+                  - torch.lgamma(a_) - torch.lgamma(b_) + torch.lgamma(a_ + b_))
+            total, best_icpt = 0.0, {}
+            for key in keys:
+                col = ll[:, g == key].sum(1)
+                j = int(col.argmax())
+                total, best_icpt[key] = total + float(col[j]), _INTERCEPTS[j]
+            if total > best[0]:
+                best = (total, k, b, best_icpt)
+    _, k, b, icpts = best
+    mus = torch.sigmoid(torch.tensor([icpts[key] for key in groups], dtype=torch.float64) + b * z)
+    return [(float(m) * k, (1 - float(m)) * k) for m in mus], {"kappa": k, "slope": b, "intercepts": icpts}
+
+
+def _rounded(prior: tuple[float, float]) -> tuple[float, float]:
+    """A per-problem prior on a grid (mean to 0.001, a + b to 1/8 in log), so plans are shared and cached."""
+    k = math.exp(round(math.log(prior[0] + prior[1]) * 8) / 8)
+    m = min(max(round(prior[0] / (prior[0] + prior[1]), 3), 0.001), 0.999)
+    return (m * k, (1 - m) * k)
+
+
+def covariate_rule(streams: list[list[bool]], priors: list[tuple[float, float]], first: int, low: float, high: float,
+                   confidence: float = 0.95, one_lam: bool = False) -> tuple[list[str], int]:
+    """The optimal rule with a prior per problem: a first round of `first`, then one sample at a time.
+    Each problem's plan keeps its own expected disagreement <= 1 - confidence (each stop capped at
+    STOP_CAP times that), or with `one_lam` one price of disagreement for the pool, bisected so that
+    the pool's mean expected disagreement is <= 1 - confidence."""
+    budget, schedule = round(1.0 - confidence, 12), tuple(range(first, N + 1))
+    priors = [_rounded(p) for p in priors]
+    if not one_lam:
+        stops = [optimal_stops(a, b, low, high, N, schedule, budget, STOP_CAP * budget) for a, b in priors]
+    else:
+        count = {p: priors.count(p) for p in set(priors)}
+
+        def at(lam):
+            plans = {p: plan(*p, low, high, N, list(schedule), lam, STOP_CAP * budget) for p in count}
+            return plans, sum(c * plans[p][2] for p, c in count.items()) / len(priors)
+
+        plans, dis = at(1.0)
+        if dis > budget:
+            lo, hi = 0.0, 30.0
+            plans = at(2.0 ** hi)[0]
+            for _ in range(30):
+                mid = (lo + hi) / 2
+                trial, dis = at(2.0 ** mid)
+                lo, hi, plans = (lo, mid, trial) if dis <= budget else (mid, hi, plans)
+        stops = [plans[p][0] for p in priors]
+    keep, used, out = set(keep_counts(N, low, high)), 0, []
+    for st, (a, b), stop in zip(streams, priors, stops):
+        n = first
+        while n < N and (n, sum(st[:n])) not in stop:
+            n += 1
+        s = sum(st[:n])
+        out.append((KEEP if s in keep else "drop") if n >= N
+                   else KEEP if p_keep_predictive(s, n, a, b, low, high, N) >= 0.5 else "drop")
+        used += n
+    return out, used
+
+
+def known_rate_bounds(streams: list[list[bool]], truth: list[int], m: int, low: float, high: float) -> None:
+    """What a rule that knew every problem's pass rate exactly would need (each problem's rate read off
+    its 16 + m samples): the ceiling of any covariate, since given its pass rate a problem's further
+    samples are independent of anything known about it. From no sample, and from first rounds of 1 and 4."""
+    rates: dict[float, int] = {}
+    for st, t in zip(streams, truth):
+        r = (sum(st) + t) / (N + m)
+        rates[r] = rates.get(r, 0) + 1
+    def known(r: float):  # the predictive of a known pass rate: Binomial(m, r), whatever was seen
+        return lambda s, n, m: [math.comb(m, x) * r ** x * (1 - r) ** (m - x) for x in range(m + 1)]
+
+    point = [(known(r), k) for r, k in rates.items()]
+    for first in (0, 1, 4):
+        frac, _ = bound_predictive(point, low, high, first=first)
+        print(f"{f'bound, pass rates known ({N + m} samples), first {first}':<52} {frac:>8.1%} {'':>6} {FLOOR_AGREE:>14.1%}")
+
+
+def _rank_corr(u: list[float], v: list[float]) -> float:
+    import numpy as np
+
+    ru, rv = np.argsort(np.argsort(u)), np.argsort(np.argsort(v))
+    return float(np.corrcoef(ru, rv)[0, 1]) if ru.std() > 0 and rv.std() > 0 else float("nan")
+
+
+def covariate_rows(streams: list[list[bool]], levels: list[int], saved: dict, low: float, high: float) -> None:
+    """Part (c): rules whose prior also sees each problem's gold likelihood (`fit_prior_covariate` on
+    x = pi(gold answered at once)), on the same samples as part (b); the forward passes priced in samples."""
+    gold = saved["gold_logp"]
+    x = [math.exp(v) for v in gold]
+    per_sample = saved.get("sample_tokens")
+    ref = fixed(streams, low, high)
+    counts = [sum(st) for st in streams]
+    print("\n-- (c) the gold answer's likelihood as a covariate (teacher-forced, one pass per problem) --")
+    print("rank correlation of log pi(gold) with the 16-sample successes, per difficulty: "
+          + ", ".join(f"d{d} {_rank_corr([gold[i] for i in idx], [counts[i] for i in idx]):+.2f}"
+                      for d in sorted(set(levels)) for idx in [[i for i, lv in enumerate(levels) if lv == d]]))
+    cost = 0.0
+    if per_sample:  # FLOPs ~ 2 x params x tokens read: a pass over prompt + gold vs a sample's prompt + completion
+        cost = sum(saved["gold_tokens"]) / len(gold) / per_sample / N
+        print(f"its cost: {sum(saved['gold_tokens']) / len(gold):.1f} tokens per problem against {per_sample:.1f} per sample "
+              f"(prompt + completion) = {cost * N:.2f} samples = {cost:.1%} of the fixed budget, added in '+gold'")
+    else:
+        print("its cost: unknown (this streams file holds no token counts: draw it again to price the gold pass)")
+    print(f"{'method':<52} {'samples':>8} {'+gold':>6} {'agree fixed-16':>14} {'kept':>5}")
+    rows = [("gold prior, first round 2", 2, 0.95, False, False, True),
+            ("gold prior, first round 2, conf .97", 2, 0.97, False, False, True),
+            ("gold prior, first round 2, conf .97, one lam", 2, 0.97, True, False, True),
+            ("gold prior, first round 4", 4, 0.95, False, False, True),
+            ("same fit, slope 0 (level only), first round 2", 2, 0.95, False, False, False),
+            ("gold prior fitted on all 16 (optimistic), first 1", 1, 0.95, False, True, True),
+            ("the same, one lam", 1, 0.95, True, True, True)]
+    for label, first, conf, one_lam, on_all, use_x in rows:
+        k = N if on_all else first
+        priors, _ = fit_prior_covariate([sum(st[:k]) for st in streams], [k] * len(streams),
+                                        x if use_x else [0.0] * len(x), levels)
+        dec, used = covariate_rule(streams, priors, first, low, high, conf, one_lam)
+        frac, agr = used / (N * len(streams)), sum(a == b for a, b in zip(dec, ref)) / len(ref)
+        with_gold = frac + (cost if use_x else 0.0)
+        ok = "  <- floor met" if with_gold <= FLOOR_FRACTION and agr >= FLOOR_AGREE else ""
+        print(f"{label:<52} {frac:>8.1%} {with_gold:>6.1%} {agr:>14.1%} {dec.count(KEEP):>5}{ok}")
 
 
 def main() -> None:
@@ -279,6 +477,11 @@ def main() -> None:
     ap.add_argument("--window", default=",".join(map(str, WINDOW)), metavar="LOW,HIGH",
                     help="keep window (the demo curates with 0.05,1.0)")
     ap.add_argument("--no-synthetic", action="store_true", help="skip part (a)")
+    ap.add_argument("--covariate", action="store_true",
+                    help="part (c): rules whose prior also sees each problem's gold likelihood (hf; added to --streams)")
+    ap.add_argument("--truth-samples", type=int, default=0, metavar="M",
+                    help="M more samples per problem (another seed) to estimate each pass rate: the bound of a rule "
+                         "that knew them (any covariate's ceiling; added to --streams)")
     args = ap.parse_args()
     from ponder.config import parse_int_list
 
@@ -289,7 +492,7 @@ def main() -> None:
         print(f"\n(synthetic part: {time.time() - t0:.1f}s)")
     if args.model:
         real(args.model, args.backend, args.pool, parse_int_list(args.difficulties), args.seed, args.max_new_tokens,
-             low, high, args.streams)
+             low, high, args.streams, args.covariate, args.truth_samples)
 
 
 if __name__ == "__main__":

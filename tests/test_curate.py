@@ -243,6 +243,58 @@ def test_fit_discrete_prior_finds_a_point_mass_beside_a_bump():
     assert sum(w) == pytest.approx(1.0)
 
 
+def _bench_curate():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_curate", Path(__file__).resolve().parents[1] / "bench" / "curate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _covariate_pool(rng: random.Random, slope: float, informative: bool, per_level: int = 100):
+    """Pass rates logit-linear in a covariate z within each of 3 levels (mean pass rate 0.95, 0.85,
+    0.7), the rule's own model; x is z itself, or noise independent of the pass rate."""
+    import math
+
+    rows = []
+    for lv, mean in enumerate([0.95, 0.85, 0.7]):
+        for _ in range(per_level):
+            z = rng.gauss(0.0, 1.0)
+            p = 1 / (1 + math.exp(-(math.log(mean / (1 - mean)) + slope * z)))
+            rows.append((lv, z if informative else rng.gauss(0.0, 1.0), rng.betavariate(40 * p, 40 * (1 - p))))
+    return rows
+
+
+@pytest.mark.parametrize("informative", [True, False])
+def test_covariate_prior_keeps_the_bound_and_degrades_to_the_level_prior(informative):
+    # bench/curate.py part (c): a prior per problem from its level and a covariate (docs/curate.md:
+    # measured on the tiny warm start, it does not reach the floor). On a pool drawn from the model
+    # it must (1) hold the agreement bound with the covariate informative or not, (2) be cheaper than
+    # the same fit without the covariate when the covariate is informative, and (3) cost no more
+    # than that level-only fit (within noise) when it is not: the fitted slope falls to ~0
+    bench = _bench_curate()
+    rng = random.Random(3)
+    pool = _covariate_pool(rng, 1.5, informative)
+    streams = [[rng.random() < p for _ in range(16)] for _, _, p in pool]
+    levels, x = [lv for lv, _, _ in pool], [x for _, x, _ in pool]
+    first = [sum(st[:2]) for st in streams]
+    ref = bench.fixed(streams, 0.1, 0.9)
+    out = {}
+    for name, xs in (("covariate", x), ("level", [0.0] * len(x))):
+        priors, fit = bench.fit_prior_covariate(first, [2] * len(first), xs, levels)
+        dec, used = bench.covariate_rule(streams, priors, 2, 0.1, 0.9)
+        out[name] = (used / (16 * len(pool)), sum(a == b for a, b in zip(dec, ref)) / len(pool), fit["slope"])
+    assert out["covariate"][1] >= 0.95 - 0.015 and out["level"][1] >= 0.95 - 0.015
+    if informative:
+        assert out["covariate"][2] >= 0.8
+        assert out["covariate"][0] < out["level"][0] - 0.03
+    else:
+        assert out["covariate"][2] <= 0.4
+        assert out["covariate"][0] <= out["level"][0] + 0.02
+
+
 # -- the curriculum ------------------------------------------------------------------------------
 def test_curriculum_promotes_and_retires_by_hand():
     cur = Curriculum(levels=(1, 2, 3), promote_at=0.6, retire_at=0.95, ema=0.5, patience=2)
