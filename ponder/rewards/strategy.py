@@ -15,9 +15,9 @@ plan_progress  Per-step partial credit from the task's simulator (`task.plan_pro
 plan_legs      Not a sequence reward: a token-level term (`ponder.rl.credit`). Per completion, None
                without a plan, else the character span of each plan step and whether it is right
                (`task.leg_spans`; for `route`, the legs `plan_progress` counts, a leg the plan
-               does not reach as an empty span), as (unit, start, end, value), unit = the leg; the
-               trainer puts each leg's credit, centred on the
-               same leg's mean over the group's planned completions, on that leg's tokens alone.
+               does not reach as an empty span), as (unit, start, end, value), unit = the leg;
+               the trainer puts each leg's credit, centred on the same leg's mean over the
+               group's planned completions, on that leg's tokens alone.
 plan_adherence `task.plan_adherence(completion, problem)` in [0, 1]: how far the worked solution
                follows the stated plan (0 for tasks that are not plannable).
 decomposition  `task.check_decomposition(plan, problem)` in [0, 1] for decomposable tasks: the
