@@ -41,16 +41,17 @@ def test_unit_credit_centres_each_unit_on_the_group_planned_mean():
 
 
 class CharTok:
-    """A character tokenizer with one multi-character token (id 1 = '<plan>') and EOS (id 0)."""
+    """A character tokenizer with one multi-character token (id 1 = '<plan>'), and two special
+    tokens a backend's text leaves out: EOS (id 0) and <unk> (id 2)."""
 
     def _piece(self, i):
-        return {0: "</s>", 1: "<plan>"}.get(i, chr(i))
+        return {0: "</s>", 1: "<plan>", 2: "<unk>"}.get(i, chr(i))
 
-    def batch_decode(self, seqs, **_):
-        return [self.decode(s) for s in seqs]
+    def batch_decode(self, seqs, skip_special_tokens=False, **_):
+        return [self.decode(s, skip_special_tokens) for s in seqs]
 
-    def decode(self, ids, **_):
-        return "".join(self._piece(i) for i in ids)
+    def decode(self, ids, skip_special_tokens=False, **_):
+        return "".join("" if skip_special_tokens and i in (0, 2) else self._piece(i) for i in ids)
 
 
 def ids_of(text):
@@ -63,6 +64,9 @@ def test_token_offsets_are_each_token_first_char():
     ids = ids_of(text)
     assert token_offsets(CharTok(), ids, text) == [0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     assert token_offsets(CharTok(), ids, "<plan>R4</plan>") is None  # the ids do not spell the text
+    # a special token sampled mid-way is not in the text (the backends skip it): it takes no characters
+    assert token_offsets(CharTok(), [1, ord("R"), 2, ord("3")], "<plan>R3") == [0, 6, 7, 7]
+    assert token_offsets(CharTok(), [1, ord("R"), 2], "<plan>R<unk>") == [0, 6, 7]  # kept where the text has it
 
 
 def test_token_credit_lays_the_leg_credit_on_the_leg_tokens():
@@ -111,3 +115,17 @@ def test_credit_wakes_an_idle_row_and_trains_its_tokens(tiny_model, load_live):
     with torch.no_grad():
         after = (token_logprobs(model, *tensors[:2], 1.0)[0] * tensors[2])[0].sum()
     assert stats["grad_norm"] > 0 and after > before
+
+
+def test_a_run_with_plan_legs_logs_its_credit_and_leaves_it_out_of_the_sequence_reward(tiny_model, tmp_path):
+    from helpers import train
+
+    from ponder.runs import read_jsonl
+
+    cfg = TrainConfig(model=str(tiny_model), tasks=("route",), levels=(1,), reward="correct:1,plan_legs:0.5",
+                      modes="plan_balanced", steps=2, prompts_per_step=2, group_size=4, max_new_tokens=24)
+    rows = read_jsonl(train(cfg, tmp_path / "run").path / "metrics.jsonl")
+    assert len(rows) == 2
+    for r in rows:
+        assert {"credit_abs", "credit_unmapped", "plan_legs"} <= set(r) and r["credit_unmapped"] == 0
+        assert "reward/plan_legs" not in r and r["reward_mean"] == r["reward/correct"]  # sequence reward: correctness alone

@@ -39,7 +39,7 @@ Departures from the process-reward literature, deliberate:
 Single-turn completions only (a multi-turn rollout's spans would cross injected text).
 Characters map to tokens by decoding each token id alone when the pieces concatenate to the
 completion's text (the tiny model's character tokenizer, and most others), else by decoding
-growing prefixes; a completion whose decoding does not reproduce its text gets no credit
+growing prefixes, special tokens skipped as the backends skip them (else kept); a completion whose decoding does not reproduce its text gets no credit
 (counted in the `credit_unmapped` metric).
 """
 
@@ -92,18 +92,24 @@ def unit_credit(spans: list[list[tuple[int, int, int, float]] | None], weight: f
 
 def token_offsets(tokenizer, ids: list[int], text: str) -> list[int] | None:
     """The offset in `text` of each token's first character (len(text) or more for tokens past it,
-    e.g. a final EOS), or None when decoding `ids` does not reproduce `text`."""
-    pieces = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    if "".join(pieces)[: len(text)] == text:
-        out, n = [], 0
-        for p in pieces:
-            out.append(n)
-            n += len(p)
-        return out
-    decode = lambda k: tokenizer.decode(ids[:k], skip_special_tokens=False, clean_up_tokenization_spaces=False)  # noqa: E731
-    if decode(len(ids))[: len(text)] != text:
-        return None
-    return [len(decode(k)) for k in range(len(ids))]
+    e.g. a final EOS), or None when decoding `ids` does not reproduce `text`. Special tokens are
+    skipped first, as the backends decode a completion's text (`<unk>`, `<s>` sampled mid-way
+    are not in it), then kept."""
+    for skip in (True, False):
+        pieces = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip, clean_up_tokenization_spaces=False)
+        if "".join(pieces)[: len(text)] == text:
+            out, n = [], 0
+            for p in pieces:
+                out.append(n)
+                n += len(p)
+            return out
+    for skip in (True, False):  # pieces that do not concatenate to the whole (merges across tokens)
+        def decode(k: int, skip: bool = skip) -> str:
+            return tokenizer.decode(ids[:k], skip_special_tokens=skip, clean_up_tokenization_spaces=False)
+
+        if decode(len(ids))[: len(text)] == text:
+            return [len(decode(k)) for k in range(len(ids))]
+    return None
 
 
 def token_credit(terms: list[tuple[str, float]], batch, tokenizer, prompt_len, width: int) -> tuple[Any, dict[str, float]]:
