@@ -238,10 +238,12 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
 
     Each minibatch is one optimizer step, accumulated over length-bucketed micro-batches; every
     micro-batch loss is weighted (`ponder.rl.losses.micro_weight`) so the accumulated gradient is
-    exactly that of the loss aggregated over the whole minibatch. Rows with an exactly zero
-    gradient (`idle_rows`: all advantages 0, no KL) are computed without autograd and left out of
-    the backward; a minibatch with no other row gets zero gradients (assumed for every trainable
-    parameter, as a forward through all of them gives), so AdamW steps as it would have.
+    exactly that of the loss aggregated over the whole minibatch. Per-token credit
+    (`tensors.credit`, token-level reward terms: `ponder.rl.credit`) is added to each token's
+    advantage. Rows with an exactly zero gradient (`idle_rows`: all advantages 0, no credit, no
+    KL) are computed without autograd and left out of the backward; a minibatch with no other row
+    gets zero gradients (assumed for every trainable parameter, as a forward through all of them
+    gives), so AdamW steps as it would have.
     """
     import torch
 
