@@ -12,6 +12,12 @@ plan_progress  Per-step partial credit from the task's simulator (`task.plan_pro
                that leg's true start, ends on its waypoint); 0 without a plan or for tasks that do
                not define it. Denser than plan_validity where whole plans are rarely right: a plan
                with 7 of 8 legs right earns more than one with 2, where correctness gives both 0.
+plan_legs      Not a sequence reward: a token-level term (`ponder.rl.credit`). Per completion, None
+               without a plan, else the character span of each plan step and whether it is right
+               (`task.leg_spans`; for `route`, the legs `plan_progress` counts, a leg the plan
+               does not reach as an empty span), as (unit, start, end, value), unit = the leg;
+               the trainer puts each leg's credit, centred on the same leg's mean over the
+               group's planned completions, on that leg's tokens alone.
 plan_adherence `task.plan_adherence(completion, problem)` in [0, 1]: how far the worked solution
                follows the stated plan (0 for tasks that are not plannable).
 decomposition  `task.check_decomposition(plan, problem)` in [0, 1] for decomposable tasks: the
@@ -65,6 +71,21 @@ def plan_progress(problems: Sequence[Problem], completions: Sequence[CompletionL
         task, plan = get_task(p.task), parse(text_of(y)).plan
         score = getattr(task, "plan_progress", None)
         out.append(float(score(plan, p)) if plan is not None and score is not None else 0.0)
+    return out
+
+
+def plan_legs(problems: Sequence[Problem], completions: Sequence[CompletionLike]
+              ) -> list[list[tuple[int, int, int, float]] | None]:
+    """Per completion: None without a plan (or for a task without `leg_spans`), else one
+    (leg, start, end, 1.0 right / 0.0 wrong) per leg and per plan step (`task.leg_spans`)."""
+    out: list[list[tuple[int, int, int, float]] | None] = []
+    for p, y in zip(problems, completions):
+        task, text = get_task(p.task), text_of(y)
+        spans = getattr(task, "leg_spans", None)
+        if spans is None or parse(text, math=task.math).plan is None:
+            out.append(None)
+            continue
+        out.append([(s.leg, s.start, s.end, float(s.right)) for s in spans(text, p)])
     return out
 
 

@@ -17,10 +17,12 @@ from typing import Literal
 
 from ponder.errors import PonderError
 from ponder.rewards.calibration import BUDGET_REWARDS
+from ponder.rl.credit import split_reward
 from ponder.rl.modes import MODE_OPTIONS, MODE_STRATEGIES, ModeStrategy, mode_options, mode_strategy
 
 # each loss's own advantage scale, as its paper has it (`--advantage-scale auto`)
 LOSS_SCALES = {"grpo": "group", "dapo": "group", "dr_grpo": "none"}
+MULTI_TURN = ("subcalls", "tools", "tool_balanced", "subcall_balanced")  # modes whose rollouts are trees
 # what a checkpoint's model, data cursor and curriculum state belong to: --resume may not change these
 RESUME_FIXED = ("model", "tasks", "problems", "levels", "data_seed", "curriculum", "lora_rank")
 
@@ -63,7 +65,7 @@ class TrainConfig:
                                     "groups only at levels where the modes often differ"})
     budget: int = field(default=0, metadata={"help": "token budget stated in each prompt (L1; 0: none)"})
     budget_mode: Literal["exact", "max", "think"] = field(default="exact", metadata={"help": "budget wording: L1 exact / L1 max / think-at-most"})
-    reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards)"})
+    reward: str = field(default="correct:1", metadata={"help": "weighted reward spec, name:weight,... (see ponder.rewards; plan_legs is token-level credit: ponder.rl.credit)"})
     overlong_cache: int = field(default=16, metadata={"help": "DAPO overlong soft zone in tokens (max_len = max_new_tokens)"})
     steps: int = field(default=50, metadata={"help": "optimizer steps (one batch of rollouts each)"})
     prompts_per_step: int = field(default=8, metadata={"help": "prompts per batch"})
@@ -134,6 +136,10 @@ class TrainConfig:
         if self.tools and self.modes == "on_policy":  # --tools alone: tool rollouts, credited on-policy
             self.modes = "tools"
         self._check_modes()
+        token_terms = split_reward(self.reward)[1]
+        if token_terms and self.modes in MULTI_TURN:
+            raise PonderError(f"reward {token_terms[0][0]} is token-level credit of single-turn completions; "
+                              f"--modes {self.modes} rolls out multi-turn trees (use on_policy, balanced or plan_balanced)")
         if not 0 < self.rollout_gpu_memory < 1:
             raise PonderError(f"--rollout-gpu-memory must be in (0, 1), got {self.rollout_gpu_memory}")
         if self.rollout_backend == "hf" and self.rollout_gpu_memory != 0.3:
@@ -179,7 +185,7 @@ def check(cfg: TrainConfig) -> None:
     if not cfg.model:
         raise PonderError("no model given; pass --model DIR (e.g. the output of `ponder sft`)")
     check_model_dir(cfg.model)
-    parse_spec(cfg.reward)
+    parse_spec(split_reward(cfg.reward)[0])  # token-level terms (ponder.rl.credit) are not sequence rewards
     from ponder.tasks import get_task, warnings_for
 
     if cfg.problems:

@@ -13,6 +13,7 @@ One step (`train_step`) is four functions, each importable and tested alone:
                               drop zero-variance groups and re-sample (dynamic sampling)
     adv   = advantages(...)   group-relative advantages, as the mode strategy credits them (ponder.rl.modes);
                               with sub-calls (--modes subcalls) every row of a rollout's tree takes its root's
+                              token-level reward terms (`plan_legs`) add per-token credit (ponder.rl.credit)
     stats = step(...)         (ponder.rl.update) recompute old logprobs, then `epochs` passes of the clipped loss
                               (ponder.rl.losses.policy_loss), AdamW + warm-up + grad clipping
 
@@ -63,6 +64,7 @@ class State:
     step: int = 0
     ledger: dict = field(default_factory=lambda: {"rl_flops": 0.0, "generated_tokens": 0, "trained_tokens": 0})
     mode_levels: dict = field(default_factory=dict)  # per-level statistics of --mode-level-floor (`level_floors`)
+    credit: list = field(default_factory=list)  # the reward's token-level terms, (name, weight) (`ponder.rl.credit`)
 
 
 @dataclass
@@ -114,6 +116,7 @@ def setup(cfg: TrainConfig, run_dir) -> State:
     from ponder.policy.hf import HFPolicy
     from ponder.rewards import combine
     from ponder.rl.checkpoint import latest_checkpoint, load_trainer_state
+    from ponder.rl.credit import split_reward
     from ponder.rl.data import make_curriculum
     from ponder.rl.engines import make_engine
 
@@ -136,11 +139,12 @@ def setup(cfg: TrainConfig, run_dir) -> State:
     curriculum = make_curriculum(cfg.levels) if cfg.curriculum else None
     kw = dict(levels=cfg.levels, seed=cfg.data_seed, curriculum=curriculum)
     source = PromptSource.from_file(cfg.problems, **kw) if cfg.problems else PromptSource.from_tasks(cfg.tasks, **kw)
-    reward = combine(cfg.reward, {"overlong": {"max_len": cfg.max_new_tokens, "cache": min(cfg.overlong_cache, cfg.max_new_tokens)}})
+    seq_spec, credit = split_reward(cfg.reward)
+    reward = combine(seq_spec, {"overlong": {"max_len": cfg.max_new_tokens, "cache": min(cfg.overlong_cache, cfg.max_new_tokens)}})
     meta = read_meta(cfg.model)
     meta.setdefault("params", num_params(model))
     state = State(model=model, tokenizer=tokenizer, policy=HFPolicy.from_model(model, tokenizer), optimizer=optimizer,
-                  scheduler=scheduler, source=source, reward=reward, ref_model=ref_model, meta=meta)
+                  scheduler=scheduler, source=source, reward=reward, ref_model=ref_model, meta=meta, credit=credit)
     state.engine = make_engine(cfg.rollout_backend, model, tokenizer, cfg.model, cfg.dtype, cfg.rollout_gpu_memory)
     if ckpt is not None:
         saved = load_trainer_state(ckpt, optimizer=optimizer, scheduler=scheduler)
@@ -189,6 +193,12 @@ def train_step(state: State, cfg: TrainConfig) -> tuple[dict[str, Any], list[dic
         rows = rollout_rows(batch, cfg.mode_strategy.advantage_columns(adv), state.step + 1)
         tensors = build_tensors(state.policy, state.tokenizer, batch, cfg)
         trained = int(tensors[1].sum()) * cfg.epochs
+        if state.credit:  # token-level reward terms: per-token credit beside the advantages
+            from ponder.rl.credit import token_credit
+
+            tensors.credit, cstats = token_credit(state.credit, batch, state.tokenizer, tensors.prompt_len,
+                                                  tensors[2].shape[1])
+            m.update(cstats)
         adv = adv[row_owners(batch)]  # a sub-call's rows take their root's advantage
         m.update(step(state.model, state.optimizer, state.scheduler, tensors, adv, cfg, state.ref_model))
         if state.engine is not None:

@@ -50,10 +50,13 @@ class Tensors(tuple):
     """(input_ids, attention_mask, loss mask), unpacked as a plain 3-tuple, carrying `prompt_len`
     [M] (tokens of each row's prompt) for the shared-prompt fast path of `step`, and `forced` [M]
     bool: the row is a completion's own (whose first token a mode-balanced strategy forced), not a
-    sub-call's (whose first token the policy sampled); None: every row is."""
+    sub-call's (whose first token the policy sampled); None: every row is. `credit` [M, L-1]:
+    per-token credit added to the advantages (`ponder.rl.credit`, token-level reward terms);
+    None: none."""
 
     prompt_len = None
     forced = None
+    credit = None
 
 
 def build_tensors(policy, tokenizer, batch: Batch, cfg: TrainConfig):
@@ -137,7 +140,7 @@ FAST_PATH = True  # False: always transformers' forward over full rows (the refe
 SKIP_IDLE_ROWS = True  # False: every row through the gradient pass (the reference the tests compare with)
 
 
-def idle_rows(adv, cfg: TrainConfig, ref):
+def idle_rows(adv, cfg: TrainConfig, ref, credit=None):
     """Bool [N]: rows whose loss gradient is exactly zero, so `step` computes their logprobs
     without autograd (for the loss's value and the stats) and leaves them out of the backward.
 
@@ -145,13 +148,15 @@ def idle_rows(adv, cfg: TrainConfig, ref):
     advantages) and there is no KL term (beta 0 or no reference model): its per-token loss is
     -min(r * 0, clip(r) * 0) = 0 whatever its logprobs, for every loss variant, and a
     mode-balanced row's token advantages (`ponder.rl.modes.first_token_split`) are then 0 too.
-    Its tokens still count in the aggregation's denominators, which take the mask only."""
+    Its tokens still count in the aggregation's denominators, which take the mask only. With
+    per-token `credit` [N, T] (None: none) a row is idle only where its credit is 0 too."""
     import torch
 
     n = adv.shape[0]
     if not SKIP_IDLE_ROWS or (ref is not None and cfg.beta != 0.0):
         return torch.zeros(n, dtype=torch.bool)
-    return (adv.reshape(n, -1) == 0).all(1)
+    idle = (adv.reshape(n, -1) == 0).all(1)
+    return idle if credit is None else idle & (credit == 0).all(1)
 
 
 def _rows_logprobs(model, tensors, rows, temperature: float, width: int, fast: bool):
@@ -233,10 +238,12 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
 
     Each minibatch is one optimizer step, accumulated over length-bucketed micro-batches; every
     micro-batch loss is weighted (`ponder.rl.losses.micro_weight`) so the accumulated gradient is
-    exactly that of the loss aggregated over the whole minibatch. Rows with an exactly zero
-    gradient (`idle_rows`: all advantages 0, no KL) are computed without autograd and left out of
-    the backward; a minibatch with no other row gets zero gradients (assumed for every trainable
-    parameter, as a forward through all of them gives), so AdamW steps as it would have.
+    exactly that of the loss aggregated over the whole minibatch. Per-token credit
+    (`tensors.credit`, token-level reward terms: `ponder.rl.credit`) is added to each token's
+    advantage. Rows with an exactly zero gradient (`idle_rows`: all advantages 0, no credit, no
+    KL) are computed without autograd and left out of the backward; a minibatch with no other row
+    gets zero gradients (assumed for every trainable parameter, as a forward through all of them
+    gives), so AdamW steps as it would have.
     """
     import torch
 
@@ -246,6 +253,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
     N, size, modes = ids.shape[0], cfg.micro_batch_size, cfg.mode_strategy
     plen = getattr(tensors, "prompt_len", None)
     forced = getattr(tensors, "forced", None)
+    credit = getattr(tensors, "credit", None)
     fast = _fast_path(model, tensors) is not None
     reuse_old = cfg.epochs == 1 and cfg.minibatches == 1  # weights unchanged: old == logp.detach()
     with torch.no_grad():
@@ -253,7 +261,7 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
         ref = _logprobs_bucketed(ref_model, ids, attn, cfg.temperature, size, plen) if ref_model is not None else None
     stats: dict[str, list[float]] = {}
     params = [p for p in model.parameters() if p.requires_grad]
-    idle = idle_rows(adv, cfg, ref)
+    idle = idle_rows(adv, cfg, ref, credit)
     for _ in range(cfg.epochs):
         for mb in torch.arange(N).chunk(cfg.minibatches):
             optimizer.zero_grad(set_to_none=True)
@@ -266,6 +274,8 @@ def step(model, optimizer, scheduler, tensors, adv, cfg: TrainConfig, ref_model=
                 old_mb = logp.detach() if old is None else old[idx, : L - 1]
                 forced_mb = None if forced is None else forced[idx]
                 a = modes.token_advantages(adv[idx], m, old_mb, forced_mb)  # [n] or, mode-balanced, [n, T]
+                if credit is not None:  # token-level reward terms: [n, T]
+                    a = (a.unsqueeze(1) if a.ndim == 1 else a) + credit[idx, : L - 1]
                 ref_mb = None if ref is None else ref[idx, : L - 1]
                 if ref_mb is not None and getattr(modes, "forced_first", False):
                     # no KL on a forced first token (k3 is zero, with zero gradient, at ref = logp);

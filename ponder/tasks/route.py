@@ -18,7 +18,8 @@ leg's runs, e.g. `0,3>0,7:R4`. `check_plan` replays the plan's moves (the labels
 not replayed) on the board: valid when every step parses and no move leaves the board, goal
 reached when the replayed walk is one the verifier accepts. `plan_progress` is per-leg partial
 credit: the fraction of legs whose step, replayed from the leg's true start, ends on its waypoint
-(the `plan_progress` reward). `plan_adherence` is the fraction of plan steps whose moves the
+(the `plan_progress` reward); `leg_spans` says where in a completion each such step is written
+(the per-leg, token-level credit of `ponder.rl.credit`). `plan_adherence` is the fraction of plan steps whose moves the
 answer carries out, in order (as `grid` measures it). The oracle plans each leg vertical-first
 and answers with the plan's runs (a shortest walk).
 
@@ -44,7 +45,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from ponder.format import format_completion, parse, split_plan
+from ponder.format import PLAN_CLOSE, PLAN_OPEN, PLAN_SEP, format_completion, parse, split_plan
 from ponder.tasks.base import PlanCheck, Task, item_rng, problem_id, register
 from ponder.tasks.grid import MOVES  # the board tasks share their moves
 from ponder.types import Problem
@@ -54,6 +55,16 @@ _SEG_RE = re.compile(r"([UDLR])(\d?)")
 _STEP_RE = re.compile(r"(?:[UDLR]\d?)+")
 _LABEL_RE = re.compile(r"\d,\d>\d,\d:")  # a plan step's optional `from>to:` label
 MAX_MOVES = 1000
+
+
+@dataclass(frozen=True)
+class LegSpan:
+    """Where a plan step is written in a completion and whether it is right."""
+
+    leg: int  # 0-based step index (== leg index; >= the problem's legs for an extra step)
+    start: int  # character span [start, end) of the completion: the step's text and its ';' if one follows
+    end: int
+    right: bool  # as `Route.plan_progress` judges the step (an extra step is never right)
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,41 @@ class Route(Task):
             moves = step_moves(step)
             right += moves is not None and walk(moves, [a, b]) == (True, True)
         return right / max(len(steps), len(legs))
+
+    def leg_spans(self, completion: str, problem: Problem) -> list[LegSpan]:
+        """The character span of each plan step in `completion` and whether it is right, step i
+        judged against leg i from its true start exactly as `plan_progress` judges it: one span
+        per step and per leg, max(steps, legs) in all, so `mean(s.right)` is `plan_progress` of
+        the completion's plan. A step's span is its text, surrounding whitespace excluded, plus
+        the separator after it; a leg the plan does not reach gets an empty span where the plan
+        closes (it is nowhere written), an extra step is never right. [] without a plan, or
+        where the plan `parse` reads is not the last literal <plan>..</plan> of the text (a plan
+        inside <think>: the offsets would not be the text's)."""
+        plan = parse(completion, math=self.math).plan
+        start = completion.rfind(PLAN_OPEN)
+        if plan is None or start < 0:
+            return []
+        start += len(PLAN_OPEN)
+        end = completion.find(PLAN_CLOSE, start)
+        if end < 0 or completion[start:end] != plan:
+            return []
+        pts = cells(problem)
+        legs = list(zip(pts, pts[1:]))
+        out = []
+        for m in re.finditer(r"[^;\n]+", plan):  # the steps `split_plan` reads, with their offsets
+            text = m.group()
+            if not text.strip():
+                continue
+            k = len(out)
+            lo = start + m.start() + (len(text) - len(text.lstrip()))
+            after = start + m.end()
+            # the separator after the step is the step's own (it says "another step follows")
+            hi = after + 1 if completion[after:after + 1] in (PLAN_SEP, "\n") else start + m.start() + len(text.rstrip())
+            moves = step_moves(text.strip())
+            right = k < len(legs) and moves is not None and walk(moves, list(legs[k])) == (True, True)
+            out.append(LegSpan(leg=k, start=lo, end=hi, right=right))
+        # a leg the plan does not reach: an empty span where the plan closes, never right
+        return out + [LegSpan(leg=k, start=end, end=end, right=False) for k in range(len(out), len(legs))]
 
     def plan_adherence(self, completion: str, problem: Problem) -> float:
         """Fraction of plan steps whose moves appear in the answer contiguously and in order
