@@ -53,3 +53,18 @@ def test_no_plan_or_a_plan_inside_think_has_no_spans():
     assert spans("<answer>R3L2</answer>") == []
     assert spans("<plan>R3;L2") == []  # unclosed: no plan
     assert spans("<plan>R3;L2</plan><think><plan>x</think><answer>R3L2</answer>") == []
+
+
+def test_plan_legs_credits_no_leg_of_a_plan_that_does_not_parse_as_a_whole():
+    from ponder.rewards.strategy import plan_legs
+
+    # three legs: 0,1 -> 0,4 (R3) -> 0,2 (L2) -> 0,6 (R4)
+    p = Problem(id="r3", task="route", prompt="walk 0,1>0,4>0,2>0,6", answer="R3L2R4", difficulty=3,
+                meta={"cells": [[0, 1], [0, 4], [0, 2], [0, 6]], "plan": ["R3", "L2", "R4"]})
+    good = "<plan>0,1>0,4:R3;0,4>0,2:L2;0,2>0,6:R4</plan><answer>R3L2R4</answer>"
+    # the label's ">" written as ";": the steps read "0,4", "0,2:L2" (neither parses), "0,2>0,6:R4"
+    typo = "<plan>0,1>0,4:R3;0,4;0,2:L2;0,2>0,6:R4</plan><answer>R3L2R4</answer>"
+    assert [r for *_, r in plan_legs([p], [good])[0]] == [1.0, 1.0, 1.0]
+    assert [s.right for s in ROUTE.leg_spans(typo, p)] == [True, False, False, False]  # leg 0 alone is right
+    assert [r for *_, r in plan_legs([p], [typo])[0]] == [0.0, 0.0, 0.0, 0.0]  # but the plan is not a plan
+    assert plan_legs([p], ["<answer>R3L2R4</answer>"]) == [None]

@@ -77,15 +77,23 @@ def plan_progress(problems: Sequence[Problem], completions: Sequence[CompletionL
 def plan_legs(problems: Sequence[Problem], completions: Sequence[CompletionLike]
               ) -> list[list[tuple[int, int, int, float]] | None]:
     """Per completion: None without a plan (or for a task without `leg_spans`), else one
-    (leg, start, end, 1.0 right / 0.0 wrong) per leg and per plan step (`task.leg_spans`)."""
+    (leg, start, end, 1.0 right / 0.0 wrong) per leg and per plan step (`task.leg_spans`).
+
+    A plan that does not parse as a whole (`task.check_plan(...).parsed`: some step is not a step)
+    earns no leg right: per-leg credit is for a plan, and a malformed one is not (the evaluation's
+    plan rate does not count it either). Without this gate, RL on the 8-leg level learnt to write
+    `0,6;0,0:L6` for `0,6>0,0:L6` (its plans parsed 0.07 of the time against the correctness-only
+    arm's 0.94, docs/train.md "Per-leg credit")."""
     out: list[list[tuple[int, int, int, float]] | None] = []
     for p, y in zip(problems, completions):
         task, text = get_task(p.task), text_of(y)
         spans = getattr(task, "leg_spans", None)
-        if spans is None or parse(text, math=task.math).plan is None:
+        plan = parse(text, math=task.math).plan
+        if spans is None or plan is None:
             out.append(None)
             continue
-        out.append([(s.leg, s.start, s.end, float(s.right)) for s in spans(text, p)])
+        whole = task.check_plan(plan, p).parsed if hasattr(task, "check_plan") else True
+        out.append([(s.leg, s.start, s.end, float(s.right and whole)) for s in spans(text, p)])
     return out
 
 
