@@ -1,7 +1,8 @@
 """The fast paths against the slow ones they replace, on the tiny model (random init) and variants.
 
 - sampling: `ponder.policy.lean` decodes exactly what transformers' forward decodes (same tokens
-  for a seed, logprobs within 1e-5), also with grouped-query attention and a LoRA adapter;
+  for a seed, logprobs within 1e-5, 5e-5 over 60 steps: its projections sum in another order),
+  also with grouped-query attention and a LoRA adapter;
 - training: `ponder.rl.update.shared_prompt_logprobs` (each prompt computed once per group) gives
   `token_logprobs`' values within 1e-5 and the same gradients (within 1e-5 of each tensor's largest entry), and `step`
   with the fast path moves the weights as the slow path does (1e-5), old-logprob recompute included.
@@ -275,7 +276,9 @@ def test_lean_decode_with_early_stops_growth_and_compaction(tiny, stop):
     assert len({c.num_tokens for c in outs[True]}) > 3  # rows stopped at different steps
     assert sum(c.finish_reason == "stop" for c in outs[True]) >= int(hf.COMPACT_FRACTION * 24) + 1
     diff = max(abs(a - b) for x, y in zip(outs[True], outs[False]) for a, b in zip(x.logprobs, y.logprobs))
-    assert diff < 1e-5
+    # 5e-5, not 1e-5: the lean decode's projections run on oneDNN (lean._Lin), summing in another
+    # order than transformers' MKL products; over 60 steps of this random model that reaches 1.5e-5
+    assert diff < 5e-5
 
 
 def test_lean_decode_reuses_its_workspace_without_reading_stale_memory(tiny):

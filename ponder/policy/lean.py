@@ -33,6 +33,8 @@ from typing import Any
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
 GROWTH = 1.25  # KV buffer growth factor: decode attention reads the whole buffer (contiguous), so keep it near full
 FIXED_ROPE = ("default", "linear", "llama3")
+PACKED = True  # without autograd on CPU (float32): projections by oneDNN on prepacked weights (`_Lin`)
+PACK_MIN_MACS = 1 << 20  # ... for products of at least this many multiply-adds (smaller ones: MKL is as fast)
 
 
 def _unwrap(model):
@@ -72,7 +74,14 @@ def _linear(mod) -> tuple[Any, Any, list] | None:
 
 class _Lin:
     """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
-    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart."""
+    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart.
+
+    Without autograd, on CPU in float32, a product of at least PACK_MIN_MACS multiply-adds runs
+    on oneDNN with the weight reordered once (`_packed`) instead of `F.linear` (MKL's sgemm):
+    the same product in float32, summed in another order (results equal to float rounding:
+    tests/test_rl_fastpath.py), and 2-2.5x faster at the decode's shapes on this project's
+    machines (AMD EPYC, where MKL does not take its AVX-512 kernels; docs/train.md, "Fifth
+    pass"). Under autograd, with LoRA terms apart, on a GPU or where oneDNN is missing, F.linear."""
 
     def __init__(self, parts):
         import torch
@@ -81,11 +90,32 @@ class _Lin:
         bs = [p[1] for p in parts]
         self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
         self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
+        self.packed = None  # the weight in oneDNN's layout (built on first use; False: not available)
+        self.macs = self.w.shape[0] * self.w.shape[1]  # multiply-adds per input row
+
+    def _packed(self):
+        """The weight reordered for oneDNN's inner product, or False where that path does not apply."""
+        import torch
+
+        if self.packed is None:
+            self.packed = False
+            w = self.w
+            if PACKED and w.device.type == "cpu" and w.dtype == torch.float32 and torch.backends.mkldnn.is_available():
+                try:
+                    self.packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
+                except (RuntimeError, AttributeError):  # a torch build without the op
+                    self.packed = False
+        return self.packed
 
     def __call__(self, x):
         import torch
         import torch.nn.functional as F
 
+        if self.loras is None and x.numel() // x.shape[-1] * self.macs >= PACK_MIN_MACS \
+                and not torch.is_grad_enabled():
+            packed = self._packed()
+            if packed is not False:
+                return torch.ops.mkldnn._linear_pointwise(x, packed, self.b, "none", [], "")
         y = F.linear(x, self.w, self.b)
         if self.loras is None:
             return y
@@ -112,6 +142,7 @@ class KVWorkspace:
 
     def __init__(self):
         self.slots: dict = {}
+        self.scratch: dict = {}  # the sampling step's other kept buffers (ponder.policy.noise's), same reasons
 
     def view(self, key, shape, like):
         """A contiguous tensor of `shape` (dtype and device of `like`) over slot `key`'s memory;
@@ -136,6 +167,7 @@ class LeanLlama:
 
     def __init__(self, layers, embed, norm, head, cfg: dict):
         self.layers, self.embed, self.norm, self.head, self.cfg = layers, embed, norm, head, cfg
+        self.head_lin = _Lin([(head, None, [])])
         self.k: list = []
         self.v: list = []
         self.workspace = KVWorkspace()  # the KV buffers' memory; a caller may hand in one it keeps
@@ -290,9 +322,7 @@ class LeanLlama:
         return x
 
     def _logits(self, x):
-        import torch.nn.functional as F
-
-        return F.linear(self._rms(x, self.norm), self.head).float()
+        return self.head_lin(self._rms(x, self.norm)).float()
 
     # -- the sampling loop's interface -----------------------------------------------------------
     def prefill(self, ids, mask, pos, capacity: int, rows: int | None = None):
