@@ -6,13 +6,16 @@
 
 Why not `model.generate`: the loop below (1) runs the prompt prefill once per prompt and copies
 the KV cache to its n samples, (2) drops finished rows from the batch (compacting the cache) so
-the batch shrinks as samples stop, (3) does the per-step bookkeeping (stop strings, EOS, logprobs)
-in a few tensor ops. `bench/rollout.py` measures it against `model.generate` on the same batch.
+the batch shrinks as samples stop, (3) does the per-step bookkeeping (stop strings, EOS,
+logprobs) in a few tensor ops. `bench/rollout.py` measures it against `model.generate` on the same
+batch; docs/train.md ("Second pass" to "Fifth pass") has what each part bought.
 
 Sampling: temperature 0 is greedy; otherwise temperature then top-p, drawn with the Gumbel-max
 trick (`probs / Exp(1)` argmax, as vLLM does) from a `torch.Generator` seeded with `sampling.seed`,
-so a call with the same prompts, n and seed is reproducible. Logprobs are of the raw model
-distribution (see ponder.policy's contract).
+so a call with the same prompts, n and seed is reproducible. On CPU the Exp(1) noise comes from
+`ponder.policy.noise.exponential`: the very bits `exponential_` draws from the same generator, about
+three times faster (so the tokens for a seed are those `exponential_` gives). Logprobs are of the
+raw model distribution (see ponder.policy's contract).
 """
 
 from __future__ import annotations
@@ -223,6 +226,8 @@ class HFPolicy:
                 for b in (~done).nonzero()[:, 0].tolist():
                     finish_t[int(rows[b])] = now
                 break
+            # (when rows leave the batch fixes which noise each row draws: the schedule is part of
+            # the tokens a seed gives, so it stays as it is)
             if n_done >= max(1, int(COMPACT_FRACTION * len(done))):
                 keep = (~done).nonzero()[:, 0]
                 cache.batch_select_indices(keep)

@@ -6,7 +6,9 @@ forward builds masks, cache objects, output records and hooks on every call (~1 
 for the tiny model, more than its matmuls), so the lean loop below, with a [B, H_kv, capacity, D]
 key/value buffer per layer written in place, decodes the same tokens several times faster. A
 decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
-CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
+CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought. Without
+autograd on CPU the projections and the LM head run on oneDNN with weights reordered once per
+`LeanLlama.of` (`_Lin`; "Fifth pass": MKL's sgemm takes a slow path on AMD CPUs).
 
     lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column
@@ -22,8 +24,9 @@ float rounding because the weights do not change while a batch is sampled; under
 adapter stays a separate low-rank term, so no gradient is computed for the frozen base weights.
 Anything else returns None and the caller keeps transformers' forward. `tests/test_rl_fastpath.py`
 checks it against transformers' on Llama models (padded batches, GQA with biases, LoRA): the same
-sampled tokens, logprobs and gradients within 1e-5. mistral/qwen2 are accepted by their shared
-block but not tested here.
+sampled tokens, logprobs and gradients within 1e-5 (sampled logprobs 5e-5 over 60 decode steps:
+the oneDNN products sum in another order than transformers'). mistral/qwen2 are accepted by their
+shared block but not tested here.
 """
 
 from __future__ import annotations
