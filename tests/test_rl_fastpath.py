@@ -338,29 +338,30 @@ def test_lean_rms_norm_is_the_composite_formula_bit_for_bit(tiny):
 
 
 def test_lean_projections_on_onednn_equal_f_linear_and_keep_autograd_on_f_linear():
-    """`lean._Lin` without autograd on CPU runs large products on oneDNN with a prepacked weight:
-    the same values as F.linear to float32 rounding (2-D and 3-D inputs, with a bias); small
-    products and anything under autograd stay on F.linear (differentiable)."""
+    """`lean._Lin` without autograd on CPU runs large products on oneDNN (a large weight reordered
+    first): the same values as F.linear to float32 rounding (2-D and 3-D inputs, with a bias);
+    small products and anything under autograd stay on F.linear (differentiable)."""
     import torch.nn.functional as F
 
     from ponder.policy import lean
 
     torch.manual_seed(0)
-    w, b = torch.randn(384, 128), torch.randn(384)
-    lin = lean._Lin([(w, b, [])])
-    for shape in [(512, 128), (16, 18, 128)]:
-        x = torch.randn(shape)
-        with torch.inference_mode():
-            got = lin(x)
-        assert got.shape == F.linear(x, w, b).shape
-        torch.testing.assert_close(got, F.linear(x, w, b), rtol=1e-5, atol=1e-5)
-    if torch.backends.mkldnn.is_available():
-        assert lin.packed is not False  # the oneDNN path was taken
-    small = lean._Lin([(w, b, [])])
+    for rows, cols in [(384, 128), (2048, 512)]:  # the second is reordered (PACK_MIN_NUMEL)
+        w, b = torch.randn(rows, cols), torch.randn(rows)
+        lin = lean._Lin([(w, b, [])])
+        for shape in [(512, cols), (16, 18, cols)]:
+            x = torch.randn(shape)
+            with torch.inference_mode():
+                got = lin(x)
+            torch.testing.assert_close(got, F.linear(x, w, b), rtol=1e-5, atol=1e-4)
+        if lean.onednn_available():  # the oneDNN path was taken
+            assert lin.onednn is not False and lin.onednn is not None
+            assert (lin.onednn[0].layout != torch.strided) == (w.numel() >= lean.PACK_MIN_NUMEL)  # reordered
+    small = lean._Lin([(torch.randn(384, 128), None, [])])
     with torch.inference_mode():
         small(torch.randn(2, 128))
-    assert small.packed is None  # 2 rows x 384 x 128 is under PACK_MIN_MACS: never packed
+    assert small.onednn is None  # 2 rows x 384 x 128 is under PACK_MIN_MACS: F.linear
     wg = w.clone().requires_grad_()
-    y = lean._Lin([(wg, None, [])])(torch.randn(512, 128))
+    y = lean._Lin([(wg, None, [])])(torch.randn(512, 512))
     y.sum().backward()
     assert wg.grad is not None

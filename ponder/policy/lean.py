@@ -36,8 +36,10 @@ from typing import Any
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
 GROWTH = 1.25  # KV buffer growth factor: decode attention reads the whole buffer (contiguous), so keep it near full
 FIXED_ROPE = ("default", "linear", "llama3")
-PACKED = True  # without autograd on CPU (float32): projections by oneDNN on prepacked weights (`_Lin`)
+ONEDNN = True  # without autograd on CPU (float32): projections on oneDNN's inner product (`_Lin`)
 PACK_MIN_MACS = 1 << 20  # ... for products of at least this many multiply-adds (smaller ones: MKL is as fast)
+PACK_MIN_NUMEL = 1 << 20  # ... with weights of at least this many entries reordered for it first
+_ONEDNN: list[bool] = []  # whether this torch has the ops (checked once)
 
 
 def _unwrap(model):
@@ -75,16 +77,34 @@ def _linear(mod) -> tuple[Any, Any, list] | None:
     return w, base.bias, []
 
 
+def onednn_available() -> bool:
+    """Whether this torch build runs oneDNN's float32 inner product (checked once, on a 2 x 2 product)."""
+    if not _ONEDNN:
+        import torch
+
+        ok = torch.backends.mkldnn.is_available()
+        try:
+            eye = torch.eye(2)
+            ok = ok and torch.equal(torch.ops.mkldnn._linear_pointwise(eye, eye, None, "none", [], ""), eye)
+        except (RuntimeError, AttributeError):  # a build without the op
+            ok = False
+        _ONEDNN.append(ok)
+    return ONEDNN and _ONEDNN[0]
+
+
 class _Lin:
     """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
     s (x A^T) B^T (concatenated in the parts' order) when they are kept apart.
 
     Without autograd, on CPU in float32, a product of at least PACK_MIN_MACS multiply-adds runs
-    on oneDNN with the weight reordered once (`_packed`) instead of `F.linear` (MKL's sgemm):
-    the same product in float32, summed in another order (results equal to float rounding:
-    tests/test_rl_fastpath.py), and 2-2.5x faster at the decode's shapes on this project's
-    machines (AMD EPYC, where MKL does not take its AVX-512 kernels; docs/train.md, "Fifth
-    pass"). Under autograd, with LoRA terms apart, on a GPU or where oneDNN is missing, F.linear."""
+    on oneDNN's inner product (`torch.ops.mkldnn._linear_pointwise`) instead of `F.linear`
+    (MKL's sgemm): the same product in float32, summed in another order (equal to float
+    rounding: tests/test_rl_fastpath.py), and 2-2.5x faster at the decode's shapes on the AMD
+    EPYC machines this project is measured on (docs/train.md, "Fifth pass"). A weight of at least
+    PACK_MIN_NUMEL entries (SmolLM2's LM head and MLP) is first reordered into oneDNN's blocked
+    layout, once per `LeanLlama.of` (a copy of it: ~30% faster products for the 49,152 x 576
+    head); smaller ones gain nothing from it and are used as they are. Under autograd, with
+    LoRA terms apart, on a GPU or where oneDNN is missing: F.linear."""
 
     def __init__(self, parts):
         import torch
@@ -93,22 +113,21 @@ class _Lin:
         bs = [p[1] for p in parts]
         self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
         self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
-        self.packed = None  # the weight in oneDNN's layout (built on first use; False: not available)
         self.macs = self.w.shape[0] * self.w.shape[1]  # multiply-adds per input row
+        self.onednn = None  # (weight, bias) for oneDNN, made on first use; False: F.linear only
 
-    def _packed(self):
-        """The weight reordered for oneDNN's inner product, or False where that path does not apply."""
+    def _onednn(self):
+        """(weight, bias) as oneDNN takes them, or False where that path does not apply."""
         import torch
 
-        if self.packed is None:
-            self.packed = False
-            w = self.w
-            if PACKED and w.device.type == "cpu" and w.dtype == torch.float32 and torch.backends.mkldnn.is_available():
-                try:
-                    self.packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
-                except (RuntimeError, AttributeError):  # a torch build without the op
-                    self.packed = False
-        return self.packed
+        if self.onednn is None:
+            self.onednn = False
+            if self.w.device.type == "cpu" and self.w.dtype == torch.float32 and onednn_available():
+                w = self.w.detach()
+                if w.numel() >= PACK_MIN_NUMEL:
+                    w = torch.ops.mkldnn._reorder_linear_weight(w, None)
+                self.onednn = (w, None if self.b is None else self.b.detach())
+        return self.onednn
 
     def __call__(self, x):
         import torch
@@ -116,9 +135,9 @@ class _Lin:
 
         if self.loras is None and x.numel() // x.shape[-1] * self.macs >= PACK_MIN_MACS \
                 and not torch.is_grad_enabled():
-            packed = self._packed()
-            if packed is not False:
-                return torch.ops.mkldnn._linear_pointwise(x, packed, self.b, "none", [], "")
+            wb = self._onednn()
+            if wb is not False:
+                return torch.ops.mkldnn._linear_pointwise(x, wb[0], wb[1], "none", [], "")
         y = F.linear(x, self.w, self.b)
         if self.loras is None:
             return y
