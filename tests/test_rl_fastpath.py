@@ -348,7 +348,7 @@ def test_lean_projections_on_onednn_equal_f_linear_and_keep_autograd_on_f_linear
     torch.manual_seed(0)
     for rows, cols in [(384, 128), (2048, 512)]:  # the second is reordered (PACK_MIN_NUMEL)
         w, b = torch.randn(rows, cols), torch.randn(rows)
-        lin = lean._Lin([(w, b, [])])
+        lin = lean._Lin([(w, b, [])], onednn=True)
         for shape in [(512, cols), (16, 18, cols)]:
             x = torch.randn(shape)
             with torch.inference_mode():
@@ -357,11 +357,46 @@ def test_lean_projections_on_onednn_equal_f_linear_and_keep_autograd_on_f_linear
         if lean.onednn_available():  # the oneDNN path was taken
             assert lin.onednn is not False and lin.onednn is not None
             assert (lin.onednn[0].layout != torch.strided) == (w.numel() >= lean.PACK_MIN_NUMEL)  # reordered
-    small = lean._Lin([(torch.randn(384, 128), None, [])])
+    small = lean._Lin([(torch.randn(384, 128), None, [])], onednn=True)
     with torch.inference_mode():
         small(torch.randn(2, 128))
     assert small.onednn is None  # 2 rows x 384 x 128 is under PACK_MIN_MACS: F.linear
     wg = w.clone().requires_grad_()
-    y = lean._Lin([(wg, None, [])])(torch.randn(512, 512))
+    y = lean._Lin([(wg, None, [])], onednn=True)(torch.randn(512, 512))
     y.sum().backward()
     assert wg.grad is not None
+
+
+def test_only_the_sampling_decoder_takes_onednn(tiny, monkeypatch):
+    """The update's lean decoder (`LeanLlama.of(model)`) keeps F.linear, bit for bit its autograd
+    forward; the sampling loop's (`onednn=True`) may take oneDNN, and `HFPolicy` asks for it."""
+    from transformers import AutoModelForCausalLM
+
+    from ponder.policy.lean import LeanLlama, onednn_available
+
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    plain, fast = LeanLlama.of(model), LeanLlama.of(model, onednn=True)
+
+    def lins(lean):
+        return [ly[k] for ly in lean.layers for k in ("qkv", "o", "gate_up", "down")] + [lean.head_lin]
+
+    assert all(lin.onednn is False for lin in lins(plain))
+    assert all(lin.onednn is None for lin in lins(fast))  # decided on first use
+    with torch.inference_mode():
+        ids = torch.randint(0, 100, (64, 7))
+        pos = torch.arange(7).expand(64, 7)
+        mask = torch.ones((7, 7), dtype=torch.bool).tril()[None, None]
+        a = plain._logits(plain.blocks(ids, pos, mask, lambda i, k, v: (k, v)))
+        b = fast._logits(fast.blocks(ids, pos, mask, lambda i, k, v: (k, v)))
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert all(lin.onednn is False for lin in lins(plain))
+    if onednn_available():
+        assert all(lin.onednn for lin in lins(fast))  # 448 rows: every product large enough
+    from transformers import AutoTokenizer
+
+    from ponder.policy.hf import HFPolicy
+
+    asked, of = [], LeanLlama.of.__func__
+    monkeypatch.setattr(LeanLlama, "of", classmethod(lambda cls, m, onednn=False: asked.append(onednn) or of(cls, m, onednn)))
+    HFPolicy.from_model(model, AutoTokenizer.from_pretrained(tiny)).generate(["1+1="], 1, Sampling(max_new_tokens=2, seed=0))
+    assert asked == [True]

@@ -130,7 +130,7 @@ class HFPolicy:
         ws = self._workspaces.pop() if self._workspaces else KVWorkspace()
         try:
             with torch.inference_mode():
-                lean = LeanLlama.of(self.model) if self.lean else None  # weights as they are now
+                lean = LeanLlama.of(self.model, onednn=True) if self.lean else None  # weights as they are now
                 if lean is not None and self.device.type == "cpu":  # (a GPU's caching allocator reuses memory itself)
                     lean.workspace = ws
                 for i in range(0, len(ids), per_chunk):

@@ -8,9 +8,10 @@ key/value buffer per layer written in place, decodes the same tokens several tim
 decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
 CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought. Without
 autograd on CPU the projections and the LM head run on oneDNN with weights reordered once per
-`LeanLlama.of` (`_Lin`; "Fifth pass": MKL's sgemm takes a slow path on AMD CPUs).
+`LeanLlama.of(model, onednn=True)` (the `hf` backend's sampling; `_Lin`; docs/train.md, "Fifth
+pass": 2.2-2.7x MKL's rate on the AMD CPUs measured). The update's teacher forcing keeps F.linear.
 
-    lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
+    lean = LeanLlama.of(model, onednn=True)   # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column
     # (its KV buffers live in lean.workspace, a KVWorkspace a caller may keep between batches)
     lean.batch_repeat_interleave(n); lean.batch_select_indices(keep)   # rows, named as DynamicCache's
@@ -96,17 +97,18 @@ class _Lin:
     """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
     s (x A^T) B^T (concatenated in the parts' order) when they are kept apart.
 
-    Without autograd, on CPU in float32, a product of at least PACK_MIN_MACS multiply-adds runs
-    on oneDNN's inner product (`torch.ops.mkldnn._linear_pointwise`) instead of `F.linear`
-    (MKL's sgemm): the same product in float32, summed in another order (equal to float
-    rounding: tests/test_rl_fastpath.py), and 2-2.5x faster at the decode's shapes on the AMD
-    EPYC machines this project is measured on (docs/train.md, "Fifth pass"). A weight of at least
-    PACK_MIN_NUMEL entries (SmolLM2's LM head and MLP) is first reordered into oneDNN's blocked
-    layout, once per `LeanLlama.of` (a copy of it: ~30% faster products for the 49,152 x 576
-    head); smaller ones gain nothing from it and are used as they are. Under autograd, with
-    LoRA terms apart, on a GPU or where oneDNN is missing: F.linear."""
+    With `onednn` (the sampling loop's), without autograd, on CPU in float32, a product of at
+    least PACK_MIN_MACS multiply-adds runs on oneDNN's inner product
+    (`torch.ops.mkldnn._linear_pointwise`) instead of `F.linear` (MKL's sgemm): the same product
+    in float32, summed in another order (equal to float rounding: tests/test_rl_fastpath.py), and
+    2.2-2.7x faster at the decode's shapes on the AMD EPYC machines this project is measured on
+    (docs/train.md, "Fifth pass"). A weight of at least PACK_MIN_NUMEL entries (SmolLM2's LM head
+    and gate/up) is first reordered into oneDNN's blocked layout, once per `LeanLlama.of` (a copy
+    of it: ~35% faster products for the 49,152 x 576 head); smaller ones gain nothing from it and
+    are used as they are. Without `onednn`, under autograd, with LoRA terms apart, on a GPU or
+    where oneDNN is missing: F.linear."""
 
-    def __init__(self, parts):
+    def __init__(self, parts, onednn: bool = False):
         import torch
 
         self.w = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
@@ -114,7 +116,7 @@ class _Lin:
         self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
         self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
         self.macs = self.w.shape[0] * self.w.shape[1]  # multiply-adds per input row
-        self.onednn = None  # (weight, bias) for oneDNN, made on first use; False: F.linear only
+        self.onednn = None if onednn else False  # (weight, bias) for oneDNN, made on first use; False: F.linear only
 
     def _onednn(self):
         """(weight, bias) as oneDNN takes them, or False where that path does not apply."""
@@ -187,9 +189,9 @@ class KVWorkspace:
 class LeanLlama:
     """Weights of one Llama-family causal LM as plain tensors, plus the sampling batch's KV buffers."""
 
-    def __init__(self, layers, embed, norm, head, cfg: dict):
+    def __init__(self, layers, embed, norm, head, cfg: dict, onednn: bool = False):
         self.layers, self.embed, self.norm, self.head, self.cfg = layers, embed, norm, head, cfg
-        self.head_lin = _Lin([(head, None, [])])
+        self.head_lin = _Lin([(head, None, [])], onednn)
         self.k: list = []
         self.v: list = []
         self.workspace = KVWorkspace()  # the KV buffers' memory; a caller may hand in one it keeps
@@ -199,9 +201,11 @@ class LeanLlama:
         self.limit = 0  # the columns the sampling batch may need (prefill's capacity)
 
     @classmethod
-    def of(cls, model) -> LeanLlama | None:
+    def of(cls, model, onednn: bool = False) -> LeanLlama | None:
         """The lean twin of `model` (weights taken now; build it again after they change), or None
-        when the model is of a kind this file does not reproduce exactly."""
+        when the model is of a kind this file does not reproduce exactly. onednn: its no-grad
+        products on CPU may run on oneDNN (`_Lin`; the sampling loop's choice: the same products
+        to float rounding, faster; the update keeps F.linear, bit for bit its autograd forward)."""
 
         lm, _ = _unwrap(model)
         c = getattr(lm, "config", None)
@@ -228,14 +232,15 @@ class LeanLlama:
             if len({x[1] is None for x in lin[:3]}) > 1:  # q/k/v biases: all or none
                 return None
             layers.append({"ln1": layer.input_layernorm.weight, "ln2": layer.post_attention_layernorm.weight,
-                           "qkv": _Lin(lin[:3]), "o": _Lin(lin[3:4]), "gate_up": _Lin(lin[4:6]), "down": _Lin(lin[6:])})
+                           "qkv": _Lin(lin[:3], onednn), "o": _Lin(lin[3:4], onednn),
+                           "gate_up": _Lin(lin[4:6], onednn), "down": _Lin(lin[6:], onednn)})
         head = _linear(lm.lm_head)
         if head is None or head[1] is not None or head[2]:
             return None
         cfg = {"heads": c.num_attention_heads, "kv_heads": c.num_key_value_heads, "head_dim": head_dim,
                "eps": c.rms_norm_eps, "inv_freq": rope.inv_freq.float(), "rope_scale": float(rope.attention_scaling),
                "scaling": head_dim**-0.5}
-        return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg)
+        return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg, onednn)
 
     # -- pieces -------------------------------------------------------------------------------
     def _rms(self, x, w):
