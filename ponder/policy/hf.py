@@ -13,8 +13,8 @@ batch; docs/train.md ("Second pass" to "Fifth pass") has what each part bought.
 Sampling: temperature 0 is greedy; otherwise temperature then top-p, drawn with the Gumbel-max
 trick (`probs / Exp(1)` argmax, as vLLM does) from a `torch.Generator` seeded with `sampling.seed`,
 so a call with the same prompts, n and seed is reproducible. On CPU the Exp(1) noise comes from
-`ponder.policy.noise.exponential`: the very bits `exponential_` draws from the same generator, about
-three times faster (so the tokens for a seed are those `exponential_` gives). Logprobs are of the
+`ponder.policy.noise.exponential`: the very bits `exponential_` draws from the same generator, in
+half to a third of the time (so the tokens for a seed are those `exponential_` gives). Logprobs are of the
 raw model distribution (see ponder.policy's contract).
 """
 
@@ -269,7 +269,7 @@ class HFPolicy:
 def _sample(logits, temperature: float, top_p: float, gen, scratch=None):
     """Next token per row from logits [b, V]: greedy at temperature 0, else temperature + top-p,
     then the Gumbel-max draw argmax(probs / Exp(1) noise). On CPU the noise comes from
-    `ponder.policy.noise.exponential` (the bits `exponential_` draws, ~3x faster; scratch: its
+    `ponder.policy.noise.exponential` (the bits `exponential_` draws, 2-3x faster; scratch: its
     kept buffers)."""
     import torch
 

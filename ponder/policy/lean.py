@@ -6,10 +6,10 @@ forward builds masks, cache objects, output records and hooks on every call (~1 
 for the tiny model, more than its matmuls), so the lean loop below, with a [B, H_kv, capacity, D]
 key/value buffer per layer written in place, decodes the same tokens several times faster. A
 decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
-CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought. Without
-autograd on CPU the projections and the LM head run on oneDNN with weights reordered once per
-`LeanLlama.of(model, onednn=True)` (the `hf` backend's sampling; `_Lin`; docs/train.md, "Fifth
-pass": 2.2-2.7x MKL's rate on the AMD CPUs measured). The update's teacher forcing keeps F.linear.
+CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought. In the
+decoder the `hf` backend samples with, `LeanLlama.of(model, onednn=True)`, the projections and
+the LM head run on oneDNN's inner product on CPU (`_Lin`; docs/train.md, "Fifth pass": 2.2-2.7x
+MKL's rate on the AMD CPUs measured); the update's teacher forcing keeps F.linear.
 
     lean = LeanLlama.of(model, onednn=True)   # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column

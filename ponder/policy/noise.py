@@ -1,6 +1,7 @@
 """Exp(1) noise for the `hf` backend's Gumbel-max sampling: bit for bit what
 `torch.empty(shape).exponential_(generator=gen)` draws on CPU, from the same generator stream,
-in about a third of its time.
+in half to a third of its time (SmolLM2's [128, 49152]: 91 -> 49 ms; the tiny model's
+[512, 128]: 0.94 -> 0.32 ms).
 
 Why: torch's CPU `exponential_` is a serial loop that, per element, draws a 53-bit uniform u
 (two 32-bit words of the generator's Mersenne twister) and returns float32(-log1p(-u)) through
