@@ -15,6 +15,9 @@ model the hf backend decodes with `ponder.policy.lean` (plain tensor ops, no per
 overhead); `--no-lean` shows transformers' forward inside the same loop, to separate the two gains.
 `--rounds R` times the hf and generate columns R times each in ABBA order (hf, generate, generate,
 hf, ...) and reports each column's median, so a drift in machine load hits both alike.
+`--profile` then prints torch.profiler's op table of one more hf call. The "% of peak" column is
+against torch.mm's (MKL's) float32 rate; the hf backend's projections run on oneDNN (docs/train.md,
+"Fifth pass"), whose rate for the same product is printed beside it.
 
 The vLLM column runs in `.venv-vllm` (a separate environment; see docs/backends.md) when it
 exists, through `ponder.policy.load_policy(model, backend="vllm")`.
@@ -74,6 +77,46 @@ def measure_policy(model_dir: str, backend: str, prompts_n: int, n: int, tokens:
     return {"tokens": gen, "seconds": dt, "tok_s": gen / dt, "params": policy.num_params}
 
 
+def profile_policy(model_dir: str, prompts_n: int, n: int, tokens: int, rows: int = 20) -> None:
+    """torch.profiler's op table (self CPU time) of one hf `generate` on the bench's batch, after a
+    warm-up call, printed to stderr: where the hf column's time goes (docs/train.md's passes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from ponder.policy import load_policy
+    from ponder.types import Sampling
+
+    policy = load_policy(model_dir, backend="hf")
+    prompts = batch_prompts(policy.render, prompts_n)
+    s = Sampling(temperature=1.0, max_new_tokens=tokens, seed=0)
+    policy.generate(prompts, n, s)  # warm-up: the KV workspace's pages, oneDNN's kernels
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        policy.generate(prompts, n, s)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows), file=sys.stderr)
+
+
+def onednn_flops(seconds: float = 3.0, n: int = 2048) -> float:
+    """FLOP/s of the same float32 product on oneDNN with a prepacked weight (the path the hf
+    backend's projections take on CPU, `ponder.policy.lean._Lin`); 0.0 where it is missing."""
+    import torch
+
+    a = torch.randn(n, n)
+
+    def f():
+        return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")
+
+    try:
+        w = torch.ops.mkldnn._reorder_linear_weight(torch.randn(n, n), None)
+        f()
+    except (RuntimeError, AttributeError):
+        return 0.0
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t = time.perf_counter()
+        f()
+        best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
 def measure_generate(model_dir: str, prompts_n: int, n: int, tokens: int) -> dict:
     """Plain `model.generate` on the same left-padded batch (prompts repeated n times)."""
     import torch
@@ -112,6 +155,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--no-lean", action="store_true", help="hf backend with transformers' forward (no lean decoder)")
     ap.add_argument("--rounds", type=int, default=1, help="runs of the hf and generate columns each, ABBA order (medians)")
+    ap.add_argument("--profile", action="store_true", help="also print torch.profiler's op table of one hf call")
     ap.add_argument("--only", choices=["hf", "generate", "vllm"], help=argparse.SUPPRESS)  # one column, JSON
     args = ap.parse_args()
     import torch
@@ -163,6 +207,10 @@ def main() -> int:
                                                    for k, v in runs.items()))
     print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s; params {cols['hf']['params']:,}; "
           f"floor: hf >= 2x plain generate -> {'PASS' if cols['hf']['tok_s'] >= 2 * base else 'FAIL'}")
+    print(f"(the peak is torch.mm's, MKL; the same product on oneDNN, which the hf backend's projections "
+          f"use on CPU: {onednn_flops() / 1e9:.1f} GFLOP/s)")
+    if args.profile:
+        profile_policy(args.model, args.prompts, args.n, args.tokens)
     return 0
 
 

@@ -6,13 +6,16 @@
 
 Why not `model.generate`: the loop below (1) runs the prompt prefill once per prompt and copies
 the KV cache to its n samples, (2) drops finished rows from the batch (compacting the cache) so
-the batch shrinks as samples stop, (3) does the per-step bookkeeping (stop strings, EOS, logprobs)
-in a few tensor ops. `bench/rollout.py` measures it against `model.generate` on the same batch.
+the batch shrinks as samples stop, (3) does the per-step bookkeeping (stop strings, EOS,
+logprobs) in a few tensor ops. `bench/rollout.py` measures it against `model.generate` on the same
+batch; docs/train.md ("Second pass" to "Fifth pass") has what each part bought.
 
 Sampling: temperature 0 is greedy; otherwise temperature then top-p, drawn with the Gumbel-max
 trick (`probs / Exp(1)` argmax, as vLLM does) from a `torch.Generator` seeded with `sampling.seed`,
-so a call with the same prompts, n and seed is reproducible. Logprobs are of the raw model
-distribution (see ponder.policy's contract).
+so a call with the same prompts, n and seed is reproducible. On CPU the Exp(1) noise comes from
+`ponder.policy.noise.exponential`: the very bits `exponential_` draws from the same generator, in
+half to a third of the time (so the tokens for a seed are those `exponential_` gives). Logprobs are of the
+raw model distribution (see ponder.policy's contract).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from ponder.errors import PonderError
 from ponder.policy import check_model_dir, segment_token_counts
 from ponder.policy.lean import KVWorkspace, LeanLlama
+from ponder.policy.noise import exponential
 from ponder.policy.prompts import encode_prompt, render_prompt
 from ponder.types import Completion, Problem, Sampling
 
@@ -126,11 +130,11 @@ class HFPolicy:
         ws = self._workspaces.pop() if self._workspaces else KVWorkspace()
         try:
             with torch.inference_mode():
-                lean = LeanLlama.of(self.model) if self.lean else None  # weights as they are now
+                lean = LeanLlama.of(self.model, onednn=True) if self.lean else None  # weights as they are now
                 if lean is not None and self.device.type == "cpu":  # (a GPU's caching allocator reuses memory itself)
                     lean.workspace = ws
                 for i in range(0, len(ids), per_chunk):
-                    out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen, lean))
+                    out.extend(self._generate_chunk(ids[i : i + per_chunk], n, sampling, gen, lean, ws))
         finally:
             self._workspaces.append(ws)
             self.model.train(was_training)
@@ -151,7 +155,8 @@ class HFPolicy:
             self._stop_filter[stops] = torch.tensor(mask, device=self.device)
         return self._stop_filter[stops]
 
-    def _generate_chunk(self, ids: list[list[int]], n: int, s: Sampling, gen, lean=None) -> list[list[Completion]]:
+    def _generate_chunk(self, ids: list[list[int]], n: int, s: Sampling, gen, lean=None,
+                        ws: KVWorkspace | None = None) -> list[list[Completion]]:
         import torch
 
         t0 = time.perf_counter()
@@ -194,7 +199,7 @@ class HFPolicy:
 
         n_done = 0  # rows of the batch that are done (a host-side count: no row done, no masking)
         for t in range(T):
-            nxt = _sample(logits, s.temperature, s.top_p, gen)  # [b]
+            nxt = _sample(logits, s.temperature, s.top_p, gen, ws.scratch if ws is not None else None)  # [b]
             live = ~done
             live_rows, live_nxt = (rows, nxt) if n_done == 0 else (rows[live], nxt[live])
             tokens[live_rows, t] = live_nxt
@@ -221,6 +226,8 @@ class HFPolicy:
                 for b in (~done).nonzero()[:, 0].tolist():
                     finish_t[int(rows[b])] = now
                 break
+            # (when rows leave the batch fixes which noise each row draws: the schedule is part of
+            # the tokens a seed gives, so it stays as it is)
             if n_done >= max(1, int(COMPACT_FRACTION * len(done))):
                 keep = (~done).nonzero()[:, 0]
                 cache.batch_select_indices(keep)
@@ -259,8 +266,11 @@ class HFPolicy:
                           prompt_tokens=prompt_tokens, time_s=elapsed)
 
 
-def _sample(logits, temperature: float, top_p: float, gen):
-    """Next token per row from logits [b, V]: greedy at temperature 0, else temperature + top-p."""
+def _sample(logits, temperature: float, top_p: float, gen, scratch=None):
+    """Next token per row from logits [b, V]: greedy at temperature 0, else temperature + top-p,
+    then the Gumbel-max draw argmax(probs / Exp(1) noise). On CPU the noise comes from
+    `ponder.policy.noise.exponential` (the bits `exponential_` draws, 2-3x faster; scratch: its
+    kept buffers)."""
     import torch
 
     if temperature <= 0:
@@ -271,7 +281,10 @@ def _sample(logits, temperature: float, top_p: float, gen):
         drop = (sp.cumsum(-1) - sp) >= top_p  # keep the smallest prefix with mass >= top_p
         sp = sp.masked_fill(drop, 0.0)
         probs = torch.zeros_like(probs).scatter_(-1, si, sp)
-    noise = torch.empty_like(probs).exponential_(generator=gen)
+    if probs.device.type == "cpu" and probs.dtype == torch.float32:  # the same noise, drawn faster
+        noise = exponential(probs.shape, gen, scratch)
+    else:
+        noise = torch.empty_like(probs).exponential_(generator=gen)
     return (probs / noise).argmax(-1)
 
 

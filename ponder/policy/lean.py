@@ -6,9 +6,12 @@ forward builds masks, cache objects, output records and hooks on every call (~1 
 for the tiny model, more than its matmuls), so the lean loop below, with a [B, H_kv, capacity, D]
 key/value buffer per layer written in place, decodes the same tokens several times faster. A
 decode step's attention is two batched products over the whole buffer (`_decode_attention`), not
-CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought.
+CPU SDPA's flash kernel: see docs/train.md, "Second pass", for what each change bought. In the
+decoder the `hf` backend samples with, `LeanLlama.of(model, onednn=True)`, the projections and
+the LM head run on oneDNN's inner product on CPU (`_Lin`; docs/train.md, "Fifth pass": 2.2-2.7x
+MKL's rate on the AMD CPUs measured); the update's teacher forcing keeps F.linear.
 
-    lean = LeanLlama.of(model)      # None when the model is not a plain (or LoRA-wrapped) Llama
+    lean = LeanLlama.of(model, onednn=True)   # None when the model is not a plain (or LoRA-wrapped) Llama
     logits = lean.prefill(ids, mask, pos, capacity, rows=P * n)   # [P, V] at the last column
     # (its KV buffers live in lean.workspace, a KVWorkspace a caller may keep between batches)
     lean.batch_repeat_interleave(n); lean.batch_select_indices(keep)   # rows, named as DynamicCache's
@@ -22,8 +25,9 @@ float rounding because the weights do not change while a batch is sampled; under
 adapter stays a separate low-rank term, so no gradient is computed for the frozen base weights.
 Anything else returns None and the caller keeps transformers' forward. `tests/test_rl_fastpath.py`
 checks it against transformers' on Llama models (padded batches, GQA with biases, LoRA): the same
-sampled tokens, logprobs and gradients within 1e-5. mistral/qwen2 are accepted by their shared
-block but not tested here.
+sampled tokens, logprobs and gradients within 1e-5 (sampled logprobs 5e-5 over 60 decode steps:
+the oneDNN products sum in another order than transformers'). mistral/qwen2 are accepted by their
+shared block but not tested here.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from typing import Any
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
 GROWTH = 1.25  # KV buffer growth factor: decode attention reads the whole buffer (contiguous), so keep it near full
 FIXED_ROPE = ("default", "linear", "llama3")
+ONEDNN = True  # without autograd on CPU (float32): projections on oneDNN's inner product (`_Lin`)
+PACK_MIN_MACS = 1 << 20  # ... for products of at least this many multiply-adds (smaller ones: MKL is as fast)
+PACK_MIN_NUMEL = 1 << 20  # ... with weights of at least this many entries reordered for it first
+_ONEDNN: list[bool] = []  # whether this torch has the ops (checked once)
 
 
 def _unwrap(model):
@@ -70,22 +78,68 @@ def _linear(mod) -> tuple[Any, Any, list] | None:
     return w, base.bias, []
 
 
+def onednn_available() -> bool:
+    """Whether this torch build runs oneDNN's float32 inner product (checked once, on a 2 x 2 product)."""
+    if not _ONEDNN:
+        import torch
+
+        ok = torch.backends.mkldnn.is_available()
+        try:
+            eye = torch.eye(2)
+            ok = ok and torch.equal(torch.ops.mkldnn._linear_pointwise(eye, eye, None, "none", [], ""), eye)
+        except (RuntimeError, AttributeError):  # a build without the op
+            ok = False
+        _ONEDNN.append(ok)
+    return ONEDNN and _ONEDNN[0]
+
+
 class _Lin:
     """Linear map of one or several fused projections: x W^T + b, plus each part's LoRA terms
-    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart."""
+    s (x A^T) B^T (concatenated in the parts' order) when they are kept apart.
 
-    def __init__(self, parts):
+    With `onednn` (the sampling loop's), without autograd, on CPU in float32, a product of at
+    least PACK_MIN_MACS multiply-adds runs on oneDNN's inner product
+    (`torch.ops.mkldnn._linear_pointwise`) instead of `F.linear` (MKL's sgemm): the same product
+    in float32, summed in another order (equal to float rounding: tests/test_rl_fastpath.py), and
+    2.2-2.7x faster at the decode's shapes on the AMD EPYC machines this project is measured on
+    (docs/train.md, "Fifth pass"). A weight of at least PACK_MIN_NUMEL entries (SmolLM2's LM head
+    and gate/up) is first reordered into oneDNN's blocked layout, once per `LeanLlama.of` (a copy
+    of it: ~35% faster products for the 49,152 x 576 head); smaller ones gain nothing from it and
+    are used as they are. Without `onednn`, under autograd, with LoRA terms apart, on a GPU or
+    where oneDNN is missing: F.linear."""
+
+    def __init__(self, parts, onednn: bool = False):
         import torch
 
         self.w = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
         bs = [p[1] for p in parts]
         self.b = None if bs[0] is None else (torch.cat(bs) if len(bs) > 1 else bs[0])
         self.loras = [(p[2], p[0].shape[0]) for p in parts] if any(p[2] for p in parts) else None
+        self.macs = self.w.shape[0] * self.w.shape[1]  # multiply-adds per input row
+        self.onednn = None if onednn else False  # (weight, bias) for oneDNN, made on first use; False: F.linear only
+
+    def _onednn(self):
+        """(weight, bias) as oneDNN takes them, or False where that path does not apply."""
+        import torch
+
+        if self.onednn is None:
+            self.onednn = False
+            if self.w.device.type == "cpu" and self.w.dtype == torch.float32 and onednn_available():
+                w = self.w.detach()
+                if w.numel() >= PACK_MIN_NUMEL:
+                    w = torch.ops.mkldnn._reorder_linear_weight(w, None)
+                self.onednn = (w, None if self.b is None else self.b.detach())
+        return self.onednn
 
     def __call__(self, x):
         import torch
         import torch.nn.functional as F
 
+        if self.loras is None and x.numel() // x.shape[-1] * self.macs >= PACK_MIN_MACS \
+                and not torch.is_grad_enabled():
+            wb = self._onednn()
+            if wb is not False:
+                return torch.ops.mkldnn._linear_pointwise(x, wb[0], wb[1], "none", [], "")
         y = F.linear(x, self.w, self.b)
         if self.loras is None:
             return y
@@ -112,6 +166,7 @@ class KVWorkspace:
 
     def __init__(self):
         self.slots: dict = {}
+        self.scratch: dict = {}  # the sampling step's other kept buffers (ponder.policy.noise's), same reasons
 
     def view(self, key, shape, like):
         """A contiguous tensor of `shape` (dtype and device of `like`) over slot `key`'s memory;
@@ -134,8 +189,9 @@ class KVWorkspace:
 class LeanLlama:
     """Weights of one Llama-family causal LM as plain tensors, plus the sampling batch's KV buffers."""
 
-    def __init__(self, layers, embed, norm, head, cfg: dict):
+    def __init__(self, layers, embed, norm, head, cfg: dict, onednn: bool = False):
         self.layers, self.embed, self.norm, self.head, self.cfg = layers, embed, norm, head, cfg
+        self.head_lin = _Lin([(head, None, [])], onednn)
         self.k: list = []
         self.v: list = []
         self.workspace = KVWorkspace()  # the KV buffers' memory; a caller may hand in one it keeps
@@ -145,9 +201,11 @@ class LeanLlama:
         self.limit = 0  # the columns the sampling batch may need (prefill's capacity)
 
     @classmethod
-    def of(cls, model) -> LeanLlama | None:
+    def of(cls, model, onednn: bool = False) -> LeanLlama | None:
         """The lean twin of `model` (weights taken now; build it again after they change), or None
-        when the model is of a kind this file does not reproduce exactly."""
+        when the model is of a kind this file does not reproduce exactly. onednn: its no-grad
+        products on CPU may run on oneDNN (`_Lin`; the sampling loop's choice: the same products
+        to float rounding, faster; the update keeps F.linear, bit for bit its autograd forward)."""
 
         lm, _ = _unwrap(model)
         c = getattr(lm, "config", None)
@@ -174,14 +232,15 @@ class LeanLlama:
             if len({x[1] is None for x in lin[:3]}) > 1:  # q/k/v biases: all or none
                 return None
             layers.append({"ln1": layer.input_layernorm.weight, "ln2": layer.post_attention_layernorm.weight,
-                           "qkv": _Lin(lin[:3]), "o": _Lin(lin[3:4]), "gate_up": _Lin(lin[4:6]), "down": _Lin(lin[6:])})
+                           "qkv": _Lin(lin[:3], onednn), "o": _Lin(lin[3:4], onednn),
+                           "gate_up": _Lin(lin[4:6], onednn), "down": _Lin(lin[6:], onednn)})
         head = _linear(lm.lm_head)
         if head is None or head[1] is not None or head[2]:
             return None
         cfg = {"heads": c.num_attention_heads, "kv_heads": c.num_key_value_heads, "head_dim": head_dim,
                "eps": c.rms_norm_eps, "inv_freq": rope.inv_freq.float(), "rope_scale": float(rope.attention_scaling),
                "scaling": head_dim**-0.5}
-        return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg)
+        return cls(layers, lm.model.embed_tokens.weight, lm.model.norm.weight, head[0], cfg, onednn)
 
     # -- pieces -------------------------------------------------------------------------------
     def _rms(self, x, w):
@@ -290,9 +349,7 @@ class LeanLlama:
         return x
 
     def _logits(self, x):
-        import torch.nn.functional as F
-
-        return F.linear(self._rms(x, self.norm), self.head).float()
+        return self.head_lin(self._rms(x, self.norm)).float()
 
     # -- the sampling loop's interface -----------------------------------------------------------
     def prefill(self, ids, mask, pos, capacity: int, rows: int | None = None):
