@@ -99,7 +99,8 @@ def test_strategy_demo_runs_end_to_end(tmp_path):
     ablation = read_jsonl(tmp_path / "demo" / "train_ablation" / "metrics.jsonl")
     assert len(trained) == len(ablation) == 12
     assert all("plan_rate" in r and "plan_rate/d5" in r for r in trained + ablation)
-    assert all("reward/plan_progress" in r for r in trained) and not any("reward/plan_progress" in r for r in ablation)
+    assert all({"plan_legs", "credit_abs"} <= set(r) for r in trained) and not any("plan_legs" in r for r in ablation)
+    assert any(r["credit_abs"] > 0 for r in trained)  # the per-leg credit reached the update
 
 
 def test_demo_axis_is_validated_before_anything_is_written(tmp_path):
@@ -175,29 +176,34 @@ def test_strategy_preset_and_its_ablation_differ_only_in_the_plan_reward():
     import dataclasses
 
     from ponder.rewards import parse_spec
+    from ponder.rl.credit import split_reward
     from ponder.rl.presets import PRESETS, STRATEGY, STRATEGY_ABLATION_REWARD
 
     assert PRESETS["strategy"] is STRATEGY and STRATEGY.tasks == ("route",)
-    assert dict(parse_spec(STRATEGY.reward)) == {"correct": 1.0, "plan_progress": 0.5}
+    sequence, per_token = split_reward(STRATEGY.reward)  # plan_legs is a token-level term, not a sequence reward
+    assert dict(parse_spec(sequence)) == {"correct": 1.0} and per_token == [("plan_legs", 0.5)]
     assert dict(parse_spec(STRATEGY_ABLATION_REWARD)) == {"correct": 1.0}
     ablation = dataclasses.replace(STRATEGY, reward=STRATEGY_ABLATION_REWARD)
     assert [f.name for f in dataclasses.fields(STRATEGY)
             if getattr(STRATEGY, f.name) != getattr(ablation, f.name)] == ["reward"]
 
 
-def test_strategy_demo_spends_both_rl_arms_on_the_hard_levels_alone(tmp_path):
-    """Both RL arms train on the levels the claims pool (where correctness is sparse and the plan
-    reward's per-leg credit is what separates the arms), with the same data, steps and seed; only the
-    reward differs. The baseline and the evaluations still cover every level."""
+def test_strategy_demo_spends_both_rl_arms_on_the_hardest_level_alone(tmp_path):
+    """Both RL arms train on the hardest level (where correctness is sparse and the plan reward's
+    per-leg credit is what separates the arms), with the same data, steps and seed; only the
+    reward differs. The claims pool the two hardest levels; the baseline and the evaluations still
+    cover every level."""
     import dataclasses
 
     from ponder.demo import DemoConfig
     from ponder.demo.strategy import HARD, LEVELS, stage_configs
+    from ponder.rl.credit import split_reward
     from ponder.rl.presets import STRATEGY, STRATEGY_ABLATION_REWARD
 
     c = stage_configs(DemoConfig(axis="strategy", out=str(tmp_path / "d")), tmp_path / "d")
-    assert c.train.levels == c.ablation_train.levels == HARD == STRATEGY.levels == (4, 5)
+    assert c.train.levels == c.ablation_train.levels == STRATEGY.levels == (LEVELS[-1],) and HARD == (4, 5)
     assert c.train.reward == STRATEGY.reward and c.ablation_train.reward == STRATEGY_ABLATION_REWARD
+    assert split_reward(STRATEGY.reward) == (STRATEGY_ABLATION_REWARD, [("plan_legs", 0.5)])  # the same sequence reward
     assert [f.name for f in dataclasses.fields(c.train)
             if getattr(c.train, f.name) != getattr(c.ablation_train, f.name)] == ["reward", "out"]
     assert c.baseline.levels == c.trained.levels == c.ablation.levels == LEVELS

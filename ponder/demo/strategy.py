@@ -19,9 +19,9 @@ Stages (each through that stage's `check` / `run`, in its own sub-directory):
                          (--sft-steps sets stage 1; stage 2 takes MIX_FRACTION of it; docs/train.md
                          "Strategy runs")
     2. baseline/         held-out evaluation of the warm start
-    3. train/            RL with the `strategy` preset (correctness + plan rewards) on the two hardest
-                         levels only, where correctness is sparse and the plan reward's per-leg credit
-                         is what it adds (levels 1-3 learn to plan from them; docs/train.md)
+    3. train/            RL with the `strategy` preset (correctness + per-leg plan credit on each plan
+                         step's tokens) on the hardest level only, where correctness is sparse and the
+                         plan credit is what it adds (levels 1-4 learn to plan from it; docs/train.md)
     4. train_ablation/   RL with correctness alone: the same preset, steps, seed and prompts (run in a
                          second process beside stage 3: each arm takes one core)
     5. trained/, ablation/  held-out evaluation of both; report.html shows the three side by side

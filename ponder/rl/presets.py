@@ -81,17 +81,18 @@ ABSTRACTION = TrainConfig(
 )
 
 # STRATEGY is the strategy demo's RL stage on `route` (ponder demo --axis strategy): correctness plus
-# the simulator's per-leg credit for the plan (plan_progress: the fraction of legs whose plan step,
-# replayed from the leg's true start, ends on its waypoint; 0 without a plan), dense where whole
-# plans are rarely right, on the two hardest levels only: there correctness is sparse (level 5's
-# warm start is right ~0.05 of the time) and the per-leg credit is what the plan reward adds, while
-# levels 1-3 learn to plan from the hard levels' plans anyway. Whether it then beats correctness
-# alone depends on the RL seed (-0.18 to +0.145 over four runs). docs/train.md ("Strategy runs")
-# has what was tried.
+# the simulator's per-leg credit put on each plan step's own tokens (plan_legs: a step replayed from
+# its leg's true start either ends on the leg's waypoint or not; the group-centred credit lands on
+# that step's tokens, and a plan that does not parse earns none), on the hardest level only: with
+# 8 legs correctness is sparse (the warm start is right ~0.05 of the time there), and that is where
+# per-leg credit teaches what correctness alone does not. Over four RL runs (two warm starts x two
+# RL seeds) it beat the correctness-only arm by +0.255, -0.020, +0.130, +0.090 at levels 4-5; the
+# same credit as a sequence reward (plan_progress), or RL on levels 4-5, is within noise of
+# correctness alone. docs/train.md ("Strategy runs", "Per-leg credit") has what was tried.
 STRATEGY = TrainConfig(
     tasks=("route",),
-    levels=(4, 5),  # the plans at 6-8 legs improve more than over 1-5 (validity gain 0.27-0.35 vs 0.14-0.26)
-    reward="correct:1,plan_progress:0.5",
+    levels=(5,),  # levels 1-4 learn from level 5's plans; at 4-5, correctness alone keeps up (docs/train.md)
+    reward="correct:1,plan_legs:0.5",
     modes="plan_balanced",  # half of each group forced to plan, half to answer: both compared on every prompt
     mode_weight=10.0,  # the choice is one token against a trace of ~20-100, as in CALIBRATION
     steps=120,
