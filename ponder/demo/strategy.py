@@ -65,7 +65,7 @@ SFT_LR = 1e-3  # at sft's default 2e-3 the plans' copies stay sloppy (docs/train
 MIX_FRACTION = 1 / 8  # stage 2's steps, as a share of stage 1's (300 at the default)
 MIX_LR = 5e-4  # stage 2: moves the plan rate; it also costs level 5's forced plans 0.68 -> 0.12. A gentler
 # stage (100 steps at 2e-4, plans on 15%) keeps more of them but makes the baseline's few plans mostly right,
-# and measured with RL over levels 1-5 the validity gain went negative; RL on levels 4-5 was measured from
+# and measured with RL over levels 1-5 the validity gain went negative; RL on level 5 was measured from
 # this stage, so this stage stays (docs/train.md "A gentler second warm-start stage")
 MIX_WARMUP = 10
 EVAL_PER_LEVEL = 50  # held-out problems per level when --eval-per-level is 0
@@ -178,7 +178,8 @@ def run(cfg, run_dir, *, progress: bool = True) -> dict:
     timed("sft_mix", lambda: warm_start(configs.sft_mix))
     _stage("2/5 evaluate the warm-started baseline")
     timed("baseline_eval", lambda: evaluate(configs.baseline))
-    _stage(f"3-4/5 RL on levels {', '.join(map(str, configs.train.levels))} with the strategy preset "
+    levels = configs.train.levels
+    _stage(f"3-4/5 RL on level{'s' if len(levels) > 1 else ''} {', '.join(map(str, levels))} with the strategy preset "
            f"({configs.train.reward}) and, in a second process, with correctness alone "
            f"({configs.ablation_train.reward}): the ablation arm")
 
