@@ -22,7 +22,6 @@ from ponder.rl.modes import MODE_OPTIONS, MODE_STRATEGIES, ModeStrategy, mode_op
 
 # each loss's own advantage scale, as its paper has it (`--advantage-scale auto`)
 LOSS_SCALES = {"grpo": "group", "dapo": "group", "dr_grpo": "none"}
-MULTI_TURN = ("subcalls", "tools", "tool_balanced", "subcall_balanced")  # modes whose rollouts are trees
 # what a checkpoint's model, data cursor and curriculum state belong to: --resume may not change these
 RESUME_FIXED = ("model", "tasks", "problems", "levels", "data_seed", "curriculum", "lora_rank")
 
@@ -137,9 +136,10 @@ class TrainConfig:
             self.modes = "tools"
         self._check_modes()
         token_terms = split_reward(self.reward)[1]
-        if token_terms and self.modes in MULTI_TURN:
+        if token_terms and MODE_STRATEGIES[self.modes].multi_turn:
+            single = [m for m, c in MODE_STRATEGIES.items() if not c.multi_turn]
             raise PonderError(f"reward {token_terms[0][0]} is token-level credit of single-turn completions; "
-                              f"--modes {self.modes} rolls out multi-turn trees (use on_policy, balanced or plan_balanced)")
+                              f"--modes {self.modes} rolls out multi-turn trees (use {', '.join(single)})")
         if not 0 < self.rollout_gpu_memory < 1:
             raise PonderError(f"--rollout-gpu-memory must be in (0, 1), got {self.rollout_gpu_memory}")
         if self.rollout_backend == "hf" and self.rollout_gpu_memory != 0.3:

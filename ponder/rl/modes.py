@@ -34,7 +34,7 @@ import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from ponder.errors import PonderError
 from ponder.stats import mean
@@ -46,6 +46,8 @@ FORCED_LOGPROB = math.log(0.5)  # the probability each forced first token was dr
 
 class ModeStrategy(Protocol):
     """The four hooks the loop calls; everything mode balancing changes lives behind them."""
+
+    multi_turn: ClassVar[bool]  # rollouts of several turns with injected text (sub-call results, tool results)
 
     def check(self, group_size: int, prompt_suffix: str) -> None: ...
 
@@ -70,6 +72,8 @@ class ModeStrategy(Protocol):
 @dataclass(frozen=True)
 class OnPolicy:
     """Every token from the policy; group advantages (`ponder.rl.losses.group_advantages`)."""
+
+    multi_turn: ClassVar[bool] = False  # one completion per sample, no injected text
 
     def check(self, group_size: int, prompt_suffix: str) -> None:
         pass
@@ -99,6 +103,8 @@ class OnPolicy:
 @dataclass(frozen=True)
 class Balanced:
     """Half of each group forced to think, half to answer (see the module docstring)."""
+
+    multi_turn: ClassVar[bool] = False  # one completion per sample, no injected text
 
     baseline: Literal["group", "batch"] = "group"  # "batch": also centre each mode's first-token advantage over the batch
     weight: float = 1.0  # the forced first token's weight in the loss, in tokens
@@ -197,6 +203,8 @@ class SubCallTree(OnPolicy):
     children generated (injected results are masked out). Limits per rollout: `max_turns` policy
     turns, and `max_new_tokens` tokens per turn and in all (results included)."""
 
+    multi_turn: ClassVar[bool] = True  # rollouts are trees of turns with injected results
+
     max_turns: int = 4  # policy turns per rollout: 2 is decompose-then-answer
 
     def __post_init__(self):
@@ -229,6 +237,8 @@ class ToolRollouts(OnPolicy):
     and `max_new_tokens` tokens per turn and in all (results included). Whether a call pays is the
     reward's to say: a cost per call (`tool_calls` with a negative weight) lets easy prompts learn
     to answer directly."""
+
+    multi_turn: ClassVar[bool] = True  # rollouts are turns with injected tool results
 
     tools: str = ""  # the tools the policy may call: `ponder.tools.select` names, comma-separated
     max_turns: int = 4  # policy turns per rollout: up to max_turns - 1 calls, then the answer
@@ -315,6 +325,8 @@ class ToolBalanced(Balanced):
     group's (`first_token_split`). The plain tag format only (the tiny default). Logs p_call, the
     policy's own probability of opening a call, beside the tool metrics."""
 
+    multi_turn: ClassVar[bool] = True  # rollouts are turns with injected tool results
+
     tools: str = ""  # as ToolRollouts
     max_turns: int = 4
     tags = ("<", "<answer>")
@@ -352,6 +364,8 @@ class SubCallBalanced(Balanced):
     docs/abstraction.md, run 21.) Why balanced: on-policy, the spawn choice moves as one bias shared
     by every level (splitting pays at the hard levels and spreads to the easy one); a balanced group
     shows each prompt both modes. Logs p_spawn (overall and per level) beside the sub-call metrics."""
+
+    multi_turn: ClassVar[bool] = True  # rollouts are trees of turns with injected results
 
     max_turns: int = 4  # as SubCallTree
     tags = ("<spawn>", "<think>")
