@@ -138,6 +138,13 @@ def step_moves(step: str) -> str | None:
     return expand(s[m.end():] if m else s)
 
 
+def step_right(step: str, leg: tuple[tuple[int, int], tuple[int, int]]) -> bool:
+    """Whether a plan step parses and its moves, replayed from the leg's own start (the true cell,
+    whatever earlier steps did), stay on the board and end on the leg's waypoint."""
+    moves = step_moves(step)
+    return moves is not None and walk(moves, list(leg)) == (True, True)
+
+
 def walk(moves: str, waypoints: list[tuple[int, int]]) -> tuple[bool, bool]:
     """(every move stays on the board, the walk passes `waypoints[1:]` in order and ends on the
     last), replaying `moves` from `waypoints[0]`; stops at the first move off the board."""
@@ -228,10 +235,7 @@ class Route(Task):
         legs = list(zip(pts, pts[1:]))
         if not steps:
             return 0.0
-        right = 0
-        for step, (a, b) in zip(steps, legs):
-            moves = step_moves(step)
-            right += moves is not None and walk(moves, [a, b]) == (True, True)
+        right = sum(step_right(step, leg) for step, leg in zip(steps, legs))
         return right / max(len(steps), len(legs))
 
     def leg_spans(self, completion: str, problem: Problem) -> list[LegSpan]:
@@ -263,9 +267,7 @@ class Route(Task):
             after = start + m.end()
             # the separator after the step is the step's own (it says "another step follows")
             hi = after + 1 if completion[after:after + 1] in (PLAN_SEP, "\n") else start + m.start() + len(text.rstrip())
-            moves = step_moves(text.strip())
-            right = k < len(legs) and moves is not None and walk(moves, list(legs[k])) == (True, True)
-            out.append(LegSpan(leg=k, start=lo, end=hi, right=right))
+            out.append(LegSpan(leg=k, start=lo, end=hi, right=k < len(legs) and step_right(text.strip(), legs[k])))
         # a leg the plan does not reach: an empty span where the plan closes, never right
         return out + [LegSpan(leg=k, start=end, end=end, right=False) for k in range(len(out), len(legs))]
 
